@@ -1,0 +1,34 @@
+"""The linear classifier in Flax NNX: an nnx.Module around nnx.Linear."""
+
+import jax
+from flax import nnx
+
+# Full float32 matmuls: on a GPU, JAX would otherwise use TF32 for float32 (about 3
+# significant digits fewer), and the backends could not be compared honestly.
+PRECISION = jax.lax.Precision.HIGHEST
+
+
+class SoftmaxClassifierModel(nnx.Module):
+    """logits = x @ kernel + bias. Flax stores the kernel (in, out), the transpose of torch's weight."""
+
+    def __init__(self, in_features, out_features, *, dtype, rngs):
+        self.linear = nnx.Linear(in_features, out_features, dtype=dtype, param_dtype=dtype,
+                                 precision=PRECISION, rngs=rngs)
+
+    def __call__(self, x):
+        return self.linear(x)
+
+
+def init_model(weight, bias):
+    """A model that starts from the spec's parameters. weight is (C, D) as torch stores it:
+    transpose it into Flax's (D, C) kernel here, at the boundary."""
+    out_features, in_features = weight.shape
+    model = SoftmaxClassifierModel(in_features, out_features, dtype=weight.dtype, rngs=nnx.Rngs(0))
+    model.linear.kernel[...] = weight.T
+    model.linear.bias[...] = bias
+    return model
+
+
+def weight_and_bias(model):
+    """The parameters back in torch's layout: weight (C, D), bias (C,)."""
+    return model.linear.kernel[...].T, model.linear.bias[...]

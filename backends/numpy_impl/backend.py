@@ -1,0 +1,44 @@
+"""Adapter: the NumPy lesson behind ``common.get_backend("numpy")``."""
+
+import numpy as np
+
+from common.backend import Backend, host_settings
+
+from . import functional
+from .train import train
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    framework = "numpy"
+    variants = ("lesson",)
+
+    @classmethod
+    def versions(cls):
+        return {"numpy": np.__version__}
+
+    def settings(self):
+        return {**host_settings(), "blas": _blas_name()}
+
+    def _to_native(self, array):
+        return array
+
+    def _to_numpy(self, value):
+        return np.asarray(value)
+
+    @property
+    def _functional(self):
+        return functional
+
+    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log):
+        # lr in the data's dtype, so a float32 run stays float32 throughout
+        return train(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log)
+
+
+def _blas_name():
+    try:
+        info = np.show_config(mode="dicts")
+        blas = info["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # older numpy: not important enough to fail over
+        return "unknown"

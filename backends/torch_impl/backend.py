@@ -1,0 +1,63 @@
+"""Adapter: the PyTorch lesson behind ``common.get_backend("torch")``."""
+
+import numpy as np
+import torch
+
+from common.backend import Backend, host_settings
+
+from . import functional
+from .train import train
+
+
+def full_float32_precision():
+    """No TF32: float32 matmuls and convolutions on a GPU in full float32, for honest agreement."""
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    torch.backends.cudnn.fp32_precision = "ieee"
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    framework = "torch"
+    variants = ("lesson",)
+
+    def __init__(self, device="cpu", dtype="float32"):
+        super().__init__(device, dtype)
+        full_float32_precision()
+        self.torch_dtype = getattr(torch, dtype)
+
+    @classmethod
+    def known_devices(cls):
+        return ("cpu", "cuda")
+
+    @classmethod
+    def available_devices(cls):
+        return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+    @classmethod
+    def versions(cls):
+        return {"torch": torch.__version__}
+
+    def settings(self):
+        info = {**host_settings(), **self.versions(), "torch_threads": torch.get_num_threads(),
+                "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
+                "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
+                "float32_matmul_precision": torch.get_float32_matmul_precision()}
+        if self.device == "cuda":
+            info["gpu"] = torch.cuda.get_device_name()
+        return info
+
+    def _to_native(self, array):
+        tensor = torch.tensor(np.asarray(array))  # a copy: spec arrays are read-only
+        if tensor.is_floating_point():
+            tensor = tensor.to(self.torch_dtype)
+        return tensor.to(self.device)
+
+    def _to_numpy(self, value):
+        return value.detach().cpu().numpy()
+
+    @property
+    def _functional(self):
+        return functional
+
+    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log):
+        return train(x, y, weight, bias, lr, epochs, log_every, log)

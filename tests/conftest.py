@@ -1,0 +1,89 @@
+"""Shared fixtures: backends by name, each skipped with its reason when its framework is missing.
+
+Environment:
+  SOFTMAX_ROSETTA_BACKENDS=numpy,jax   test only these backends (default: all known)
+  SOFTMAX_ROSETTA_REQUIRE=all          a missing framework fails instead of skipping (CI sets it, so
+                                       a backend that failed to install can't pass as a skip)
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from common import BACKENDS, get_backend, load_spec
+from common.registry import backend_class, missing_packages
+
+SELECTED = [b.strip() for b in os.environ.get("SOFTMAX_ROSETTA_BACKENDS", ",".join(BACKENDS)).split(",") if b.strip()]
+REQUIRE_ALL = os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all"
+DTYPES = ("float32", "float64")
+
+
+def require_backend(name):
+    """Skip (or, with SOFTMAX_ROSETTA_REQUIRE=all, fail) when a backend's framework is missing."""
+    missing = missing_packages(name)
+    if missing:
+        reason = f"backend {name!r} not installed: needs {', '.join(missing)} (pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
+        if REQUIRE_ALL:
+            pytest.fail(reason + " and SOFTMAX_ROSETTA_REQUIRE=all")
+        pytest.skip(reason)
+    return backend_class(name)
+
+
+def require_device(name, device):
+    cls = require_backend(name)
+    if device not in cls.available_devices():
+        pytest.skip(f"{name} on {device}: no such device visible on this machine")
+    return cls
+
+
+@pytest.fixture(params=SELECTED)
+def backend_name(request):
+    require_backend(request.param)
+    return request.param
+
+
+@pytest.fixture(params=DTYPES)
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def be(backend_name, dtype):
+    """Each selected backend, on the CPU, in each dtype."""
+    return get_backend(backend_name, dtype=dtype)
+
+
+@pytest.fixture(scope="session")
+def seed_spec():
+    return load_spec("seed")
+
+
+def assert_within(actual, expected, atol, what=""):
+    """|actual - expected| <= atol everywhere, reported with the largest difference."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    diff = float(np.max(np.abs(actual - expected))) if actual.size else 0.0
+    assert diff <= atol, f"{what}: max |diff| {diff:.3g} > tolerance {atol:.3g}"
+
+
+@pytest.fixture(scope="session")
+def trained(seed_spec):
+    """trained(backend, variant, dtype, device="cpu"): the seed spec's run, trained once per session."""
+    cache = {}
+
+    def run(name, variant, dtype, device="cpu"):
+        key = (name, variant, dtype, device)
+        if key not in cache:
+            require_device(name, device)
+            cache[key] = get_backend(name, device=device, dtype=dtype).train(seed_spec, variant=variant)
+        return cache[key]
+
+    return run
+
+
+def all_runs():
+    """(backend, variant) for every selected backend's every training variant, without importing frameworks."""
+    variants = {"numpy": ("lesson",), "torch": ("lesson",), "jax": ("lesson", "fused")}
+    return [(name, v) for name in SELECTED for v in variants[name]]
