@@ -59,13 +59,19 @@ def seed_spec():
     return load_spec("seed")
 
 
-def assert_within(actual, expected, atol, what=""):
-    """|actual - expected| <= atol everywhere, reported with the largest difference."""
+def assert_within(actual, expected, atol, what="", rtol=0.0):
+    """|actual - expected| <= atol + rtol * |expected| everywhere, reported with the largest difference."""
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    diff = float(np.max(np.abs(actual - expected))) if actual.size else 0.0
-    assert diff <= atol, f"{what}: max |diff| {diff:.3g} > tolerance {atol:.3g}"
+    if not actual.size:
+        return
+    diff = np.abs(actual - expected)
+    allowed = atol + rtol * np.abs(expected)
+    worst = int(np.argmax(diff - allowed))
+    assert np.all(diff <= allowed), (
+        f"{what}: |diff| {diff.flat[worst]:.3g} > tolerance {allowed.flat[worst]:.3g} "
+        f"at {np.unravel_index(worst, diff.shape)} (actual {actual.flat[worst]!r}, expected {expected.flat[worst]!r})")
 
 
 @pytest.fixture(scope="session")

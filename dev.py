@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Set up and run softmax-rosetta on a machine that has only python3 (3.11+).
+
+    python3 dev.py demo    # set up .venv, train every backend on the seed spec, show that they agree
+    python3 dev.py test    # set up .venv, run the whole test suite
+    python3 dev.py numpy-only   # a second venv with NumPy alone: the NumPy backend works, the others skip
+
+The set-up creates ``.venv`` beside this file and installs the project with every extra,
+pinned by ``constraints.txt`` (torch 2.13.0: a CPU build, not a CUDA build of several GB).
+It is skipped when nothing it depends on has changed. Arguments after the command go to
+pytest (``test``) or to ``softmax-rosetta compare`` (``demo``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _python(env_dir: Path) -> Path:
+    return env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _setup(env_dir: Path, requirement: str, extra_packages: list[str]) -> Path:
+    """Create the venv and install into it, unless an identical install is already there."""
+    stamp_text = "\n".join([requirement, *extra_packages, sys.version,
+                            *(p.read_text() for p in (ROOT / "pyproject.toml", ROOT / "constraints.txt"))])
+    stamp = hashlib.sha256(stamp_text.encode()).hexdigest()
+    stamp_file = env_dir / ".softmax-rosetta-installed"
+    python = _python(env_dir)
+    if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return python
+    print(f"setting up {env_dir.relative_to(ROOT)} ...", flush=True)
+    venv.create(env_dir, with_pip=True, clear=python.exists())
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+           "-c", str(ROOT / "constraints.txt")]
+    _run(pip + ["-e", requirement, *extra_packages])
+    stamp_file.write_text(stamp)
+    return python
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> int:
+    code = subprocess.call(cmd, cwd=ROOT, env=env)
+    if code:
+        print(f"dev.py: {' '.join(cmd[:4])} ... exited with {code}", file=sys.stderr)
+    return code
+
+
+def _check(code: int) -> None:
+    if code:
+        sys.exit(code)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test", "numpy-only"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if sys.version_info < (3, 11):
+        print("dev.py: softmax-rosetta needs Python 3.11 or newer", file=sys.stderr)
+        return 2
+    if command == "numpy-only":
+        # Only NumPy and the test tools: proves the frameworks are optional and imported lazily.
+        python = _setup(ROOT / ".venv-numpy-only", ".", ["pytest", "hypothesis"])
+        env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": ""}
+        _check(_run([str(python), "-m", "pytest", *rest], env=env))
+        return _run([str(python), "-m", "common.cli", "train", "numpy", "--log-every", "500"])
+    python = _setup(ROOT / ".venv", ".[all]", [])
+    if command == "demo":
+        return _run([str(python), "-m", "common.cli", "compare", *rest])
+    # Everything was installed, so a backend missing now is a failure, not a skip.
+    env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
+    return _run([str(python), "-m", "pytest", *rest], env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

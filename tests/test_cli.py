@@ -1,0 +1,141 @@
+"""The softmax-rosetta command: the lesson's printout, JSON, and one-line errors."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common.cli import main
+from conftest import SELECTED, assert_within, require_backend
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE = re.compile(r"^epoch: (\d+) cost: (\S+)$")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_train_prints_the_lessons_eleven_lines(backend_name, dtype, capsys, seed_spec):
+    assert main(["train", backend_name, "--dtype", dtype]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    matches = [LINE.match(line) for line in lines]
+    assert all(matches), lines
+    assert [int(m[1]) for m in matches] == list(range(0, 1001, 100))
+    costs = [float(m[2]) for m in matches]
+    assert_within(costs, seed_spec.expected_costs, seed_spec.tolerance(dtype).expected_cost, "printed costs")
+    if dtype == "float32":  # printed the way Python prints a float: the float32 value, in full
+        assert all(float(m[2]) == float(__import__("numpy").float32(m[2])) for m in matches)
+
+
+def test_train_json(capsys):
+    assert main(["train", "numpy", "--json", "--epochs", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "numpy" and result["epochs"] == 20
+    assert len(result["losses"]) == 21
+    assert len(result["weight"]) == 3 and len(result["weight"][0]) == 4
+    assert result["settings"]["numpy"]
+
+
+def test_train_options(capsys):
+    assert main(["train", "numpy", "--epochs", "50", "--lr", "0.5", "--log-every", "25"]) == 0
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["0", "25", "50"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax"),
+    (["train", "numpy", "--dtype", "float16"], "dtype: unknown dtype 'float16'; known: float32, float64"),
+    (["train", "numpy", "--device", "cuda"], "device: unknown device 'cuda' for the numpy backend; known: cpu"),
+    (["train", "numpy", "--spec", "nope"], "spec: unknown spec 'nope'"),
+    (["train", "numpy", "--variant", "fused"], "variant: unknown variant 'fused' for the numpy backend; known: lesson"),
+    (["train", "numpy", "--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
+    (["train", "numpy", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
+    (["train", "numpy", "--epochs", "-5"], "argument --epochs: must be >= 0, got -5"),
+    (["train", "numpy", "--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
+    (["compare", "--backends", "numpy,mxnet"], "--backends: unknown backend 'mxnet'; known: numpy, torch, jax"),
+    (["compare", "--dtypes", "float16"], "--dtypes: unknown dtype 'float16'; known: float32, float64"),
+])
+def test_a_users_mistake_is_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    assert message in err
+    assert captured.out == ""
+
+
+def test_bad_spec_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "common/specs/seed.toml").read_text().replace("lr = 0.1", "lr = -0.1"))
+    assert main(["train", "numpy", "--spec", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == "softmax-rosetta: error: optimizer.lr: must be a finite number > 0, got -0.1"
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(Exception, match="unknown backend"):
+        main(["--debug", "train", "tensorflow"])
+
+
+def test_backends_lists_each_backend(capsys):
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    for name in ("numpy", "torch", "jax"):
+        assert re.search(rf"^{name}\s+(installed|not installed)", out, re.M), out
+    assert re.search(r"^numpy\s+installed\s+numpy \S+\s+devices: cpu", out, re.M)
+
+
+def test_specs_lists_the_seed(capsys):
+    assert main(["specs"]) == 0
+    assert re.search(r"^seed\s+8 x 4 -> 3", capsys.readouterr().out, re.M)
+
+
+def test_console_script_is_installed():
+    """The installed entry point, as a user runs it."""
+    exe = Path(sys.executable).with_name("softmax-rosetta")
+    if not exe.exists():
+        pytest.skip(f"no console script beside {sys.executable}: the package is not pip-installed here")
+    out = subprocess.run([str(exe), "train", "numpy", "--epochs", "0"], capture_output=True, text=True, check=True)
+    assert out.stdout == "epoch: 0 cost: 1.6167852878570557\n"
+
+
+# --- frameworks are optional: with only NumPy, NumPy works and the others say what to install ----
+
+BLOCK = "import sys; [sys.modules.__setitem__(m, None) for m in ('torch', 'jax', 'flax', 'optax')]; "
+
+
+def _python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_numpy_backend_imports_no_framework():
+    out = _python("import sys; from common import get_backend, load_spec; "
+                  "get_backend('numpy').train(load_spec('seed'), epochs=3); "
+                  "print(sorted(m for m in ('torch', 'jax', 'flax', 'optax') if m in sys.modules))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_without_torch_and_jax(tmp_path):
+    out = _python(BLOCK + "from common.cli import main; from common import available_backends; "
+                  "print(available_backends()); sys.exit(main(['train', 'numpy', '--epochs', '0']))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["['numpy']", "epoch: 0 cost: 1.6167852878570557"]
+    for name, extra in (("torch", "torch"), ("jax", "jax")):
+        out = _python(BLOCK + f"from common.cli import main; sys.exit(main(['train', '{name}']))")
+        assert out.returncode == 2
+        assert out.stderr.strip().startswith(f"softmax-rosetta: error: backend '{name}' needs ")
+        assert f"pip install 'softmax-rosetta[{extra}]'" in out.stderr
+        assert "\n" not in out.stderr.strip()
+    out = _python(BLOCK + "from common.cli import main; sys.exit(main(['backends']))")
+    assert "torch  not installed (needs torch): pip install 'softmax-rosetta[torch]'" in out.stdout
+
+
+def test_compare_agrees(capsys):
+    for name in SELECTED:
+        require_backend(name)
+    assert main(["compare"]) == 0
+    out = capsys.readouterr().out
+    assert "AGREE" in out and "DISAGREE" not in out
