@@ -5,11 +5,18 @@ Every check is an absolute difference against a tolerance from the spec:
 - ``expected``: a run's costs at the spec's listed epochs against the expected costs;
 - ``costs``: two runs' costs at every epoch;
 - ``params``: two runs' final weight and bias;
-- ``forward``: two backends' softmax, log_softmax and the three loss levels on the spec's data.
+- ``forward``: two backends' softmax, log_softmax and the three loss levels on the spec's data;
+- ``accuracy``: two runs' training accuracy, which must be equal (tolerance half a sample).
+
+``compare_all`` runs every check on the outputs of several backends; ``suspects`` names the
+backends that the failing checks point at; ``deviation`` measures a run's cost trajectory
+against a reference trajectory (the float64 NumPy run, in the report).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Iterable
@@ -41,6 +48,21 @@ class Check:
         """max_abs / tolerance: below 1 passes; 0.1 means ten times room to spare."""
         return self.max_abs / self.tolerance
 
+    @property
+    def group(self) -> str:
+        """The kind of check, for the report's tables: one of ``CHECK_GROUPS``."""
+        return group_of(self.check)
+
+    @property
+    def backends(self) -> frozenset[str]:
+        """The backends this check compares ("jax:fused" is the jax backend), without "expected"."""
+        return frozenset(backend_of(x) for x in (self.a, self.b) if x != "expected")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "check": self.check, "dtype": self.dtype, "a": self.a, "b": self.b,
+                "max_abs": self.max_abs, "max_rel": self.max_rel, "tolerance": self.tolerance,
+                "headroom": self.headroom, "passed": self.passed}
+
     def line(self) -> str:
         verdict = "ok  " if self.passed else "FAIL"
         return (f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
@@ -61,6 +83,49 @@ def differences(a: Any, b: Any) -> tuple[float, float]:
     scale = np.maximum(np.abs(a), np.abs(b))
     rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
     return float(np.max(diff)), float(np.max(rel))
+
+
+# The report's tables: (group, title, the checks in it, what is compared).
+CHECK_GROUPS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("softmax", "Softmax outputs", ("softmax", "log_softmax"),
+     "softmax and log_softmax of the spec's initial logits, every value"),
+    ("loss", "Loss levels", ("loss:onehot", "loss:nll", "loss:fused"),
+     "the mean cross-entropy of the initial model, at the lesson's three levels"),
+    ("trajectory", "Training trajectory", ("costs", "expected"),
+     "costs: the cost at every epoch of two runs; expected: a run against the costs the lesson printed"),
+    ("params", "Final parameters", ("params",), "the trained weight and bias, every entry"),
+    ("accuracy", "Training accuracy", ("accuracy",),
+     "the fraction of training samples classified correctly; must be equal (tolerance: half a sample)"),
+)
+
+
+def group_of(check: str) -> str:
+    for group, _, names, _ in CHECK_GROUPS:
+        if check in names:
+            return group
+    return "other"
+
+
+def backend_of(run_label: str) -> str:
+    """"jax:fused" -> "jax"."""
+    return run_label.split(":", 1)[0]
+
+
+def scale_tolerances(spec: Spec, factor: float) -> Spec:
+    """The spec with every tolerance multiplied by ``factor`` (< 1 tightens, > 1 loosens)."""
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"tolerance scale must be a finite number > 0, got {factor!r}")
+    if factor == 1:
+        return spec
+    scaled = {dtype: dataclasses.replace(t, expected_cost=t.expected_cost * factor, cost=t.cost * factor,
+                                         param=t.param * factor, output=t.output * factor)
+              for dtype, t in spec.tolerances.items()}
+    return dataclasses.replace(spec, tolerances=scaled)
+
+
+def accuracy_tolerance(spec: Spec) -> float:
+    """Half a training sample: two accuracies pass only when they are equal."""
+    return 0.5 / spec.num_samples
 
 
 def label(result: TrainResult) -> str:
@@ -87,6 +152,12 @@ def check_pair(a: TrainResult, b: TrainResult, spec: Spec) -> list[Check]:
     ]
 
 
+def check_accuracy(a: TrainResult, b: TrainResult, spec: Spec, scale: float = 1.0) -> Check:
+    """Two runs' training accuracy: equal, or the check fails (its tolerance is half a sample)."""
+    abs_, rel = differences(a.accuracy, b.accuracy)
+    return Check("accuracy", a.dtype, label(a), label(b), abs_, rel, accuracy_tolerance(spec) * scale)
+
+
 def forward_outputs(backend: Backend, spec: Spec) -> dict[str, np.ndarray]:
     """softmax, log_softmax and the three loss levels of the spec's initial model on its data."""
     dtype = backend.np_dtype
@@ -108,11 +179,86 @@ def check_forward(outputs: dict[str, dict[str, np.ndarray]], spec: Spec, dtype: 
     return checks
 
 
-def check_runs(results: Iterable[TrainResult], spec: Spec) -> list[Check]:
-    """Each run against the expected costs, and every pair of runs of the same dtype."""
+def check_runs(results: Iterable[TrainResult], spec: Spec, accuracy_scale: float | None = None) -> list[Check]:
+    """Each run against the expected costs, and every pair of runs of the same dtype.
+
+    With ``accuracy_scale`` (the report passes its tolerance scale), each pair's training
+    accuracy is checked too.
+    """
     results = list(results)
     checks = [check_expected(r, spec) for r in results if spec.expected_costs]
     for a, b in combinations(results, 2):
         if a.dtype == b.dtype:
             checks.extend(check_pair(a, b, spec))
+            if accuracy_scale is not None:
+                checks.append(check_accuracy(a, b, spec, accuracy_scale))
     return checks
+
+
+def compare_all(outputs: dict[str, dict[str, dict[str, np.ndarray]]], results: Iterable[TrainResult],
+                spec: Spec, tolerance_scale: float = 1.0) -> list[Check]:
+    """Every check of the agreement report, in the order of ``CHECK_GROUPS``, then dtype.
+
+    outputs: {dtype: {backend: forward_outputs(...)}}; results: every training run, any dtype.
+    The tolerances are the spec's times ``tolerance_scale``.
+    """
+    spec = scale_tolerances(spec, tolerance_scale)
+    checks = []
+    for dtype, by_backend in outputs.items():
+        checks += check_forward(by_backend, spec, dtype)
+    checks += check_runs(results, spec, accuracy_scale=tolerance_scale)
+    groups = [group for group, _, _, _ in CHECK_GROUPS]
+    names = [name for _, _, group_names, _ in CHECK_GROUPS for name in group_names]
+    rank = lambda c: (groups.index(c.group) if c.group in groups else len(groups),  # noqa: E731
+                      names.index(c.check) if c.check in names else len(names), c.dtype)
+    return sorted(checks, key=rank)  # stable: pairs keep their order
+
+
+def suspects(checks: Iterable[Check]) -> list[str]:
+    """The backends the failing checks point at.
+
+    For each failing check (name and dtype), the backends that take part in every failing
+    comparison of that check: with three backends and one of them off, only that one. A
+    failing comparison against the expected costs names its own backend. With two backends,
+    a disagreement names both (nothing says which is right).
+    """
+    by_kind: dict[tuple[str, str], list[frozenset[str]]] = {}
+    for c in checks:
+        if not c.passed:
+            by_kind.setdefault((c.check, c.dtype), []).append(c.backends)
+    named: set[str] = set()
+    for pairs in by_kind.values():
+        common = frozenset.intersection(*pairs)
+        named |= common if common else frozenset.union(*pairs)
+    return sorted(named)
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A run's cost trajectory against the reference trajectory: information, not a check."""
+
+    run: str
+    dtype: str
+    max_abs: float
+    epoch: int          # where max_abs is
+    max_rel: float
+    final_abs: float    # at the last epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def deviation(result: TrainResult, reference: np.ndarray) -> tuple[Deviation, np.ndarray]:
+    """(summary, |cost - reference cost| per epoch), computed in float64."""
+    costs = np.asarray(result.losses, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if costs.shape != ref.shape:
+        raise ValueError(f"{label(result)}: {costs.shape[0]} costs, the reference has {ref.shape[0]}")
+    diff = np.abs(costs - ref)
+    if diff.size == 0:
+        return Deviation(label(result), result.dtype, 0.0, 0, 0.0, 0.0), diff
+    epoch = int(np.nanargmax(diff)) if np.any(np.isfinite(diff)) else 0
+    if not np.all(np.isfinite(diff)):
+        epoch = int(np.flatnonzero(~np.isfinite(diff))[0])
+    _, rel = differences(costs, ref)
+    return Deviation(label(result), result.dtype, float(diff[epoch]), epoch, rel, float(diff[-1])), diff
