@@ -68,11 +68,22 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout instead")
     train.set_defaults(run=_train)
 
-    compare = sub.add_parser("compare", help="train every installed backend and check that they agree")
+    compare = sub.add_parser(
+        "compare", help="run every installed backend, check that they agree, write the agreement report",
+        description="Run each backend in its own process on the spec, compare every pair of backends and "
+                    "each against the float64 NumPy reference, and write report.md, report.json, junit.xml, "
+                    "loss.png and deviation.png to --out. Exit status 0: everything agrees; 1: a check "
+                    "failed or a backend failed to run; 2: a usage error.")
     compare.add_argument("--backends", default=None, help="comma-separated backends (default: every installed one)")
     compare.add_argument("--dtypes", default="float32,float64", help="comma-separated dtypes (default float32,float64)")
-    compare.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    compare.add_argument("--device", default="cpu", help="cpu (default) or cuda; NumPy always runs on the CPU")
     _spec_options(compare)
+    compare.add_argument("--out", default="reports", help="folder for the report files (default: reports)")
+    compare.add_argument("--tolerance-scale", type=_positive_float(), default=1.0, metavar="F",
+                         help="multiply every tolerance by F (< 1 tightens: how much headroom is there?)")
+    compare.add_argument("--no-plots", action="store_true", help="don't draw loss.png and deviation.png")
+    compare.add_argument("--timeout", type=_positive_float(), default=None, metavar="SECONDS",
+                         help="give up on a backend process after this long (default: no limit)")
     compare.set_defaults(run=_compare)
 
     backends = sub.add_parser("backends", help="list the backends, whether installed, versions and devices")
@@ -136,41 +147,112 @@ def _split(text: str, known: Sequence[str], what: str) -> list[str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import check_forward, check_runs, forward_outputs
+    """The agreement report: see common/report.py and docs/report.md."""
+    import os
+    import time
 
+    from .report import BackendStatus, build_report, clear_outputs, now, write_report
+    from .report_worker import PERTURB_ENV, parse_perturbation, run_worker
+
+    start, started = time.perf_counter(), now()
     spec = load_spec(args.spec)
     dtypes = _split(args.dtypes, DTYPES, "dtypes")
-    if args.backends is None:
-        names = available_backends()
-        skipped = [n for n in BACKENDS if n not in names]
-    else:
-        names = _split(args.backends, list(BACKENDS), "backends")
-        for name in names:
-            backend_class(name)  # a missing framework is a usage error when asked for by name
-        skipped = []
-    for name in skipped:
-        print(f"skipped {name}: needs {', '.join(missing_packages(name))} (pip install 'softmax-rosetta[{BACKENDS[name].extra}]')")
-
-    checks = []
     for dtype in dtypes:
-        results, outputs = [], {}
-        for name in names:
-            be = get_backend(name, device=args.device, dtype=dtype)
-            outputs[name] = forward_outputs(be, spec)
-            for variant in be.variants:
-                print(f"training {name}:{variant} {dtype} on {args.device} ...", flush=True)
-                results.append(be.train(spec, variant=variant))
-        checks += check_forward(outputs, spec, dtype) + check_runs(results, spec)
+        spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
+    devices = ("cpu", "cuda")
+    if args.device not in devices:
+        raise UsageError(f"--device: unknown device {args.device!r}; known: {', '.join(devices)}")
+    try:
+        perturbation = os.environ.get(PERTURB_ENV, "")
+        parse_perturbation(perturbation)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
-    failed = [c for c in checks if not c.passed]
+    statuses: list[BackendStatus] = []
+    if args.backends is None:
+        names = list(BACKENDS)
+        requested = False
+    else:
+        names = list(dict.fromkeys(_split(args.backends, list(BACKENDS), "backends")))
+        requested = True
+    for name in names:
+        missing = missing_packages(name)
+        reason = ""
+        if missing:
+            reason = f"not installed: needs {', '.join(missing)} (pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
+        elif args.device != "cpu":
+            cls = backend_class(name)
+            if args.device in cls.known_devices() and args.device not in cls.available_devices():
+                reason = f"no {args.device} device visible to {name} (available: {', '.join(cls.available_devices())})"
+        if reason and requested:
+            raise UsageError(f"--backends: {name}: {reason}")
+        statuses.append(BackendStatus(name, "skipped" if reason else "pending", reason, requested))
+    to_run = [b for b in statuses if b.status == "pending"]
+    if not to_run:
+        raise UsageError("no backend can run here")
+    if len(to_run) < 2 and not spec.expected_costs:
+        raise UsageError(f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} lists no expected costs")
+
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out: {out!r} exists and is not a folder")
+    os.makedirs(out, exist_ok=True)
+    clear_outputs(out)  # only a finished run leaves a report behind
+
+    spec_path = os.path.abspath(spec.path) if spec.path else args.spec
+    for b in statuses:
+        if b.status == "skipped":
+            print(f"[ skip ] {b.name}: {b.reason}", flush=True)
+    reference = None
+    steps = len(to_run) + (0 if any(b.name == "numpy" for b in to_run) else 1)
+    for i, b in enumerate(to_run, 1):
+        run_dtypes = dtypes + (["float64"] if b.name == "numpy" and "float64" not in dtypes else [])
+        print(f"[{i}/{steps}] {b.name}: {', '.join(run_dtypes)} on {args.device}, in its own process ...",
+              end="", flush=True)
+        b.worker = run_worker(b.name, spec_path, run_dtypes, args.device, timeout=args.timeout)
+        b.status, b.reason = ("ran", "") if b.worker.ok else ("failed", b.worker.error)
+        print(f" {'done' if b.worker.ok else 'FAILED'} in {b.worker.seconds:.1f} s"
+              + ("" if b.worker.ok else f": {b.worker.error}"), flush=True)
+        if b.name == "numpy":
+            reference = b.worker
+    if reference is None:
+        print(f"[{steps}/{steps}] reference: numpy float64 on cpu, in its own process ...", end="", flush=True)
+        reference = run_worker("numpy", spec_path, ["float64"], "cpu", timeout=args.timeout)
+        print(f" {'done' if reference.ok else 'FAILED'} in {reference.seconds:.1f} s"
+              + ("" if reference.ok else f": {reference.error}"), flush=True)
+
+    report = build_report(spec, dtypes, args.device, args.tolerance_scale, statuses, reference,
+                          command=_compare_command(args), started=started, perturbation=perturbation)
+    report.seconds = time.perf_counter() - start
+    write_report(report, out, plots=not args.no_plots)
+
     print()
-    for c in failed + [c for c in checks if c.passed]:
-        print(c.line())
-    verdict = "DISAGREE" if failed else "AGREE"
-    print(f"\n{verdict}: {len(checks) - len(failed)} of {len(checks)} checks passed; "
-          f"backends {', '.join(names)}; dtypes {', '.join(dtypes)}; spec {spec.name}; device {args.device}"
-          + (f"; skipped (not installed): {', '.join(skipped)}" if skipped else ""))
-    return 1 if failed else 0
+    if report.failed:
+        print(f"Failing checks ({len(report.failed)}):")
+        for c in report.failed:
+            print(f"  {c.line()}")
+        print()
+    for line in report.summary_table():
+        print(line)
+    if report.plots["skipped"]:
+        print(f"\nplots skipped: {report.plots['skipped']}")
+    print(f"\nreport: {os.path.join(out, 'report.md')} (also report.json, junit.xml"
+          + "".join(f", {f}" for f in report.plots["files"]) + ")")
+    print(report.verdict_line(markdown=False))
+    return report.exit_status
+
+
+def _compare_command(args: argparse.Namespace) -> list[str]:
+    """The command line that repeats this comparison, for the report."""
+    cmd = [PROG, "compare"]
+    if args.backends is not None:
+        cmd += ["--backends", args.backends]
+    cmd += ["--dtypes", args.dtypes, "--device", args.device, "--spec", args.spec, "--out", args.out]
+    if args.tolerance_scale != 1:
+        cmd += ["--tolerance-scale", f"{args.tolerance_scale:g}"]
+    if args.no_plots:
+        cmd.append("--no-plots")
+    return cmd
 
 
 def _backends(args: argparse.Namespace) -> int:
