@@ -1,0 +1,335 @@
+"""The agreement report: ``softmax-rosetta compare`` writes report.md, report.json, junit.xml and plots.
+
+The runs here use a short copy of the seed spec (40 epochs) so that they are quick; the
+command and the code paths are the real ones: every backend in its own process.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from common import cli, load_spec
+from common import report as report_mod
+from common import report_worker
+from common.compare import Check, check_accuracy, scale_tolerances, suspects
+from common.registry import BACKENDS, available_backends
+from common.spec import SPEC_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = ("report.md", "report.json", "junit.xml", "loss.png", "deviation.png")
+INSTALLED = available_backends()
+
+
+@pytest.fixture(scope="module")
+def small_spec(tmp_path_factory):
+    """The seed spec cut to 40 epochs, with the lesson's cost at epoch 0 as its only expected cost."""
+    text = (SPEC_DIR / "seed.toml").read_text()
+    text = re.sub(r'(?m)^name = "seed"', 'name = "seed-short"', text)
+    text = re.sub(r"(?m)^epochs = \d+", "epochs = 40", text)
+    text = re.sub(r"(?m)^every = \d+", "every = 20", text)
+    text = re.sub(r"(?ms)^costs = \[(.*?)\]", lambda m: f"costs = [{m.group(1).split(',')[0].strip()}]", text)
+    path = tmp_path_factory.mktemp("spec") / "seed-short.toml"
+    path.write_text(text)
+    spec = load_spec(path)
+    assert spec.epochs == 40 and len(spec.expected_costs) == 1
+    return path
+
+
+def compare(out, *args, env=None, python_prelude=None):
+    """Run ``softmax-rosetta compare`` in a fresh process; (exit status, stdout, stderr)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in (report_worker.PERTURB_ENV, "GITHUB_STEP_SUMMARY")}
+    full_env.update(env or {})
+    argv = ["compare", "--out", str(out), *map(str, args)]
+    if python_prelude:
+        code = f"{python_prelude}\nimport sys\nfrom common.cli import main\nsys.exit(main({argv!r}))"
+        cmd = [sys.executable, "-c", code]
+    else:
+        cmd = [sys.executable, "-m", "common.cli", *argv]
+    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def load(out):
+    return json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"JSON has {c}"))
+
+
+@pytest.fixture(scope="module")
+def passing(small_spec, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    return out, *compare(out, "--spec", small_spec)
+
+
+def test_compare_writes_the_five_files_and_exits_0(passing):
+    out, code, stdout, stderr = passing
+    assert code == 0, stdout + stderr
+    for name in FILES:
+        assert (out / name).stat().st_size > 0, name
+    assert not [p.name for p in out.iterdir() if p.name not in FILES], "temporary files left behind"
+    first = (out / "report.md").read_text().splitlines()[0]
+    assert first.startswith("# **PASS**") and "seed-short" in first
+    assert stdout.strip().splitlines()[-1].startswith("PASS: ")
+
+
+def test_every_installed_backend_ran_in_its_own_process_with_a_progress_line(passing):
+    out, code, stdout, _ = passing
+    data = load(out)
+    parent = data["environment"]["parent"]["pid"]
+    pids = {b["name"]: b["environment"]["pid"] for b in data["backends"] if b["status"] == "ran"}
+    assert sorted(pids) == sorted(INSTALLED)
+    assert len(set(pids.values()) | {parent}) == len(pids) + 1
+    for name in INSTALLED:
+        assert re.search(rf"^\[\d/\d\] {name}: .* done in", stdout, re.M), stdout
+    for name in set(BACKENDS) - set(INSTALLED):
+        assert any(b["name"] == name and b["status"] == "skipped" for b in data["backends"])
+
+
+def test_report_json_holds_every_check_run_and_the_reference(passing):
+    out, *_ = passing
+    data = load(out)
+    assert data["schema"] == "softmax-rosetta/agreement-report" and data["schema_version"] == 1
+    assert data["verdict"] == "pass" and data["exit_status"] == 0 and data["failed_checks"] == []
+    assert data["summary"]["checks"] == len(data["checks"]) == data["summary"]["passed"]
+    groups = {c["group"] for c in data["checks"]}
+    assert {"trajectory", "accuracy"} <= groups
+    if len(INSTALLED) > 1:
+        assert groups == {"softmax", "loss", "trajectory", "params", "accuracy"}
+    for c in data["checks"]:
+        assert c["passed"] and c["max_abs"] <= c["tolerance"] and c["headroom"] == pytest.approx(c["max_abs"] / c["tolerance"])
+    labels = {(r["label"], r["dtype"]) for r in data["runs"]}
+    variants = {"numpy": ["lesson"], "torch": ["lesson"], "jax": ["lesson", "fused"]}
+    expected = {(n if v == "lesson" else f"{n}:{v}", d) for n in INSTALLED for v in variants[n] for d in ("float32", "float64")}
+    assert labels == expected
+    assert data["reference"]["backend"] == "numpy" and data["reference"]["dtype"] == "float64"
+    assert len(data["reference"]["losses"]) == 41
+    assert {(d["run"], d["dtype"]) for d in data["deviations"]} == expected
+    numpy64 = next(d for d in data["deviations"] if (d["run"], d["dtype"]) == ("numpy", "float64"))
+    assert numpy64["max_abs"] == 0
+    assert data["plots"] == {"files": ["loss.png", "deviation.png"], "skipped": None}
+
+
+def test_report_md_reads_top_down(passing):
+    out, *_ = passing
+    md = (out / "report.md").read_text()
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings[0].startswith("## Summary")
+    order = ["## Summary", "## Backends", "## Deviation", "## Environment", "## Checks in detail", "## Tolerances", "## Plots"]
+    positions = [md.index(h) for h in order]
+    assert positions == sorted(positions)
+    for word in ("Python", "numpy", "torch", "jax", "flax", "optax", "Threads", "TF32", "XLA_FLAGS", "headroom"):
+        assert word in md, word
+    assert "![loss](loss.png)" in md and "Failing checks" not in md
+
+
+def test_junit_has_one_case_per_check_and_backend(passing):
+    out, *_ = passing
+    data = load(out)
+    root = ET.parse(out / "junit.xml").getroot()
+    cases = root.findall(".//testcase")
+    assert len(cases) == len(data["checks"]) + len(BACKENDS)
+    assert root.get("failures") == "0" and root.get("errors") == "0"
+    assert root.get("skipped") == str(len(BACKENDS) - len(INSTALLED))
+
+
+def test_plots_are_pngs(passing):
+    out, *_ = passing
+    for name in ("loss.png", "deviation.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tolerance_scale_1e_9_fails_and_names_the_failing_checks_first(small_spec, tmp_path):
+    backends = ",".join(INSTALLED[:2])
+    code, stdout, stderr = compare(tmp_path, "--spec", small_spec, "--backends", backends, "--dtypes", "float32",
+                                   "--tolerance-scale", "1e-9")
+    assert code == 1, stdout + stderr
+    lines = stdout.splitlines()
+    first_result = next(i for i, line in enumerate(lines) if line.startswith(("Failing checks", "| check")))
+    assert lines[first_result].startswith("Failing checks")
+    assert lines[-1].startswith("FAIL") and "checks fail" in lines[-1] and "costs (float32)" in lines[-1]
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# **FAIL**") and md.index("## Failing checks") < md.index("## Summary")
+    data = load(tmp_path)
+    assert data["verdict"] == "fail" and data["exit_status"] == 1 and data["tolerance_scale"] == 1e-9
+    assert data["failed_checks"] and all(not c["passed"] for c in data["failed_checks"])
+    assert data["tolerances"]["float32"]["cost"] == pytest.approx(load_spec(small_spec).tolerance("float32").cost * 1e-9)
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert int(root.get("failures")) == len(data["failed_checks"])
+
+
+@pytest.mark.skipif(len(INSTALLED) < 3, reason="naming the one backend off needs three backends")
+def test_a_perturbed_backend_fails_on_exactly_that_backend(small_spec, tmp_path):
+    """The test hook shifts torch's numbers by 1e-3 after it computed them, in its worker process."""
+    code, stdout, stderr = compare(tmp_path, "--spec", small_spec, env={report_worker.PERTURB_ENV: "torch:1e-3"})
+    assert code == 1, stdout + stderr
+    data = load(tmp_path)
+    assert data["summary"]["suspects"] == ["torch"]
+    assert data["perturbation"] == "torch:1e-3"
+    failed = [c for c in data["checks"] if not c["passed"]]
+    involving_torch = [c for c in data["checks"] if "torch" in (c["a"], c["b"])]
+    assert failed
+    assert all("torch" in (c["a"], c["b"]) for c in failed)
+    assert all(c["passed"] for c in data["checks"] if "torch" not in (c["a"], c["b"]))
+    # every torch comparison of numbers fails; accuracy was computed before the shift
+    assert all(not c["passed"] for c in involving_torch if c["check"] != "accuracy")
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# **FAIL** (pointing at torch)") and "Test hook active" in md
+    for case in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"):
+        if case.find("failure") is not None:
+            assert "torch" in case.get("name")
+    deviation = {(d["run"], d["dtype"]): d["max_abs"] for d in data["deviations"]}
+    assert deviation[("torch", "float64")] == pytest.approx(1e-3)
+    assert deviation[("jax", "float64")] < 1e-12
+
+
+def test_a_backend_that_crashes_is_a_failure_never_a_pass(small_spec, tmp_path):
+    code, stdout, stderr = compare(tmp_path, "--spec", small_spec, "--backends", "numpy",
+                                   env={report_worker.PERTURB_ENV: "numpy:crash"})
+    assert code == 1, stdout + stderr
+    assert "FAILED" in stdout
+    data = load(tmp_path)
+    assert data["verdict"] == "fail" and data["summary"]["backends_failed"] == ["numpy"]
+    assert "made to fail on purpose" in data["summary"]["errors"][0]
+    assert (tmp_path / "report.md").read_text().startswith("# **FAIL** (pointing at numpy): numpy failed to run")
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert int(root.get("errors")) >= 1
+
+
+def test_without_matplotlib_the_report_says_the_plots_were_skipped(small_spec, tmp_path):
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = compare(out, "--spec", small_spec, "--backends", "numpy",
+                                   env={"GITHUB_STEP_SUMMARY": str(summary)},
+                                   python_prelude="import sys; sys.modules['matplotlib'] = None")
+    assert code == 0, stdout + stderr
+    assert not (out / "loss.png").exists() and not (out / "deviation.png").exists()
+    md = (out / "report.md").read_text()
+    assert "Plots skipped: matplotlib is not available" in md and "softmax-rosetta[plot]" in md
+    assert "plots skipped" in stdout
+    assert load(out)["plots"]["files"] == []
+    # $GITHUB_STEP_SUMMARY: appended to, not replaced
+    text = summary.read_text()
+    assert text.startswith("earlier step\n# **PASS**")
+
+
+def test_skipped_backends_are_listed_with_their_reason_and_not_counted(small_spec, tmp_path, monkeypatch, capsys):
+    """Pretend torch and jax are not installed; the default run skips them and says why."""
+    real = cli.missing_packages
+    monkeypatch.setattr(cli, "missing_packages", lambda name: ["fakepkg"] if name != "numpy" else real(name))
+    monkeypatch.delenv(report_worker.PERTURB_ENV, raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert cli.main(["compare", "--spec", str(small_spec), "--out", str(tmp_path), "--no-plots"]) == 0
+    stdout = capsys.readouterr().out
+    assert "[ skip ] torch: not installed: needs fakepkg" in stdout
+    data = load(tmp_path)
+    assert data["summary"]["backends_skipped"] == ["torch", "jax"] and data["summary"]["backends_ran"] == ["numpy"]
+    first = (tmp_path / "report.md").read_text().splitlines()[0]
+    assert "skipped (not counted as passing): torch (not installed" in first
+    assert ET.parse(tmp_path / "junit.xml").getroot().get("skipped") == "2"
+    # asked for by name, a missing backend is a usage error
+    assert cli.main(["compare", "--spec", str(small_spec), "--out", str(tmp_path), "--backends", "numpy,torch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "torch: not installed" in err
+
+
+@pytest.mark.parametrize("argv, env, words", [
+    (["--backends", "numpy,nope"], {}, "unknown backend 'nope'"),
+    (["--dtypes", "float16"], {}, "unknown dtype 'float16'"),
+    (["--device", "tpu"], {}, "unknown device 'tpu'"),
+    (["--tolerance-scale", "0"], {}, "must be a finite number > 0"),
+    (["--tolerance-scale", "nan"], {}, "must be a finite number > 0"),
+    (["--spec", "no-such-spec"], {}, "unknown spec"),
+    ([], {report_worker.PERTURB_ENV: "torch"}, "expected BACKEND:AMOUNT"),
+])
+def test_usage_errors_are_one_line_and_exit_2(argv, env, words, tmp_path, monkeypatch, capsys):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    try:
+        code = cli.main(["compare", "--out", str(tmp_path / "out"), *argv])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_out_must_be_a_folder(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert cli.main(["compare", "--out", str(target)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_leaves_no_report_that_could_read_as_a_pass(tmp_path, monkeypatch, capsys):
+    (tmp_path / "report.md").write_text("# **PASS**: an old run\n")
+    (tmp_path / "junit.xml").write_text("<testsuites/>")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_worker, "run_worker", interrupted)
+    assert cli.main(["compare", "--backends", "numpy", "--out", str(tmp_path)]) == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    report_mod.atomic_write(target, "old\n")
+    assert target.read_text() == "old\n" and oct(target.stat().st_mode & 0o777) != oct(0o600)
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report_mod.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        report_mod.atomic_write(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+# --- compare.py's pieces the report relies on ----------------------------------------------
+
+def _check(a, b, max_abs, check="costs", dtype="float32", tol=1.0):
+    return Check(check, dtype, a, b, max_abs, 0.0, tol)
+
+
+def test_suspects_name_the_backend_in_every_failing_comparison():
+    checks = [_check("numpy", "torch", 5), _check("numpy", "jax", 0), _check("torch", "jax", 5),
+              _check("torch", "jax:fused", 5), _check("jax", "jax:fused", 0)]
+    assert suspects(checks) == ["torch"]
+    # two backends: nothing says which one is right
+    assert suspects([_check("numpy", "torch", 5)]) == ["numpy", "torch"]
+    # against the expected costs: that run alone; jax:fused is the jax backend
+    assert suspects([_check("jax:fused", "expected", 5, check="expected")]) == ["jax"]
+    assert suspects([_check("numpy", "torch", 0)]) == []
+
+
+def test_scale_tolerances_multiplies_every_tolerance(seed_spec):
+    scaled = scale_tolerances(seed_spec, 1e-3)
+    for dtype, t in seed_spec.tolerances.items():
+        s = scaled.tolerance(dtype)
+        for field in ("expected_cost", "cost", "param", "output"):
+            assert getattr(s, field) == pytest.approx(getattr(t, field) * 1e-3)
+    assert scale_tolerances(seed_spec, 1.0) is seed_spec
+    with pytest.raises(ValueError):
+        scale_tolerances(seed_spec, 0.0)
+
+
+def test_accuracy_must_be_equal(seed_spec):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from common.backend import TrainResult
+
+    r = TrainResult("numpy", "lesson", "float32", "cpu", "seed", 0.1, 0, np.zeros(1), np.zeros((3, 4)), np.zeros(3),
+                    accuracy=1.0, seconds=0.0)
+    assert check_accuracy(r, replace(r, backend="torch"), seed_spec).passed
+    off_by_one = check_accuracy(r, replace(r, backend="torch", accuracy=7 / 8), seed_spec)
+    assert not off_by_one.passed and off_by_one.headroom == pytest.approx(2.0)
