@@ -1,0 +1,139 @@
+"""The data every backend trains on, made once here in NumPy and handed to each backend as arrays.
+
+- ``load_dataset("iris" | "digits")``: the real data sets shipped in ``common/data/`` (sources and
+  licences in ``common/data/README.md``); nothing is downloaded.
+- ``synthetic(samples, features, classes, seed, separation)``: Gaussian blobs of any size.
+- ``train_test_split`` and ``standardize``: the seeded split and the optional feature scaling.
+- ``Batches``: which rows each SGD step uses, epoch by epoch, so that every backend sees the same
+  batches in the same order; no backend draws its own random numbers.
+
+Shapes: x (N, D) float64, y (N,) int64 class indices in [0, C).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).parent / "data"
+DATASETS = {"iris": "iris.csv", "digits": "digits.csv.gz"}
+SOURCES = (*DATASETS, "synthetic")
+
+
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A shipped data set as (x (N, D) float64, y (N,) int64), read-only, in the file's row order.
+
+    iris: 150 x 4, 3 classes; digits: 1797 x 64, 10 classes. The last column of each file is
+    the label.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return _load(name)
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    path = DATA_DIR / DATASETS[name]
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        lines = [line for line in f if not line.startswith("#")]
+    # lines[0] names the columns; the rest are numbers, the label last
+    table = np.loadtxt(lines[1:], delimiter=",", dtype=np.float64, ndmin=2)
+    x, y = table[:, :-1], table[:, -1].astype(np.int64)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def synthetic(samples: int, features: int, classes: int, seed: int = 0,
+              separation: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian blobs: class k's rows are centre_k + N(0, I), as (x (N, D), y (N,)).
+
+    The centres are drawn from N(0, separation^2 / (2 D) I), so the root-mean-square distance
+    between two centres is ``separation`` (in units of the within-class standard deviation, 1)
+    whatever D is: about 1 overlaps heavily, about 5 is nearly separable. Labels are balanced
+    (row i has class i mod C before shuffling). Everything comes from one
+    ``numpy.random.default_rng(seed)``, drawn in this order: centres, label order, noise.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, separation / np.sqrt(2.0 * features), size=(classes, features))
+    y = rng.permutation(np.arange(samples) % classes).astype(np.int64)
+    x = centres[y] + rng.standard_normal((samples, features))
+    return x, y
+
+
+def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A stratified split: (x_train, y_train, x_test, y_test), rows kept in their original order.
+
+    From each class, round(test_fraction * class size) rows go to the test set, picked by one
+    ``numpy.random.default_rng(seed)`` that permutes each class's row indices in turn, classes
+    in increasing order. So the split is the same on every machine and every backend.
+    """
+    rng = np.random.default_rng(seed)
+    test = []
+    for k in np.unique(y):
+        rows = np.flatnonzero(y == k)
+        test.extend(rng.permutation(rows)[: int(round(test_fraction * rows.size))])
+    is_test = np.zeros(y.shape[0], dtype=bool)
+    is_test[test] = True
+    return x[~is_test], y[~is_test], x[is_test], y[is_test]
+
+
+def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """(x - mean) / std per feature, with mean and std from the training rows only.
+
+    The standard deviation is the population one (ddof 0); a feature constant on the training
+    rows (the digits' always-blank corner pixels) is only centred: dividing by 0 would make NaN.
+    Returns the training rows and each of ``others`` scaled with the same statistics.
+    """
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return [(a - mean) / std for a in (x_train, *others)]
+
+
+@dataclass(frozen=True)
+class Batches:
+    """Which training rows each SGD step uses, epoch by epoch; the same for every backend.
+
+    ``batches(epoch)`` is a list of (B,) int64 row indices, one per step, covering all N rows
+    once; the last batch is shorter when B doesn't divide N (as torch's DataLoader with
+    drop_last=False). Without shuffling the rows keep their order; with it, epoch ``e`` uses
+    ``numpy.random.default_rng([seed, e]).permutation(N)``, so any epoch's order can be
+    computed on its own, in any language that has NumPy's SeedSequence and PCG64.
+    A batch_size >= N is full batch: one step per epoch on every row.
+    """
+
+    num_samples: int
+    batch_size: int
+    shuffle: bool = False
+    seed: int = 0
+
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size >= self.num_samples
+
+    @property
+    def num_batches(self) -> int:
+        """Steps per epoch: ceil(N / B)."""
+        return -(-self.num_samples // self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """(N,) the rows in this epoch's order."""
+        if not self.shuffle:
+            return np.arange(self.num_samples, dtype=np.int64)
+        return np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
+
+    def __call__(self, epoch: int) -> list[np.ndarray]:
+        order = self.order(epoch)
+        return [order[i:i + self.batch_size] for i in range(0, self.num_samples, self.batch_size)]
+
+    def orders(self, epochs: int) -> np.ndarray:
+        """(epochs + 1, N) int32: every epoch's order at once, for a loop compiled ahead (JAX's
+        lax.scan). (epochs + 1) * N * 4 bytes."""
+        return np.stack([self.order(e) for e in range(epochs + 1)]).astype(np.int32)
