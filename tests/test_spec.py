@@ -70,7 +70,7 @@ DELETE = object()
 
 BAD_SPECS = [
     ("colour", "red", r"^colour: unknown field"),
-    ("optimizer.momentum", 0.9, r"^optimizer.momentum: unknown field"),
+    ("optimizer.betas", [0.9, 0.999], r"^optimizer.betas: unknown field"),
     ("optimizer.lr", -0.1, r"^optimizer.lr: must be a finite number > 0, got -0.1"),
     ("optimizer.lr", 0, r"^optimizer.lr: must be a finite number > 0, got 0"),
     ("optimizer.lr", "fast", r"^optimizer.lr: expected int or float, got 'fast'"),

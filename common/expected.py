@@ -1,0 +1,79 @@
+"""A spec's expected cost trajectory: the float64 NumPy reference, written into the spec.
+
+    python -m common.expected iris            # print the [expected] values for the iris spec
+    python -m common.expected iris --write    # and write them into common/specs/iris.toml
+
+The NumPy backend in float64 is the reference: it is pure NumPy, the same on every machine
+to within a few float64 ulps, and independent of the frameworks it checks. The costs at
+epochs 0, every, 2*every, ... (every = the spec's expected.every) go into the spec with the
+command that made them, so a regression in any backend shows as a difference from them.
+A spec whose expected costs came from elsewhere (the seed's are the lesson's own printout)
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .registry import get_backend
+from .spec import Spec, SpecError, load_spec
+
+COMMAND = "python -m common.expected"
+
+
+def reference_costs(spec: Spec, every: int) -> list[float]:
+    """The float64 NumPy run's costs at epochs 0, every, 2*every, ... up to the spec's epochs."""
+    result = get_backend("numpy", dtype="float64").train(spec)
+    return [float(c) for c in result.losses[::every]]
+
+
+def expected_table(name: str, costs: list[float], every: int) -> str:
+    """The lines of the [expected] table, costs written in full (repr: they read back exactly)."""
+    rows = [", ".join(repr(c) for c in costs[i:i + 4]) for i in range(0, len(costs), 4)]
+    return (f"every = {every}\n"
+            f'source = "{COMMAND} {name} --write (the NumPy backend in float64, numpy {np.__version__})"\n'
+            "costs = [" + ",\n         ".join(rows) + "]\n")
+
+
+def write_expected(path: Path, table: str) -> None:
+    """Replace the every/source/costs lines of the file's [expected] table, keeping its comments."""
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r"^\[expected\][^\n]*\n(.*?)(?=^\[|\Z)", text, flags=re.M | re.S)
+    if match is None:
+        raise SpecError(f"expected: {path} has no [expected] table to write into")
+    body = match.group(1)
+    if re.search(r"^source\s*=", body, flags=re.M) and COMMAND not in body:
+        raise SpecError(f"expected.source: {path}'s expected costs don't come from {COMMAND}; not overwriting them")
+    body = re.sub(r"^costs\s*=\s*\[.*?\]\s*\n", "", body, flags=re.M | re.S)
+    body = re.sub(r"^(every|source)\s*=[^\n]*\n", "", body, flags=re.M)
+    comments = body.rstrip("\n")
+    new_body = (comments + "\n" if comments.strip() else "") + table + "\n"
+    path.write_text(text[:match.start(1)] + new_body + text[match.end(1):], encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec", help="a bundled spec's name or a path to a TOML file")
+    parser.add_argument("--write", action="store_true", help="write the costs into the spec file")
+    args = parser.parse_args(argv)
+    try:
+        spec = load_spec(args.spec)
+        every = spec.expected_every
+        table = expected_table(spec.name, reference_costs(spec, every), every)
+        print(table, end="")
+        if args.write:
+            write_expected(Path(spec.path), table)
+            print(f"written into {spec.path}", file=sys.stderr)
+    except SpecError as exc:
+        print(f"{COMMAND}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
