@@ -63,6 +63,7 @@ class Report:
     backends: list[BackendStatus]
     checks: list[Check]
     runs: list[TrainResult]          # the runs that were checked
+    outputs: dict[str, dict[str, dict[str, np.ndarray]]]   # {dtype: {backend: {output: values}}}
     reference: TrainResult | None    # the float64 NumPy run
     reference_error: str
     deviations: list[tuple[Deviation, np.ndarray]]
@@ -164,6 +165,7 @@ class Report:
                            "losses": ref.losses.tolist()} if ref is not None else {"error": self.reference_error}),
             "deviations": [d.to_dict() for d, _ in self.deviations],
             "runs": [{"label": label(r), **r.to_dict()} for r in self.runs],
+            "forward": self.outputs,
             "plots": self.plots,
         }
         return _jsonable(data)
@@ -397,7 +399,7 @@ def build_report(spec: Spec, dtypes: Sequence[str], device: str, tolerance_scale
         errors.append(f"reference: {reference_error}")
     deviations = [deviation(r, reference.losses) for r in runs] if reference is not None else []
     return Report(spec=scale_tolerances(spec, tolerance_scale), dtypes=list(dtypes), device=device,
-                  tolerance_scale=tolerance_scale, backends=backends, checks=checks, runs=runs,
+                  tolerance_scale=tolerance_scale, backends=backends, checks=checks, runs=runs, outputs=outputs,
                   reference=reference, reference_error=reference_error, deviations=deviations, errors=errors,
                   perturbation=perturbation, command=list(command), started=started)
 
