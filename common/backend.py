@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .data import Batches
 from .spec import DTYPES, Spec
 
 LEVELS = ("onehot", "nll", "fused")
@@ -31,9 +32,11 @@ class BackendError(ValueError):
 class TrainResult:
     """One training run.
 
-    losses: (epochs + 1,) the cost computed at each epoch, before that epoch's step.
+    losses: (epochs + 1,) each epoch's cost: the mean loss over the training rows, each batch's
+            loss computed before that batch's step (full batch: the cost before the epoch's step).
     weight: (C, D) final weight, stored (out, in) as torch stores it.  bias: (C,).
     accuracy: fraction of the training samples whose largest logit is their label.
+    test_accuracy: the same on the spec's test split; None when the spec has none.
     settings: the framework versions and precision settings the run used.
     """
 
@@ -50,13 +53,15 @@ class TrainResult:
     accuracy: float
     seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
+    test_accuracy: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "backend": self.backend, "variant": self.variant, "dtype": self.dtype, "device": self.device,
             "spec": self.spec, "lr": self.lr, "epochs": self.epochs,
             "losses": self.losses.tolist(), "weight": self.weight.tolist(), "bias": self.bias.tolist(),
-            "accuracy": self.accuracy, "seconds": self.seconds, "settings": self.settings,
+            "accuracy": self.accuracy, "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds, "settings": self.settings,
         }
 
 
@@ -116,8 +121,13 @@ class Backend:
         raise NotImplementedError
 
     def _train(self, x: Any, y: Any, weight: Any, bias: Any, lr: float, epochs: int,
-               variant: str, log_every: int, log: LogFn | None) -> tuple[Any, Any, Any]:
-        """Run the loop; return (losses (epochs+1,), weight (C, D), bias (C,)) as native arrays."""
+               variant: str, log_every: int, log: LogFn | None, *, batches: Batches,
+               momentum: float, dampening: float, nesterov: bool, weight_decay: float) -> tuple[Any, Any, Any]:
+        """Run the loop; return (losses (epochs+1,), weight (C, D), bias (C,)) as native arrays.
+
+        ``batches(epoch)`` lists each step's rows (NumPy int64 indices), the same for every
+        backend; momentum, dampening, nesterov and weight_decay are torch.optim.SGD's.
+        """
         raise NotImplementedError
 
     # --- the public API -------------------------------------------------------------------
@@ -155,7 +165,11 @@ class Backend:
 
     def train(self, spec: Spec, *, epochs: int | None = None, lr: float | None = None,
               variant: str = "lesson", log_every: int = 0, log: LogFn | None = None) -> TrainResult:
-        """Train the spec's linear classifier the way the lesson does; ``log(epoch, cost)`` every ``log_every``."""
+        """Train the spec's linear classifier the way the lesson does; ``log(epoch, cost)`` every ``log_every``.
+
+        The spec gives the data, initial parameters, batches and SGD options; every backend
+        receives the same arrays and the same batch order from it.
+        """
         if epochs is not None or lr is not None:
             spec = spec.replace(**{k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None})
         variant = _choice("variant", variant, self.variants, where=f" for the {self.name} backend")
@@ -165,15 +179,20 @@ class Backend:
         x, w, b = cast(spec.x_train), cast(spec.init_weight), cast(spec.init_bias)
         y = self._to_native(np.asarray(spec.y_train, dtype=np.int64))
         start = time.perf_counter()
-        losses, weight, bias = self._train(x, y, w, b, spec.lr, spec.epochs, variant, log_every, log)
+        losses, weight, bias = self._train(x, y, w, b, spec.lr, spec.epochs, variant, log_every, log,
+                                           batches=spec.batches, **spec.optimizer_options)
         losses, weight, bias = self._to_numpy(losses), self._to_numpy(weight), self._to_numpy(bias)
         seconds = time.perf_counter() - start
-        logits = spec.x_train.astype(self.np_dtype) @ weight.T + bias
-        accuracy = float(np.mean(np.argmax(logits, axis=1) == spec.y_train))
+
+        def accuracy(x: np.ndarray, y: np.ndarray) -> float:
+            logits = x.astype(self.np_dtype) @ weight.T + bias
+            return float(np.mean(np.argmax(logits, axis=1) == y))
+
         return TrainResult(
             backend=self.name, variant=variant, dtype=self.dtype, device=self.device, spec=spec.name,
             lr=spec.lr, epochs=spec.epochs, losses=losses, weight=weight, bias=bias,
-            accuracy=accuracy, seconds=seconds, settings=self.settings(),
+            accuracy=accuracy(spec.x_train, spec.y_train), seconds=seconds, settings=self.settings(),
+            test_accuracy=None if spec.x_test is None else accuracy(spec.x_test, spec.y_test),
         )
 
     # --- host-side checks: the same words in every backend ---------------------------------

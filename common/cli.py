@@ -133,6 +133,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()
+    else:
+        print(f"train accuracy: {result.accuracy:.4f} ({spec.num_samples} samples)")
+        if result.test_accuracy is not None:
+            print(f"test accuracy: {result.test_accuracy:.4f} ({spec.num_test} samples)")
     return 0
 
 
@@ -272,10 +276,13 @@ def _backends(args: argparse.Namespace) -> int:
 
 
 def _specs(args: argparse.Namespace) -> int:
+    """One line per bundled spec: name, training (+ test) rows x features -> classes, epochs, description."""
     for name in bundled_specs():
         spec = load_spec(name)
-        shape = f"{spec.num_samples} x {spec.num_features} -> {spec.num_classes}"
-        print(f"{name:<10} {shape:<16} {spec.epochs:>5} epochs  {spec.description}")
+        rows = f"{spec.num_samples}" + (f"+{spec.num_test}" if spec.num_test else "")
+        shape = f"{rows} x {spec.num_features} -> {spec.num_classes}"
+        print(f"{name:<10} {shape:<20} {spec.epochs:>5} epochs  {spec.description}")
+    print("(rows: training+test samples; docs/specs.md describes every field, to write your own)")
     return 0
 
 

@@ -19,6 +19,8 @@ LINE = re.compile(r"^epoch: (\d+) cost: (\S+)$")
 def test_train_prints_the_lessons_eleven_lines(backend_name, dtype, capsys, seed_spec):
     assert main(["train", backend_name, "--dtype", dtype]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "train accuracy: 1.0000 (8 samples)"  # after the lesson's lines
+    lines = lines[:-1]
     matches = [LINE.match(line) for line in lines]
     assert all(matches), lines
     assert [int(m[1]) for m in matches] == list(range(0, 1001, 100))
@@ -39,7 +41,9 @@ def test_train_json(capsys):
 
 def test_train_options(capsys):
     assert main(["train", "numpy", "--epochs", "50", "--lr", "0.5", "--log-every", "25"]) == 0
-    assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["0", "25", "50"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("epoch:")] == ["0", "25", "50"]
+    assert lines[-1].startswith("train accuracy: ")
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -98,7 +102,7 @@ def test_console_script_is_installed():
     if not exe.exists():
         pytest.skip(f"no console script beside {sys.executable}: the package is not pip-installed here")
     out = subprocess.run([str(exe), "train", "numpy", "--epochs", "0"], capture_output=True, text=True, check=True)
-    assert out.stdout == "epoch: 0 cost: 1.6167852878570557\n"
+    assert out.stdout == "epoch: 0 cost: 1.6167852878570557\ntrain accuracy: 0.1250 (8 samples)\n"
 
 
 # --- frameworks are optional: with only NumPy, NumPy works and the others say what to install ----
@@ -122,7 +126,7 @@ def test_without_torch_and_jax(tmp_path):
     out = _python(BLOCK + "from common.cli import main; from common import available_backends; "
                   "print(available_backends()); sys.exit(main(['train', 'numpy', '--epochs', '0']))")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["['numpy']", "epoch: 0 cost: 1.6167852878570557"]
+    assert out.stdout.splitlines() == ["['numpy']", "epoch: 0 cost: 1.6167852878570557", "train accuracy: 0.1250 (8 samples)"]
     for name, extra in (("torch", "torch"), ("jax", "jax")):
         out = _python(BLOCK + f"from common.cli import main; sys.exit(main(['train', '{name}']))")
         assert out.returncode == 2

@@ -57,8 +57,8 @@ class JaxBackend(Backend):
     def _functional(self):
         return functional
 
-    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log):
+    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
         loop = train_fused if variant == "fused" else train
         with jax.default_device(self.jax_device):
-            return loop(x, y, weight, bias, lr, epochs, log_every, log)
+            return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
 

@@ -30,9 +30,10 @@ class NumpyBackend(Backend):
     def _functional(self):
         return functional
 
-    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log):
-        # lr in the data's dtype, so a float32 run stays float32 throughout
-        return train(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log)
+    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
+        # lr in the data's dtype, so a float32 run stays float32 throughout (the other options
+        # stay Python floats: NumPy casts them to the array's dtype, as torch does)
+        return train(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
 
 
 def _blas_name():

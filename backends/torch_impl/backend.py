@@ -59,5 +59,5 @@ class TorchBackend(Backend):
     def _functional(self):
         return functional
 
-    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log):
-        return train(x, y, weight, bias, lr, epochs, log_every, log)
+    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
+        return train(x, y, weight, bias, lr, epochs, log_every, log, **options)
