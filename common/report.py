@@ -114,7 +114,9 @@ class Report:
         n, bad = len(self.checks), self.failed
         if self.passed:
             worst = max(self.checks, key=lambda c: c.headroom)
-            return (f"{bold('PASS')}: {_and(self.ran)} agree ({where}): all {n} checks within tolerance; "
+            who = (f"{_and(self.ran)} agree" if len(self.ran) > 1
+                   else f"{_and(self.ran)}, the only backend, matches the expected costs")
+            return (f"{bold('PASS')}: {who} ({where}): all {n} checks within tolerance; "
                     f"closest: {_name(worst)} at {_h(worst.headroom)} of its tolerance{skipped}")
         parts = []
         if self.errors:
@@ -471,8 +473,11 @@ def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True)
 
 # --- plots ------------------------------------------------------------------------------------
 
-COLORS = {"numpy": "#1f77b4", "torch": "#d62728", "jax": "#2ca02c"}
-MARKERS = {"numpy": "o", "torch": "s", "jax": "^"}
+# Okabe-Ito colours (told apart with colour-blindness too): one per backend; one marker per variant;
+# float32 filled, float64 hollow.
+COLORS = {"numpy": "#0072B2", "torch": "#D55E00", "jax": "#009E73"}
+MARKERS = {"lesson": "o", "fused": "^", "fast": "s", "compiled": "D"}
+OTHER_MARKERS = ("v", "P", "X", "<", ">", "h")
 
 
 def write_plots(report: Report, out: Path) -> dict[str, Any]:
@@ -501,17 +506,18 @@ def write_plots(report: Report, out: Path) -> dict[str, Any]:
 
 
 def _style(r: TrainResult, i: int, n: int, markevery: Any = None) -> dict[str, Any]:
-    """Same backend, same colour; float64 hollow markers and dashed; the fused variant dotted."""
-    return {"color": COLORS.get(r.backend, f"C{4 + i % 5}"), "marker": MARKERS.get(r.backend, "D"),
+    """Colour: the backend. Marker: the variant. Filled: float32, hollow: float64. Lines: the lesson
+    variant solid, others dotted."""
+    marker = MARKERS.get(r.variant) or OTHER_MARKERS[sum(map(ord, r.variant)) % len(OTHER_MARKERS)]
+    return {"color": COLORS.get(r.backend, f"C{4 + i % 5}"), "marker": marker,
             "fillstyle": "none" if r.dtype == "float64" else "full",
-            "linestyle": ":" if r.variant != "lesson" else ("--" if r.dtype == "float64" else "-"),
-            "markevery": markevery, "alpha": 0.85}
+            "linestyle": "-" if r.variant == "lesson" else ":", "markevery": markevery, "alpha": 0.85}
 
 
 def _plot_loss(report: Report, plt: Any) -> Any:
     """Left: the whole trajectory. Right: the last epochs, every point marked, so that curves lying
     on top of each other (they agree to 1e-7) still show every backend."""
-    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12.5, 5.2), gridspec_kw={"width_ratios": [3, 2]})
     n = len(report.runs)
     epochs = max(r.losses.size for r in report.runs)
     last = max(0, epochs - 12)
@@ -531,7 +537,7 @@ def _plot_loss(report: Report, plt: Any) -> Any:
     spec = report.spec
     if spec.expected_costs:
         ax.plot(spec.expected_epochs, spec.expected_costs, linestyle="none", marker="x", color="black", markersize=9,
-                label="the lesson's printed costs", zorder=5)
+                label="the spec's expected costs", zorder=5)
         inside = [(e, c) for e, c in zip(spec.expected_epochs, spec.expected_costs) if e >= last]
         if inside:
             zoom.plot(*zip(*inside), linestyle="none", marker="x", color="black", markersize=12, zorder=5)
@@ -540,13 +546,15 @@ def _plot_loss(report: Report, plt: Any) -> Any:
     zoom.ticklabel_format(axis="y", useOffset=False)
     for a in (ax, zoom):
         a.grid(alpha=0.3)
-    ax.legend(fontsize=8, title="the runs coincide; their markers are staggered", title_fontsize=8)
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.825, 0.93), fontsize=8, title_fontsize=8,
+               title="the runs coincide;\ntheir markers are staggered")
+    fig.tight_layout(rect=(0, 0, 0.825, 1))
     return fig
 
 
 def _plot_deviation(report: Report, plt: Any) -> Any:
-    fig, ax = plt.subplots(figsize=(11, 5))
+    fig, ax = plt.subplots(figsize=(13, 5.2))
     series = [(d, diff) for d, diff in report.deviations
               if (d.run, d.dtype) != (REFERENCE[0], REFERENCE[2])]   # the reference against itself is all zeros
     runs = {(label(r), r.dtype): r for r in report.runs}
@@ -558,18 +566,19 @@ def _plot_deviation(report: Report, plt: Any) -> Any:
         style = _style(r, i, n)
         style.update(marker=".", markersize=2.5, fillstyle="full", linewidth=0.7)
         ax.plot(np.arange(diff.size), np.where(diff > 0, diff, np.nan), label=f"{d.run} {d.dtype}", **style)
-    for dtype, style in (("float32", "-."), ("float64", (0, (6, 3)))):
-        if dtype in report.dtypes:
-            tol = report.spec.tolerance(dtype).cost
-            ax.axhline(tol, color="gray", linestyle=style, linewidth=1)
-            ax.annotate(f"cost tolerance between two {dtype} runs ({tol:g})", (0, tol), xytext=(4, 3),
-                        textcoords="offset points", fontsize=8, color="dimgray")
+    tolerances: dict[float, list[str]] = {}
+    for dtype in report.dtypes:
+        tolerances.setdefault(report.spec.tolerance(dtype).cost, []).append(dtype)
+    for k, (tol, dtypes) in enumerate(sorted(tolerances.items())):
+        ax.axhline(tol, color="gray", linestyle=("-.", (0, (6, 3)))[k % 2], linewidth=1)
+        ax.annotate(f"cost tolerance between two {' or two '.join(dtypes)} runs ({tol:g})", (0, tol),
+                    xytext=(4, 3), textcoords="offset points", fontsize=8, color="dimgray")
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="|cost - reference cost|",
            title=f"Distance from the float64 NumPy run's cost, per epoch (spec {report.spec.name})"
                  + ("; gaps: exactly equal" if zeros else ""))
     ax.grid(alpha=0.3, which="major")
-    ax.legend(ncol=2, fontsize=8, loc="center right", markerscale=4)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=3)
     fig.tight_layout()
     return fig
 
