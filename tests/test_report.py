@@ -165,7 +165,8 @@ def test_tolerance_scale_1e_9_fails_and_names_the_failing_checks_first(small_spe
 @pytest.mark.skipif(len(INSTALLED) < 3, reason="naming the one backend off needs three backends")
 def test_a_perturbed_backend_fails_on_exactly_that_backend(small_spec, tmp_path):
     """The test hook shifts torch's numbers by 1e-3 after it computed them, in its worker process."""
-    code, stdout, stderr = compare(tmp_path, "--spec", small_spec, env={report_worker.PERTURB_ENV: "torch:1e-3"})
+    code, stdout, stderr = compare(tmp_path, "--spec", small_spec, "--dtypes", "float64",
+                                   env={report_worker.PERTURB_ENV: "torch:1e-3"})
     assert code == 1, stdout + stderr
     data = load(tmp_path)
     assert data["summary"]["suspects"] == ["torch"]
