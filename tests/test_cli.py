@@ -135,11 +135,3 @@ def test_without_torch_and_jax(tmp_path):
         assert "\n" not in out.stderr.strip()
     out = _python(BLOCK + "from common.cli import main; sys.exit(main(['backends']))")
     assert "torch  not installed (needs torch): pip install 'softmax-rosetta[torch]'" in out.stdout
-
-
-def test_compare_agrees(capsys):
-    for name in SELECTED:
-        require_backend(name)
-    assert main(["compare"]) == 0
-    out = capsys.readouterr().out
-    assert "AGREE" in out and "DISAGREE" not in out
