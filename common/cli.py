@@ -5,6 +5,7 @@
     softmax-rosetta compare                # every installed backend, every pair checked
     softmax-rosetta backends               # what is installed, versions, devices
     softmax-rosetta specs                  # the bundled specs
+    softmax-rosetta rosetta                # docs/rosetta.md and .html: the lesson side by side, from the code
 
 A user's mistake (an unknown backend, a bad value, a missing framework) is one line on
 stderr and exit status 2, never a traceback; ``--debug`` shows the traceback.
@@ -93,6 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     specs.set_defaults(run=_specs)
     for p in (train, compare, backends, specs):
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+
+    rosetta = sub.add_parser(
+        "rosetta", help="write docs/rosetta.md and docs/rosetta.html: the lesson in the three backends side by side",
+        description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code (common/rosetta.py): "
+                    "each concept's code in NumPy, PyTorch and JAX, linked to its file and line, a note on what "
+                    "differs, and the numbers every backend computes on the seed spec. --check writes nothing "
+                    "and exits 1 if either file is stale against the code.")
+    rosetta.add_argument("--out", default="docs", help="folder for rosetta.md and rosetta.html (default: docs)")
+    rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
+    rosetta.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+    rosetta.set_defaults(run=_rosetta)
     return parser
 
 
@@ -283,6 +295,31 @@ def _specs(args: argparse.Namespace) -> int:
         shape = f"{rows} x {spec.num_features} -> {spec.num_classes}"
         print(f"{name:<10} {shape:<20} {spec.epochs:>5} epochs  {spec.description}")
     print("(rows: training+test samples; docs/specs.md describes every field, to write your own)")
+    return 0
+
+
+def _rosetta(args: argparse.Namespace) -> int:
+    """docs/rosetta.md and docs/rosetta.html: see common/rosetta.py."""
+    from .rosetta import FILES, ORDER, RosettaError, build, check, write
+
+    try:
+        if not args.check:
+            for path in write(args.out):
+                print(f"wrote {path}")
+            return 0
+        missing = [b for b in ORDER if missing_packages(b)]
+        if missing:
+            print(f"{PROG}: numbers not checked ({', '.join(missing)} not installed): checking the code only",
+                  file=sys.stderr)
+        problems = check(args.out, build(numbers=not missing))
+    except RosettaError as exc:
+        raise UsageError(str(exc)) from None
+    for problem in problems:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{PROG}: regenerate them with: {PROG} rosetta --out {args.out}", file=sys.stderr)
+        return 1
+    print(f"{' and '.join(FILES)} in {args.out} are current")
     return 0
 
 
