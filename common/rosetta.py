@@ -775,6 +775,7 @@ header { max-width: 1180px; }
 h1 { font-size: 24px; margin: 18px 0 8px; }
 h2 { font-size: 19px; margin: 0 0 4px; padding-top: 14px; border-top: 2px solid var(--line); }
 h2 .num { color: var(--muted); font-weight: normal; margin-right: 4px; }
+h2 .top { float: right; font-size: 12.5px; font-weight: normal; margin-top: 4px; }
 p { margin: 6px 0; max-width: 1180px; }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
@@ -809,7 +810,7 @@ table.numbers th, table.numbers td { border: 1px solid var(--line); padding: 3px
                                      vertical-align: top; }
 table.numbers thead th { background: var(--bg-code); }
 table.numbers th.label { width: 21%; font-weight: normal; }
-table.numbers th.spread, table.numbers td.spread { width: 10%; }
+table.numbers th.spread, table.numbers td.spread { width: 11%; }
 table.numbers code { font: 11.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 """
 
@@ -888,7 +889,7 @@ def render_html(rosetta: Rosetta) -> str:
     out += [f"<p>{_inline_code(e(p))}</p>" for p in _intro(rosetta)]
     out.append(f'<p class="generated">{_inline_code(e(GENERATED))}</p>')
     out.append(_region("env", f'<p class="generated">{e(_versions_line(rosetta))}</p>' if rosetta.numbers else ""))
-    out.append("<nav><ol>")
+    out.append('<nav id="contents"><ol>')
     out += [f'<li><a href="#{s.concept.key}">{e(s.concept.title)}</a></li>' for s in rosetta.sections]
     out += ["</ol></nav>", "</header>"]
     png = loss_plot_png(rosetta)
@@ -903,7 +904,8 @@ def render_html(rosetta: Rosetta) -> str:
     out.append(_region("plot", figure))
     for i, s in enumerate(rosetta.sections, 1):
         c = s.concept
-        out += [f'<section id="{c.key}">', f'<h2><span class="num">{i}.</span> {e(c.title)}</h2>']
+        out += [f'<section id="{c.key}">',
+                f'<h2><span class="num">{i}.</span> {e(c.title)}<a class="top" href="#contents">contents</a></h2>']
         if c.intro:
             out.append(f'<p class="intro">{_inline_code(e(c.intro))}</p>')
         out.append('<div class="cols">')

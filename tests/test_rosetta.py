@@ -189,20 +189,21 @@ document.body.insertAdjacentHTML("beforeend", "<pre id='probe'>" + JSON.stringif
 </script>"""
 
 
-def test_the_page_renders_in_headless_chromium_with_three_readable_columns(rendered, tmp_path):
+def test_the_page_renders_in_headless_chromium_with_three_readable_columns(tmp_path):
+    """The committed page (test_the_committed_docs_are_current says it is the code's)."""
     render = _render_script()
     chromium = render.find_chromium()
     if chromium is None:
         pytest.skip("chromium not installed (Debian: apt-get install -y chromium)")
-    page = tmp_path / "rosetta.html"
-    page.write_text(rendered["rosetta.html"], encoding="utf-8")
+    page = DOCS / "rosetta.html"
+    html = page.read_text(encoding="utf-8")
 
     png = tmp_path / "rosetta-1280.png"
     render.render(page, png, width=1280, height=2000, chromium=chromium)
     assert _png_size(png.read_bytes()) == (1280, 2000)
 
     probe = tmp_path / "probe.html"
-    probe.write_text(rendered["rosetta.html"].replace("</body>", LAYOUT_PROBE + "\n</body>"), encoding="utf-8")
+    probe.write_text(html.replace("</body>", LAYOUT_PROBE + "\n</body>"), encoding="utf-8")
     with render.fresh_profile() as profile:
         dom = subprocess.run([chromium, *render.flags(profile, 1280, 2000), "--dump-dom", probe.as_uri()],
                              capture_output=True, text=True, timeout=120).stdout
