@@ -592,6 +592,7 @@ class Rosetta:
     versions: dict[str, str]
     costs: dict[str, np.ndarray] = field(default_factory=dict)   # "numpy", "torch", "jax", "jax fused" -> (epochs + 1,)
     numbers: bool = True
+    plot: bytes | None = field(default=None, repr=False)          # the loss plot, drawn once
 
 
 def build(spec: Spec | str = SPEC, *, numbers: bool = True, options: bool | None = None,
@@ -892,7 +893,9 @@ def render_html(rosetta: Rosetta) -> str:
     out.append('<nav id="contents"><ol>')
     out += [f'<li><a href="#{s.concept.key}">{e(s.concept.title)}</a></li>' for s in rosetta.sections]
     out += ["</ol></nav>", "</header>"]
-    png = loss_plot_png(rosetta)
+    if rosetta.plot is None:
+        rosetta.plot = loss_plot_png(rosetta)
+    png = rosetta.plot
     figure = ""
     if png is not None:
         data = base64.b64encode(png).decode("ascii")
