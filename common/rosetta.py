@@ -3,17 +3,20 @@
     softmax-rosetta rosetta            # write docs/rosetta.md and docs/rosetta.html
     softmax-rosetta rosetta --check    # exit 1 if either is stale against the code
 
-For each concept in ``CONCEPTS`` (softmax, the losses, the model, the optimizer, the loop, ...)
-the docs show the code of the three backends one after another (three columns in the HTML),
-each block cut from its file with ``ast`` and linked to its file and line, a note on what
-differs and why, and the numbers the three backends compute on the seed spec (float32, CPU).
+For each concept (softmax, the three loss levels, torch's cross-entropy options, the model, the
+optimizer, one step, the loop, the fused loop) the docs show the code of the three backends one
+after another (three columns in the HTML), each block cut from its file with ``ast`` and linked
+to its file and line, a note on what differs and why, and the numbers the three backends compute
+on the seed spec (float32, CPU).
 
-The table ``CONCEPTS`` is the only place that names backend code. Each ``Concept`` lists, per
-backend, references like ``"functional:softmax"`` (module ``functional.py``, top-level
-``softmax``), ``"model:SoftmaxClassifierModel.__call__"`` (a method) or a few lines of a
-function (``Ref(..., lines=(first, last))``, the first line containing ``first`` through the
-next containing ``last``). A name that is gone raises ``RosettaError`` naming the concept,
-the backend and the file: when code is renamed, the staleness test says where to update the table.
+The tables ``CONCEPTS``, ``OPTION_CONCEPTS`` (the cross-entropy options; ``OPTIONS_ENABLED``
+switches them off), ``TRAINING_CONCEPTS`` and ``FUSED_VARIANTS`` are the only place that names
+backend code. Each ``Concept`` lists, per backend, references like ``"functional:softmax"``
+(module ``functional.py``, top-level ``softmax``), ``"model:SoftmaxClassifierModel.__call__"``
+(a method) or a few lines of a function (``Ref(..., lines=(first, last))``, the first line
+containing ``first`` through the next containing ``last``). A name that is gone raises
+``RosettaError`` naming the concept, the backend and the file: when code is renamed, the
+staleness test says where to update the table.
 
 Staleness (``check``): the docs are regenerated in memory and compared with the files.
 Everything but the numbers must match exactly (code, links with line numbers, notes); each
@@ -43,7 +46,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .registry import BACKENDS, missing_packages
+from .registry import BACKENDS, get_backend, missing_packages
 from .spec import Spec, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent   # the repository: common/ and backends/ are in it
@@ -510,8 +513,6 @@ class Context:
     """
 
     def __init__(self, name: str, spec: Spec, dtype: str = DTYPE, runs: Callable[[str, str], Any] | None = None):
-        from .registry import get_backend
-
         self.name, self.spec = name, spec
         self.be = get_backend(name, device="cpu", dtype=dtype)
         self.dtype = self.be.np_dtype
