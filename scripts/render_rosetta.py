@@ -4,7 +4,8 @@
     python scripts/render_rosetta.py                      # docs/rosetta.html -> rosetta-1280.png
     python scripts/render_rosetta.py --width 1280 --height 2400 --out /tmp/page.png some.html
 
-Needs Debian's ``chromium`` package (``apt-get install -y chromium``); nothing is downloaded.
+Needs Debian's ``chromium`` package (``apt-get install -y chromium``), or a Google Chrome already
+installed; nothing is downloaded.
 The page is opened as a file:// URL with networking features off and a fresh profile, so a page
 that needed the network would show it. Exit status 2 when Chromium is missing.
 """
@@ -19,11 +20,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
+# Debian's package first; Google Chrome (preinstalled on GitHub's Ubuntu runners) takes the same flags.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 def find_chromium() -> str | None:
-    """The Chromium executable on PATH (Debian's package installs /usr/bin/chromium), or None."""
+    """The Chromium (or Chrome) executable on PATH (Debian's package installs /usr/bin/chromium), or None."""
     for name in CHROMIUM_NAMES:
         path = shutil.which(name)
         if path:
