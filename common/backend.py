@@ -8,6 +8,7 @@ so the three backends can only differ in the framework code they run.
 
 from __future__ import annotations
 
+import numbers
 import os
 import platform
 import time
@@ -141,27 +142,55 @@ class Backend:
         z = self._float_input("z", z)
         return self._to_numpy(self._functional.log_softmax(self._to_native(z), axis=axis))
 
-    def nll_loss(self, log_probs: Any, target: Any, reduction: str = "mean") -> np.ndarray:
-        """-log_probs[i, target[i]], reduced. log_probs (N, C), target (N,) class indices."""
-        log_probs = self._float_input("log_probs", log_probs, ndim=2)
-        target = self._target(target, log_probs.shape)
-        reduction = _choice("reduction", reduction, REDUCTIONS)
-        f = self._functional
-        return self._to_numpy(f.nll_loss(self._to_native(log_probs), self._to_native(target), reduction=reduction))
+    def nll_loss(self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                 reduction: str = "mean") -> np.ndarray:
+        """-weight[y] * log_probs[y] per element, 0 where y == ignore_index, then reduced: F.nll_loss.
 
-    def cross_entropy(self, logits: Any, target: Any, reduction: str = "mean", level: str = "fused") -> np.ndarray:
-        """Cross-entropy of logits (N, C) against class indices (N,), at one of the lesson's levels.
-
-        level "onehot": sum(one_hot(target) * -log(softmax(logits)), classes), the lesson's low level;
-        level "nll": nll_loss(log_softmax(logits), target); level "fused": the framework's own op.
+        log_probs (N, C), (N, C, d1, ...) or (C,); target: class indices, log_probs' shape without
+        the class axis. "mean" divides by the sum of weight[y] over the targets that count.
         """
-        logits = self._float_input("logits", logits, ndim=2)
-        target = self._target(target, logits.shape)
-        reduction = _choice("reduction", reduction, REDUCTIONS)
+        x, t, options = self._loss_args("log_probs", log_probs, target, weight, ignore_index, reduction)
+        return self._to_numpy(self._functional.nll_loss(x, t, **options))
+
+    def nll_loss_grad(self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                      reduction: str = "mean") -> np.ndarray:
+        """d nll_loss(...) / d log_probs, log_probs' shape; for "none", the gradient of the losses' sum."""
+        x, t, options = self._loss_args("log_probs", log_probs, target, weight, ignore_index, reduction)
+        return self._to_numpy(self._functional.nll_loss_grad(x, t, **options))
+
+    def cross_entropy(self, logits: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                      reduction: str = "mean", label_smoothing: float = 0.0, level: str = "fused") -> np.ndarray:
+        """Cross-entropy with F.cross_entropy's options, at one of the lesson's levels.
+
+        logits (N, C), (N, C, d1, ...) with the classes on axis 1, or (C,) unbatched. target:
+        integer class indices, logits' shape without the class axis; or floats, class
+        probabilities of logits' own shape. weight (C,) >= 0; ignore_index (class indices only);
+        reduction "none" | "sum" | "mean"; label_smoothing in [0, 1]. docs/cross-entropy.md.
+
+        level "onehot": sum(q * -log(softmax(logits)), classes), the lesson's low level, q the
+            target as a weighted, smoothed distribution: every option, but inf or nan where a
+            probability underflows to 0 (logits like +-1e4, or -inf);
+        level "nll": nll_loss(log_softmax(logits), target): weight, ignore_index and reduction;
+            no label smoothing and no probability targets;
+        level "fused": the framework's own op: every option.
+        """
         level = _choice("level", level, LEVELS)
+        x, t, options = self._loss_args("logits", logits, target, weight, ignore_index, reduction, label_smoothing)
         f = self._functional
+        if level == "nll":
+            _nll_level_can_express(np.asarray(target).dtype.kind == "f", options.pop("label_smoothing"))
         fn = {"onehot": f.cross_entropy_onehot, "nll": f.cross_entropy_nll, "fused": f.cross_entropy}[level]
-        return self._to_numpy(fn(self._to_native(logits), self._to_native(target), reduction=reduction))
+        return self._to_numpy(fn(x, t, **options))
+
+    def cross_entropy_grad(self, logits: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                           reduction: str = "mean", label_smoothing: float = 0.0) -> np.ndarray:
+        """d cross_entropy(...) / d logits, logits' shape; for "none", the gradient of the losses' sum.
+
+        torch by autograd, JAX by jax.grad, NumPy by hand: softmax(z) * sum(a) - a for the
+        weighted target distribution a, over the mean's denominator.
+        """
+        x, t, options = self._loss_args("logits", logits, target, weight, ignore_index, reduction, label_smoothing)
+        return self._to_numpy(self._functional.cross_entropy_grad(x, t, **options))
 
     def train(self, spec: Spec, *, epochs: int | None = None, lr: float | None = None,
               variant: str = "lesson", log_every: int = 0, log: LogFn | None = None) -> TrainResult:
@@ -206,18 +235,105 @@ class Backend:
             raise BackendError(f"{name}: expected an array, got a scalar {arr!r}")
         return arr.astype(self.np_dtype, copy=False)
 
-    def _target(self, target: Any, input_shape: tuple[int, ...]) -> np.ndarray:
+    def _loss_args(self, name: str, value: Any, target: Any, weight: Any, ignore_index: Any, reduction: str,
+                   label_smoothing: Any = None) -> tuple[Any, Any, dict[str, Any]]:
+        """Check a loss's arguments here, on the host, before any framework runs (a jitted JAX
+        function can't raise, and a check on a GPU would make it wait), and convert them.
+
+        Returns (input, target, options) as the backend's function takes them. With
+        ``label_smoothing`` None the loss has no such option, nor probability targets (nll_loss).
+        """
+        x = self._float_input(name, value)
+        num_classes = x.shape[_class_axis(x.ndim)]
+        if num_classes == 0:
+            raise BackendError(f"{name}: expected at least one class, got shape {x.shape}")
+        ignore_index = _integer("ignore_index", ignore_index)
+        t = self._target(target, x.shape, ignore_index, probabilities=label_smoothing is not None)
+        w = self._class_weight(weight, num_classes)
+        options = {"weight": None if w is None else self._to_native(w), "ignore_index": ignore_index,
+                   "reduction": _choice("reduction", reduction, REDUCTIONS)}
+        if label_smoothing is not None:
+            options["label_smoothing"] = _label_smoothing(label_smoothing)
+        return self._to_native(x), self._to_native(t), options
+
+    def _target(self, target: Any, input_shape: tuple[int, ...], ignore_index: int = -100,
+                probabilities: bool = False) -> np.ndarray:
+        """Class indices (int64) of the input's shape without the class axis, each in [0, C) or
+        ignore_index; or, where ``probabilities``, floats of the input's own shape, finite and >= 0."""
         t = np.asarray(target)
+        input_shape = tuple(input_shape)
+        c = input_shape[_class_axis(len(input_shape))]
+        if probabilities and t.dtype.kind == "f" and t.shape == input_shape:
+            if ignore_index >= 0:  # torch refuses these too; a negative one can't match and is let be
+                raise BackendError(f"ignore_index: doesn't apply to probability targets, got {ignore_index}; "
+                                   "leave it at the default -100")
+            bad = np.argwhere(~(np.isfinite(t) & (t >= 0)))
+            if len(bad):
+                i = tuple(int(k) for k in bad[0])
+                raise BackendError(f"target: probabilities must be finite and >= 0, got {float(t[i])}{_at(i)}")
+            return t.astype(self.np_dtype, copy=False)
         if t.dtype.kind not in "iu":
-            raise BackendError(f"target: expected integer class indices, got dtype {t.dtype}")
-        if t.shape != input_shape[:1]:
-            raise BackendError(f"target: expected shape {input_shape[:1]} for input of shape {input_shape}, got {t.shape}")
-        c = input_shape[1]
-        bad = np.flatnonzero((t < 0) | (t >= c))
-        if bad.size:
-            i = int(bad[0])
-            raise BackendError(f"target: class index {int(t[i])} at position {i} is outside [0, {c})")
+            hint = ""
+            if probabilities and t.dtype.kind == "f":
+                hint = f"; probabilities would have the input's shape {input_shape}, got {t.shape}"
+            raise BackendError(f"target: expected integer class indices, got dtype {t.dtype}{hint}")
+        index_shape = input_shape[:1] + input_shape[2:] if len(input_shape) > 1 else ()
+        if t.shape != index_shape:
+            raise BackendError(f"target: expected shape {index_shape} for input of shape {input_shape}, got {t.shape}")
+        bad = np.argwhere((t != ignore_index) & ((t < 0) | (t >= c)))
+        if len(bad):  # (count, ndim): a scalar target's hit is one empty index
+            i = tuple(int(k) for k in bad[0])
+            raise BackendError(f"target: class index {int(t[i])}{_at(i)} is outside [0, {c}) "
+                               f"and isn't ignore_index ({ignore_index})")
         return t.astype(np.int64, copy=False)
+
+    def _class_weight(self, weight: Any, num_classes: int) -> np.ndarray | None:
+        """weight (C,): one finite, non-negative weight per class, in the backend's dtype."""
+        if weight is None:
+            return None
+        w = self._float_input("weight", weight, ndim=1)
+        if w.shape != (num_classes,):
+            raise BackendError(f"weight: expected one weight per class, shape ({num_classes},), got {w.shape}")
+        bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+        if bad.size:  # the value as given, not as cast: the same words in every dtype
+            i = int(bad[0])
+            given = float(np.asarray(weight)[i])
+            raise BackendError(f"weight: entries must be finite and >= 0, got {given} for class {i}")
+        return w
+
+
+def _class_axis(ndim: int) -> int:
+    """Where the classes are, as in torch: axis 1, or axis 0 for an unbatched (C,) input."""
+    return 1 if ndim > 1 else 0
+
+
+def _at(index: tuple[int, ...]) -> str:
+    """Where an entry is, for a message: nothing for a scalar, "at position 3", "at position (0, 2)"."""
+    if not index:
+        return ""
+    return f" at position {index[0] if len(index) == 1 else index}"
+
+
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise BackendError(f"{name}: expected an integer, got {value!r}")
+    return int(value)
+
+
+def _label_smoothing(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise BackendError(f"label_smoothing: must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _nll_level_can_express(probabilities: bool, label_smoothing: float) -> None:
+    """Level "nll" is nll_loss(log_softmax(z), y): one class per element, nothing else."""
+    if probabilities:
+        raise BackendError("level: 'nll' can't take probability targets: nll_loss picks one class per "
+                           "element; use level 'onehot' or 'fused'")
+    if label_smoothing:
+        raise BackendError("level: 'nll' can't express label_smoothing: nll_loss(log_softmax(z), y) has no "
+                           "term for the other classes; use level 'onehot' or 'fused'")
 
 
 def _choice(name: str, value: str, options: tuple[str, ...], where: str = "") -> str:
