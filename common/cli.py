@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     _spec_options(train)
     train.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     train.add_argument("--device", default="cpu", help="cpu (default) or cuda (torch, jax)")
-    train.add_argument("--variant", default="lesson", help="lesson (default); jax also has fused (jit + lax.scan)")
+    train.add_argument("--variant", default="lesson",
+                       help="lesson (default); fast (full-batch plain SGD, every backend); torch also compiled; jax also fused")
     train.add_argument("--epochs", type=_int_at_least(0), help="number of epochs (default: the spec's)")
     train.add_argument("--lr", type=_positive_float(), help="learning rate (default: the spec's)")
     train.add_argument("--log-every", type=_int_at_least(0), default=100, help="print the cost every N epochs (default 100; 0: never)")
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
     rosetta.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     rosetta.set_defaults(run=_rosetta)
+    _bench_parser(sub)
     return parser
 
 
@@ -321,6 +323,51 @@ def _rosetta(args: argparse.Namespace) -> int:
         return 1
     print(f"{' and '.join(FILES)} in {args.out} are current")
     return 0
+
+
+def _bench_parser(sub) -> None:
+    bench = sub.add_parser(
+        "bench", help="time every backend's training variants against the machine's floor",
+        description="Time every backend's training variants (each backend in its own process, threads pinned) on "
+                    "three workloads: T, the seed spec (per-step overhead); M, the digits (1797 x 64 -> 10); L, "
+                    "synthetic 100,000 x 784 -> 10. M and L are compared to the machine's floor, measured in the "
+                    "same run: max(bytes of X / memory read bandwidth, 4 N D C flops / float32 matmul rate) per "
+                    "epoch. Prints a table; docs/benchmarks.md has the numbers and how to read them. Exit status 1 "
+                    "if a backend or variant failed to run.")
+    bench.add_argument("--quick", action="store_true", help="a CI-sized run: fewer epochs and repeats, L at 20,000 rows")
+    bench.add_argument("--device", default="cpu", help="cpu (default) or cuda: torch and jax on a GPU (L at 1,000,000 rows)")
+    bench.add_argument("--size", type=_int_at_least(1), metavar="N", help="rows of the L workload (default 100,000)")
+    bench.add_argument("--workloads", default="T,M,L", help="comma-separated, of T, M, L (default: all)")
+    bench.add_argument("--backends", default=None, help="comma-separated (default: every installed one)")
+    bench.add_argument("--variants", default=None, help="comma-separated variants to time (default: every one)")
+    bench.add_argument("--threads", type=_int_at_least(1), help="threads in every pool (default: the CPUs this process may use)")
+    bench.add_argument("--repeats", type=_int_at_least(1), help="timed runs per variant, at least (default 5; --quick 3)")
+    bench.add_argument("--epochs", type=_int_at_least(0), help="epochs per run for every workload (default: each workload's)")
+    bench.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout instead of the table")
+    bench.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown to FILE")
+    bench.add_argument("--timeout", type=_positive_float(), metavar="SECONDS", help="give up on a process after this long")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    # for the tests: a tiny floor measurement
+    bench.add_argument("--floor-bytes", type=_int_at_least(1 << 20), help=argparse.SUPPRESS)
+    bench.add_argument("--matmul-n", type=_int_at_least(16), help=argparse.SUPPRESS)
+    bench.add_argument("--min-seconds", type=float, help=argparse.SUPPRESS)
+    bench.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+    bench.set_defaults(run=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """The benchmark: see common/bench.py and docs/benchmarks.md."""
+    from . import bench
+
+    names = lambda text: tuple(t.strip() for t in text.split(",") if t.strip()) if text else None  # noqa: E731
+    opts = bench.Options(quick=args.quick, device=args.device, size=args.size, workloads=names(args.workloads) or (),
+                         backends=names(args.backends), variants=names(args.variants), threads=args.threads,
+                         repeats=args.repeats, epochs=args.epochs, min_seconds=args.min_seconds,
+                         floor_bytes=args.floor_bytes, matmul_n=args.matmul_n, timeout=args.timeout,
+                         progress=not args.no_progress)
+    if not opts.workloads:
+        raise UsageError("--workloads: empty list")
+    return bench.main(opts, as_json=args.json, markdown=args.markdown)
 
 
 if __name__ == "__main__":

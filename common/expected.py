@@ -49,11 +49,12 @@ def write_expected(path: Path, table: str) -> None:
     body = match.group(1)
     if re.search(r"^source\s*=", body, flags=re.M) and COMMAND not in body:
         raise SpecError(f"expected.source: {path}'s expected costs don't come from {COMMAND}; not overwriting them")
-    body = re.sub(r"^costs\s*=\s*\[.*?\]\s*\n", "", body, flags=re.M | re.S)
-    body = re.sub(r"^(every|source)\s*=[^\n]*\n", "", body, flags=re.M)
-    comments = body.rstrip("\n")
-    new_body = (comments + "\n" if comments.strip() else "") + table + "\n"
-    path.write_text(text[:match.start(1)] + new_body + text[match.end(1):], encoding="utf-8")
+    keys = list(re.finditer(r"^(?:every|source)\s*=[^\n]*\n|^costs\s*=\s*\[.*?\][^\n]*\n", body, flags=re.M | re.S))
+    if keys:   # the new lines go where the old ones were
+        body = body[:keys[0].start()] + table + body[keys[-1].end():]
+    else:
+        body = table + "\n" + body
+    path.write_text(text[:match.start(1)] + body + text[match.end(1):], encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

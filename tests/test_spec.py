@@ -120,3 +120,131 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("name = \n")
     with pytest.raises(SpecError, match=r"is not valid TOML"):
         load_spec(bad)
+
+
+# --- the fields beyond the seed's: data sources, splits, init kinds, SGD options -------------------
+
+def _raw(name):
+    return tomllib.loads((SPEC_DIR / f"{name}.toml").read_text())
+
+
+BAD_NEW_SPECS = [
+    ("iris", "data.source", "mnist", r"^data.source: unknown source 'mnist'; known: iris, digits, synthetic"),
+    ("iris", "data.x_train", [[1, 2, 3, 4]], r"^data.x_train: not allowed with data.source = 'iris'"),
+    ("iris", "data.test_fraction", 1.0, r"^data.test_fraction: must be in \[0, 1\), got 1.0"),
+    ("iris", "data.test_fraction", -0.1, r"^data.test_fraction: must be in \[0, 1\), got -0.1"),
+    ("iris", "data.test_fraction", "half", r"^data.test_fraction: expected int or float, got 'half'"),
+    ("iris", "data.standardize", 1, r"^data.standardize: expected true or false, got 1"),
+    ("iris", "data.split_seed", -1, r"^data.split_seed: must be >= 0, got -1"),
+    ("iris", "data.split_seed", 2**64, r"^data.split_seed: must be <= 2\*\*63 - 1"),
+    ("iris", "model.in_features", 5, r"^model.in_features: 5 but data source 'iris' has 4 features"),
+    ("iris", "model.out_features", 4, r"^model.out_features: 4 but data source 'iris' has 3 classes"),
+    ("iris", "data.synthetic", {"samples": 10}, r"^data.synthetic: only used with data.source = 'synthetic', not 'iris'"),
+    ("iris", "init.kind", "normal", r"^init.std: missing \(init.kind = 'normal' needs std\)"),
+    ("iris", "init.kind", "zeros", r"^init.seed: not used by init.kind = 'zeros'$"),
+    ("iris", "init.std", 0.1, r"^init.std: not used by init.kind = 'torch-linear' \(it takes seed\)"),
+    ("iris", "init.seed", DELETE, r"^init.seed: missing \(init.kind = 'torch-linear' needs seed\)"),
+    ("iris", "init.seed", 1.5, r"^init.seed: expected int, got 1.5"),
+    ("iris", "optimizer.momentum", -0.5, r"^optimizer.momentum: must be a finite number >= 0, got -0.5"),
+    ("iris", "optimizer.momentum", True, r"^optimizer.momentum: expected int or float, got True"),
+    ("iris", "optimizer.dampening", 1.5, r"^optimizer.dampening: must be in \[0, 1\], got 1.5"),
+    ("iris", "optimizer.nesterov", "yes", r"^optimizer.nesterov: expected true or false, got 'yes'"),
+    ("iris", "optimizer.nesterov", True, r"^optimizer.nesterov: needs momentum > 0 and dampening = 0"),
+    ("iris", "optimizer.weight_decay", -1e-4, r"^optimizer.weight_decay: must be a finite number >= 0"),
+    ("iris", "optimizer.batch_size", 0, r"^optimizer.batch_size: must be >= 1, got 0"),
+    ("iris", "optimizer.batch_size", 121, r"^optimizer.batch_size: 121 is more than the 120 training rows"),
+    ("iris", "optimizer.batch_size", 16.0, r"^optimizer.batch_size: expected int, got 16.0"),
+    ("iris", "optimizer.shuffle", "true", r"^optimizer.shuffle: expected true or false, got 'true'"),
+    ("iris", "optimizer.seed", -3, r"^optimizer.seed: must be >= 0, got -3"),
+    ("synthetic", "data.synthetic.samples", 0, r"^data.synthetic.samples: must be >= 1, got 0"),
+    ("synthetic", "data.synthetic.samples", DELETE, r"^data.synthetic.samples: missing"),
+    ("synthetic", "data.synthetic.separation", 0, r"^data.synthetic.separation: must be a finite number > 0, got 0"),
+    ("synthetic", "data.synthetic.colour", 1, r"^data.synthetic.colour: unknown field"),
+    ("synthetic", "data.synthetic", DELETE, r"^data.synthetic: missing"),
+    ("synthetic", "optimizer.dampening", 0.5,
+     r"^optimizer.nesterov: needs momentum > 0 and dampening = 0 \(as torch's SGD\), got momentum 0.9 and dampening 0.5"),
+    ("synthetic", "init.std", -1.0, r"^init.std: must be a finite number > 0, got -1.0"),
+    ("seed", "data.x_test", [[1, 2, 3, 4]], r"^data.y_test: missing from the spec \(data.x_test and data.y_test go together\)"),
+    ("seed", "data.source", "iris", r"^data.x_train: not allowed with data.source = 'iris'"),
+    ("seed", "data.test_fraction", 0.9, r"^data.test_fraction: 0.9 of 8 rows leaves 0 for training and 8 for testing"),
+    ("seed", "data.split_seed", 3, r"^data.split_seed: only used with data.test_fraction"),
+    ("seed", "data.synthetic", {"samples": 5}, r"^data.synthetic: only used with data.source = 'synthetic'"),
+]
+
+
+@pytest.mark.parametrize("base,field,value,message", BAD_NEW_SPECS,
+                         ids=[f"{b}:{f}={v!r}"[:50] for b, f, v, _ in BAD_NEW_SPECS])
+def test_bad_new_field_is_one_clear_error(base, field, value, message):
+    raw = _raw(base)
+    _set(raw, field, value)
+    with pytest.raises(SpecError, match=message) as info:
+        spec_from_dict(raw)
+    assert "\n" not in str(info.value)
+
+
+def test_bundled_specs_load_with_their_shapes():
+    shapes = {"seed": (8, 0, 4, 3), "iris": (120, 30, 4, 3), "digits": (1438, 359, 64, 10), "synthetic": (384, 128, 16, 4)}
+    assert set(bundled_specs()) == set(shapes)
+    for name, (n, m, d, c) in shapes.items():
+        spec = load_spec(name)
+        assert (spec.num_samples, spec.num_test, spec.num_features, spec.num_classes) == (n, m, d, c)
+        assert spec.x_train.dtype == np.float64 and spec.y_train.dtype == np.int64
+        for arr in (spec.x_train, spec.y_train, spec.x_test, spec.y_test):
+            assert arr is None or not arr.flags.writeable
+        assert spec.expected_costs and spec.expected_source
+        assert all(t.note and "placeholder" not in t.note for t in spec.tolerances.values())
+        assert set(spec.tolerances) == {"float32", "float64"}
+
+
+def test_new_specs_expected_costs_come_from_the_numpy_reference():
+    for name in ("iris", "digits", "synthetic"):
+        assert load_spec(name).expected_source.startswith(f"python -m common.expected {name} --write")
+
+
+def test_optimizer_defaults_are_torchs():
+    spec = load_spec("seed")
+    assert (spec.momentum, spec.dampening, spec.nesterov, spec.weight_decay) == (0.0, 0.0, False, 0.0)
+    assert spec.batch_size is None and spec.shuffle is False and spec.batches.full_batch
+    assert spec.x_test is None and spec.y_test is None and spec.data_source == "inline"
+
+
+def test_inline_test_set_and_split_of_inline_data():
+    raw = _seed_raw()
+    raw["data"]["x_test"] = [[1, 2, 3, 4], [4, 3, 2, 1]]
+    raw["data"]["y_test"] = [0, 2]
+    spec = spec_from_dict(raw)
+    assert spec.x_test.shape == (2, 4) and spec.y_test.tolist() == [0, 2]
+    raw = _seed_raw()
+    raw["data"]["test_fraction"] = 0.5
+    spec = spec_from_dict(raw)
+    assert spec.num_samples + spec.num_test == 8 and spec.num_test == 5   # round(1.5) + round(1.5) + round(1.0)
+
+
+def test_replace_validates_the_optimizer_options():
+    spec = load_spec("iris")
+    mini = spec.replace(batch_size=16, shuffle=True, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    assert (mini.batch_size, mini.shuffle, mini.momentum, mini.nesterov) == (16, True, 0.9, True)
+    assert mini.replace(batch_size=None).batch_size is None
+    for changes, message in [({"nesterov": True}, r"^optimizer.nesterov: needs momentum > 0"),
+                             ({"batch_size": 0}, r"^optimizer.batch_size: must be >= 1"),
+                             ({"momentum": -1}, r"^optimizer.momentum: must be a finite number >= 0"),
+                             ({"shuffle": 1}, r"^optimizer.shuffle: expected true or false"),
+                             ({"colour": 1}, r"^colour: can't be replaced")]:
+        with pytest.raises(SpecError, match=message):
+            spec.replace(**changes)
+
+
+def test_every_field_is_documented():
+    """docs/specs.md names every field the schema knows."""
+    from common.spec import _SCHEMA
+
+    docs = (SPEC_DIR.parent.parent / "docs" / "specs.md").read_text()
+
+    def fields(schema, prefix=""):
+        for key, value in schema.items():
+            yield key
+            if isinstance(value, dict):
+                yield from fields(value, f"{prefix}{key}.")
+
+    missing = [f for f in fields(_SCHEMA) if not any(s in docs for s in (f"`{f}`", f"[{f}]", f"[{f}.", f"[data.{f}]"))]
+    assert not missing, f"not in docs/specs.md: {missing}"

@@ -9,6 +9,7 @@ import numpy as np
 from common.backend import Backend, host_settings
 
 from . import functional
+from .fast import train_fast
 from .model import PRECISION
 from .train import train, train_fused
 
@@ -17,9 +18,14 @@ class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
     variants = ("lesson", "fused")
+    # fast.py's variants train full-batch plain SGD only (the benchmark's workloads), so they are
+    # not among the class's variants, the ones ``compare`` runs on every spec; an instance
+    # accepts them too: be.train(spec, variant="fast"), softmax-rosetta train --variant fast.
+    fast_variants = ("fast",)
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
+        self.variants = (*type(self).variants, *self.fast_variants)
         self.jax_device = jax.devices("gpu" if device == "cuda" else "cpu")[0]
 
     @classmethod
@@ -58,7 +64,7 @@ class JaxBackend(Backend):
         return functional
 
     def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
-        loop = train_fused if variant == "fused" else train
+        loop = {"fused": train_fused, "fast": train_fast}.get(variant, train)
         with jax.default_device(self.jax_device):
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
 

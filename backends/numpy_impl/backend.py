@@ -5,6 +5,7 @@ import numpy as np
 from common.backend import Backend, host_settings
 
 from . import functional
+from .fast import train_fast
 from .train import train
 
 
@@ -12,6 +13,14 @@ class NumpyBackend(Backend):
     name = "numpy"
     framework = "numpy"
     variants = ("lesson",)
+    # fast.py's variants train full-batch plain SGD only (the benchmark's workloads), so they are
+    # not among the class's variants, the ones ``compare`` runs on every spec; an instance
+    # accepts them too: be.train(spec, variant="fast"), softmax-rosetta train --variant fast.
+    fast_variants = ("fast",)
+
+    def __init__(self, device="cpu", dtype="float32"):
+        super().__init__(device, dtype)
+        self.variants = (*type(self).variants, *self.fast_variants)
 
     @classmethod
     def versions(cls):
@@ -33,7 +42,8 @@ class NumpyBackend(Backend):
     def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
         # lr in the data's dtype, so a float32 run stays float32 throughout (the other options
         # stay Python floats: NumPy casts them to the array's dtype, as torch does)
-        return train(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
+        loop = train_fast if variant == "fast" else train
+        return loop(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
 
 
 def _blas_name():

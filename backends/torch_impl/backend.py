@@ -6,6 +6,7 @@ import torch
 from common.backend import Backend, host_settings
 
 from . import functional
+from .fast import train_compiled, train_fast
 from .train import train
 
 
@@ -19,9 +20,14 @@ class TorchBackend(Backend):
     name = "torch"
     framework = "torch"
     variants = ("lesson",)
+    # fast.py's variants train full-batch plain SGD only (the benchmark's workloads), so they are
+    # not among the class's variants, the ones ``compare`` runs on every spec; an instance
+    # accepts them too: be.train(spec, variant="fast"), softmax-rosetta train --variant fast.
+    fast_variants = ("fast", "compiled")
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
+        self.variants = (*type(self).variants, *self.fast_variants)
         full_float32_precision()
         self.torch_dtype = getattr(torch, dtype)
 
@@ -60,4 +66,5 @@ class TorchBackend(Backend):
         return functional
 
     def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
-        return train(x, y, weight, bias, lr, epochs, log_every, log, **options)
+        loop = {"fast": train_fast, "compiled": train_compiled}.get(variant, train)
+        return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)

@@ -1,0 +1,82 @@
+"""The lesson's loop made fast in JAX: the whole run as one compiled program on plain arrays.
+
+``train.train`` is the lesson as written (an nnx.Module, nnx.value_and_grad, optax through
+nnx.Optimizer, one jitted step per epoch); ``train.train_fused`` compiles all epochs into one
+program but keeps the NNX objects (nnx.split / merge around lax.scan). This one drops them:
+
+- the parameters are two jnp arrays, W kept (C, D) as torch stores it, so nothing is
+  transposed at the boundary or inside the loop: the two matmuls are ``lax.dot_general``
+  contracting D (x W^T) and N ((p - Y)^T x), with ``Precision.HIGHEST`` (full float32 on a GPU);
+- the gradient is written out, as in the NumPy backend, instead of traced by ``jax.grad``;
+- ``jax.jit`` around ``lax.scan`` over the epochs: one compiled call for the whole run.
+
+It covers full-batch plain SGD only (the benchmark's workloads): no mini-batches, momentum,
+dampening, Nesterov or weight decay; asking for them is a ``BackendError`` naming the option.
+The costs come back all at once, so ``log`` is called after the run.
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from common.backend import BackendError
+
+PRECISION = lax.Precision.HIGHEST
+
+
+@partial(jax.jit, static_argnames=("steps",))
+def run(x, y, weight, bias, lr, steps):
+    """``steps`` epochs of full-batch SGD from (weight (C, D), bias (C,)); one compiled program.
+
+    Each epoch, with z = x W^T + b, log p = log_softmax(z), Y = one_hot(y):
+
+        cost  = -mean over rows of log p[y]
+        W    <- W - (lr / N) (p - Y)^T x          b <- b - (lr / N) sum over rows of (p - Y)
+
+    Returns (costs (steps,), weight, bias). ``steps`` is static: each count compiles once.
+    """
+    n, c = x.shape[0], weight.shape[0]
+    y_one_hot = jax.nn.one_hot(y, c, dtype=x.dtype)
+    scale = (lr / n).astype(x.dtype)
+
+    def epoch(params, _):
+        w, b = params
+        z = lax.dot_general(x, w, (((1,), (1,)), ((), ())), precision=PRECISION) + b   # x W^T + b
+        log_p = jax.nn.log_softmax(z, axis=1)
+        cost = -jnp.sum(log_p * y_one_hot) / n
+        dz = jnp.exp(log_p) - y_one_hot                                                 # p - Y
+        grad_w = lax.dot_general(dz, x, (((0,), (0,)), ((), ())), precision=PRECISION)  # (p - Y)^T x
+        return (w - scale * grad_w, b - scale * dz.sum(axis=0)), cost
+
+    (w, b), costs = lax.scan(epoch, (weight, bias), None, length=steps)
+    return costs, w, b
+
+
+def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
+               momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """Epochs 0..epochs inclusive of full-batch SGD, the same trajectory as ``train.train``.
+
+    x (N, D), y (N,) int, weight (C, D), bias (C,): jax arrays on one device.
+    Returns (costs (epochs + 1,), weight (C, D), bias (C,)).
+    """
+    _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1)
+    if log is not None and log_every:
+        for epoch in range(0, epochs + 1, log_every):
+            log(epoch, float(costs[epoch]))
+    return costs, w, b
+
+
+def _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay):
+    """The fast paths cover full-batch plain SGD; anything else is an error that names the option."""
+    if batches is not None and (not batches.full_batch or batches.shuffle):
+        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
+        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
+                         "(use the lesson variant)")
+    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
+                        ("weight_decay", weight_decay)):
+        if value:
+            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
+                             "(use the lesson variant)")

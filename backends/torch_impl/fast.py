@@ -1,0 +1,145 @@
+"""The lesson's loop made fast in PyTorch: the same trajectory as ``train.train``, without autograd.
+
+``train.train`` is the lesson as written: nn.Linear, F.cross_entropy, ``backward()`` and
+optim.SGD, about twenty tensor ops a step, each with its dispatch cost, plus the autograd
+graph built and walked every step. For a linear classifier the gradient is short enough to
+write out, so here each step is thirteen small ops on preallocated tensors, updated in place:
+
+    z = x W^T + b                                  torch.addmm into a buffer
+    cost = mean of logsumexp(z) - z[y]             amax, sub_, gather, exp_, sum, log_, sub_, mean
+    p - Y                                          div_ (p = softmax(z)), sub_ (Y made once)
+    W <- W - (lr / N) (p - Y)^T x                  mm into a buffer, sub_ (1/N and lr in one scale)
+    b <- b - (lr / N) sum over rows of (p - Y)     sum, sub_
+
+Why not F.log_softmax, one op where this takes six: on the CPU, torch's (log_)softmax kernel
+opens an OpenMP parallel region whatever the size, so with 2 threads each call on an 8 x 3
+tensor costs 3 us instead of 1.3, and milliseconds when another process holds the other core
+(the spinning thread waits for a time slice). amax, sum and the elementwise ops stay on one
+thread below 32768 elements. docs/benchmarks.md has the measurements.
+
+Two variants with the same code:
+- ``train_fast``: the step in eager mode;
+- ``train_compiled``: the same step through ``torch.compile`` (Inductor fuses the elementwise
+  ops into one generated kernel). Its first call compiles; ``compile_step`` lets a caller pay
+  for that apart, as the benchmark does.
+
+Both cover full-batch plain SGD only (the benchmark's workloads): no mini-batches, momentum,
+dampening, Nesterov or weight decay; asking for them is a ``BackendError`` naming the option.
+Costs stay on the device and are read back once, as in ``train.train``.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from common.backend import BackendError
+
+
+@torch.no_grad()
+def step(x, y, y_one_hot, w, b, z, row, z_y, grad_w, scale):
+    """One epoch, in place: returns the cost before the step, updates w (C, D) and b (C,).
+
+    y (N, 1) class indices; z (N, C), row and z_y (N, 1), grad_w (C, D) are buffers; scale = lr / N.
+    """
+    torch.addmm(b, x, w.t(), out=z)                 # z = x W^T + b
+    torch.amax(z, dim=1, keepdim=True, out=row)
+    z.sub_(row)                                     # z - max z: exp can't overflow
+    torch.gather(z, 1, y, out=z_y)
+    z.exp_()
+    torch.sum(z, dim=1, keepdim=True, out=row)
+    z.div_(row)                                     # p = softmax(z)
+    cost = row.log_().sub_(z_y).mean()              # mean of logsumexp(z) - z[y]
+    z.sub_(y_one_hot)                               # p - Y: N times dcost/dz
+    torch.mm(z.t(), x, out=grad_w)
+    # not w.addmm_(z.t(), x, alpha=-scale), one op fewer: on the CPU its rounding drifts from
+    # the lesson's 2-3 times more than the other backends do (1.4e-6 vs 5e-7 in float32)
+    w.sub_(grad_w, alpha=scale)
+    b.sub_(z.sum(dim=0), alpha=scale)
+    return cost
+
+
+def _functional_step(x, y, y_one_hot, w, b, scale):
+    """The same step as ``step`` without writing into its inputs, for torch.compile: a compiled
+    graph returns new tensors; Inductor fuses log_softmax, nll_loss, exp and sub into one kernel."""
+    z = torch.addmm(b, x, w.t())
+    log_p = F.log_softmax(z, dim=1)
+    cost = F.nll_loss(log_p, y)
+    dz = log_p.exp() - y_one_hot
+    return cost, w - scale * (dz.t() @ x), b - scale * dz.sum(dim=0)
+
+
+def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
+               momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """Epochs 0..epochs inclusive of full-batch SGD, the same trajectory as ``train.train``.
+
+    x (N, D), y (N,) int64, weight (C, D), bias (C,): tensors on one device.
+    Returns (costs (epochs + 1,), weight (C, D), bias (C,)) as new tensors.
+    """
+    _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    n, c = x.shape[0], weight.shape[0]
+    w, b = weight.clone(), bias.clone()
+    y_one_hot = F.one_hot(y, c).to(x.dtype)
+    z = torch.empty(n, c, dtype=x.dtype, device=x.device)
+    row, z_y = torch.empty(n, 1, dtype=x.dtype, device=x.device), torch.empty(n, 1, dtype=x.dtype, device=x.device)
+    grad_w = torch.empty_like(w)
+    y = y.unsqueeze(1)
+    costs = torch.empty(epochs + 1, dtype=x.dtype, device=x.device)
+    scale = lr / n
+    for epoch in range(epochs + 1):
+        costs[epoch] = step(x, y, y_one_hot, w, b, z, row, z_y, grad_w, scale)
+        if log is not None and log_every and epoch % log_every == 0:
+            log(epoch, costs[epoch].item())
+    return costs, w, b
+
+
+_compiled = {}
+
+
+def compile_step(x, y, weight, bias, lr):
+    """``torch.compile`` of one step for these shapes, dtype, device and lr, compiled now.
+
+    Returns the compiled step; calling this again with the same arguments' shapes returns the
+    cached one at once. The compile runs one step on copies, so nothing passed in changes.
+    """
+    key = (tuple(x.shape), weight.shape[0], x.dtype, str(x.device), float(lr))
+    if key not in _compiled:
+        scale = lr / x.shape[0]
+
+        def compiled_step(x, y, y_one_hot, w, b):
+            return _functional_step(x, y, y_one_hot, w, b, scale)
+
+        fn = torch.compile(compiled_step, dynamic=False, fullgraph=True)
+        with torch.no_grad():
+            fn(x, y, F.one_hot(y, weight.shape[0]).to(x.dtype), weight.clone(), bias.clone())
+        _compiled[key] = fn
+    return _compiled[key]
+
+
+def train_compiled(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
+                   momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """``train_fast`` with the step compiled by ``torch.compile`` (Inductor); the first call for a
+    shape compiles it (see ``compile_step``). Same arguments, same result."""
+    _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    fn = compile_step(x, y, weight, bias, lr)
+    w, b = weight.clone(), bias.clone()
+    y_one_hot = F.one_hot(y, weight.shape[0]).to(x.dtype)
+    costs = torch.empty(epochs + 1, dtype=x.dtype, device=x.device)
+    with torch.no_grad():
+        for epoch in range(epochs + 1):
+            cost, w, b = fn(x, y, y_one_hot, w, b)
+            costs[epoch] = cost
+            if log is not None and log_every and epoch % log_every == 0:
+                log(epoch, costs[epoch].item())
+    return costs, w, b
+
+
+def _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay):
+    """The fast paths cover full-batch plain SGD; anything else is an error that names the option."""
+    if batches is not None and (not batches.full_batch or batches.shuffle):
+        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
+        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
+                         "(use the lesson variant)")
+    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
+                        ("weight_decay", weight_decay)):
+        if value:
+            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
+                             "(use the lesson variant)")
