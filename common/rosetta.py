@@ -24,7 +24,8 @@ number may differ from the committed one by the spec's tolerance for its kind (`
 ``cost``, ``param``; ``exact`` for integers and one-hot values) plus one unit in the last
 printed digit of each, because float32 results can differ in the last digits between machines
 and BLAS builds. The embedded loss plot is drawn from the same runs and is not compared
-pixel by pixel; the framework versions line is not compared either.
+pixel by pixel; the framework versions line is not compared either, and highlighted code is
+compared by its text (another Pygments version may mark it up differently).
 """
 
 from __future__ import annotations
@@ -885,7 +886,8 @@ def render_html(rosetta: Rosetta) -> str:
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            "<title>The lesson side by side: NumPy, PyTorch, JAX</title>",
            f"<!-- {e(GENERATED)} -->",
-           "<style>", CSS.strip(), _pygments_css(), "</style>", "</head>", "<body>", "<header>",
+           "<style>", CSS.strip(), "</style>", _region("pygments", f"<style>\n{_pygments_css().strip()}\n</style>"),
+           "</head>", "<body>", "<header>",
            '<label class="wrap-toggle"><input type="checkbox" id="wrap"> wrap long code lines</label>',
            "<h1>The lesson side by side: NumPy, PyTorch, JAX</h1>"]
     out += [f"<p>{_inline_code(e(p))}</p>" for p in _intro(rosetta)]
@@ -967,14 +969,16 @@ def write(out_dir: str | os.PathLike = "docs", rosetta: Rosetta | None = None) -
     return paths
 
 
-_REGION = re.compile(r"<!-- (numbers|env|plot) -->.*?<!-- /\1 -->", re.S)
+_REGION = re.compile(r"<!-- (numbers|env|plot|pygments) -->.*?<!-- /\1 -->", re.S)
+# Pygments' markup (and its stylesheet, a region) may change with its version; the code's text may not.
+_HIGHLIGHTED = re.compile(r'(<div class="highlight"><pre>)(.*?)(</pre></div>)', re.S)
 _SPAN = re.compile(r'`[^`\n]*`|<code class="num">.*?</code>')
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|inf)|nan")
 
 
 def _segments(text: str) -> list[tuple[str | None, int, str]]:
     """The text cut into (kind, offset, text): kind None for text compared exactly, else the
-    region's kind: "numbers" (compared number by number), "env" and "plot" (not compared)."""
+    region's kind: "numbers" (compared number by number), "env", "plot", "pygments" (not compared)."""
     out, pos = [], 0
     for m in _REGION.finditer(text):
         out += [(None, pos, text[pos:m.start()]), (m[1], m.start(), m.group())]
@@ -995,6 +999,11 @@ def split_numbers(region: str) -> tuple[str, list[tuple[str, int]]]:
         return _NUMBER.sub("#", m.group())
 
     return _SPAN.sub(span, region), numbers
+
+
+def _code_text(text: str) -> str:
+    """Highlighted code blocks reduced to their text (line numbers included), lines kept."""
+    return _HIGHLIGHTED.sub(lambda m: m[1] + html.unescape(re.sub(r"<[^>\n]*>", "", m[2])) + m[3], text)
 
 
 def _unit(token: str) -> float:
@@ -1042,6 +1051,7 @@ def compare_text(name: str, committed: str, fresh: str, tolerances: Sequence[flo
         return f"{name} is stale: its sections are not the ones the code gives now"
     for (kind, offset, x), (_, _, y) in zip(a, b):
         if kind is None:
+            x, y = _code_text(x), _code_text(y)
             if x != y:
                 return differs(offset, x, y)
         elif kind == "numbers" and tolerances is not None:
