@@ -905,8 +905,9 @@ def render_html(rosetta: Rosetta) -> str:
         figure = "\n".join([
             "<figure>", f'<img alt="The cost per epoch of the three backends on spec {e(spec.name)}, overlaid, '
             f'and their distance from NumPy\'s" src="data:image/png;base64,{data}">',
-            "<figcaption>The whole training run in every backend: the curves lie on top of each other; "
-            "the right panel shows by how much they differ, epoch by epoch.</figcaption>", "</figure>"])
+            "<figcaption>The whole training run in every backend: the curves lie on top of each other (the "
+            "band is the cost zigzagging up and down from one epoch to the next); the "
+            "right panel shows by how much they differ, epoch by epoch.</figcaption>", "</figure>"])
     out.append(_region("plot", figure))
     for i, s in enumerate(rosetta.sections, 1):
         c = s.concept
