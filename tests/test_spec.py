@@ -248,3 +248,18 @@ def test_every_field_is_documented():
 
     missing = [f for f in fields(_SCHEMA) if not any(s in docs for s in (f"`{f}`", f"[{f}]", f"[{f}.", f"[data.{f}]"))]
     assert not missing, f"not in docs/specs.md: {missing}"
+
+
+def test_the_examples_in_docs_load():
+    """Every TOML example in docs/specs.md is a valid spec (the big one made small here)."""
+    import re
+
+    docs = (SPEC_DIR.parent.parent / "docs" / "specs.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", docs, flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        raw = tomllib.loads(block)
+        if raw["data"].get("source") == "synthetic":
+            raw["data"]["synthetic"]["samples"] = 2000
+        spec = spec_from_dict(raw)
+        assert spec.num_samples > 0
