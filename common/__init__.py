@@ -5,11 +5,11 @@
     result = be.train(load_spec("seed"))
 """
 
-from .backend import Backend, BackendError, TrainResult
+from .backend import Backend, BackendError, TrainingDiverged, TrainResult
 from .registry import BACKENDS, BackendUnavailable, available_backends, get_backend
 from .spec import Spec, SpecError, Tolerance, bundled_specs, load_spec
 
 __all__ = [
     "BACKENDS", "Backend", "BackendError", "BackendUnavailable", "Spec", "SpecError", "Tolerance",
-    "TrainResult", "available_backends", "bundled_specs", "get_backend", "load_spec",
+    "TrainResult", "TrainingDiverged", "available_backends", "bundled_specs", "get_backend", "load_spec",
 ]

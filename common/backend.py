@@ -29,6 +29,23 @@ class BackendError(ValueError):
     """A backend, device, dtype or argument that can't be used; the message names it."""
 
 
+class TrainingDiverged(ArithmeticError):
+    """A run's cost turned inf or nan; training stopped after that epoch.
+
+    ``result`` is the run up to there (``result.losses`` ends with the first non-finite cost,
+    ``result.diverged_at`` is its epoch), for a report that marks the run rather than
+    comparing NaNs.
+    """
+
+    def __init__(self, result: "TrainResult"):
+        self.result = result
+        run = result.backend if result.variant == "lesson" else f"{result.backend}:{result.variant}"
+        super().__init__(
+            f"{run} diverged at epoch {result.diverged_at}: cost {float(result.losses[-1])} "
+            f"({result.dtype}, lr {result.lr}); training stopped there. Try a smaller --lr."
+        )
+
+
 @dataclass
 class TrainResult:
     """One training run.
@@ -38,6 +55,7 @@ class TrainResult:
     weight: (C, D) final weight, stored (out, in) as torch stores it.  bias: (C,).
     accuracy: fraction of the training samples whose largest logit is their label.
     test_accuracy: the same on the spec's test split; None when the spec has none.
+    diverged_at: the epoch whose cost was first inf or nan (the run stopped there), else None.
     settings: the framework versions and precision settings the run used.
     """
 
@@ -55,6 +73,7 @@ class TrainResult:
     seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
     test_accuracy: float | None = None
+    diverged_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,7 +81,7 @@ class TrainResult:
             "spec": self.spec, "lr": self.lr, "epochs": self.epochs,
             "losses": self.losses.tolist(), "weight": self.weight.tolist(), "bias": self.bias.tolist(),
             "accuracy": self.accuracy, "test_accuracy": self.test_accuracy,
-            "seconds": self.seconds, "settings": self.settings,
+            "seconds": self.seconds, "settings": self.settings, "diverged_at": self.diverged_at,
         }
 
 
@@ -214,15 +233,23 @@ class Backend:
         seconds = time.perf_counter() - start
 
         def accuracy(x: np.ndarray, y: np.ndarray) -> float:
-            logits = x.astype(self.np_dtype) @ weight.T + bias
+            with np.errstate(all="ignore"):  # a diverged run's parameters may be inf
+                logits = x.astype(self.np_dtype) @ weight.T + bias
             return float(np.mean(np.argmax(logits, axis=1) == y))
 
-        return TrainResult(
+        bad = np.flatnonzero(~np.isfinite(losses))
+        result = TrainResult(
             backend=self.name, variant=variant, dtype=self.dtype, device=self.device, spec=spec.name,
             lr=spec.lr, epochs=spec.epochs, losses=losses, weight=weight, bias=bias,
             accuracy=accuracy(spec.x_train, spec.y_train), seconds=seconds, settings=self.settings(),
             test_accuracy=None if spec.x_test is None else accuracy(spec.x_test, spec.y_test),
+            diverged_at=int(bad[0]) if bad.size else None,
         )
+        if bad.size:
+            if len(losses) != bad[0] + 1:  # every loop stops at its first non-finite cost
+                raise AssertionError(f"{self.name}:{variant} kept training after diverging at epoch {bad[0]}")
+            raise TrainingDiverged(result)
+        return result
 
     # --- host-side checks: the same words in every backend ---------------------------------
     def _float_input(self, name: str, value: Any, ndim: int | None = None) -> np.ndarray:

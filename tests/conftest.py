@@ -19,6 +19,22 @@ REQUIRE_ALL = os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all"
 DTYPES = ("float32", "float64")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """torch on one thread for the tests, where torch is installed and selected.
+
+    The tests' tensors are tiny (8 x 4 up to a few thousand rows), so torch runs their ops on
+    one thread anyway and the numbers don't change; but its idle second thread spins against
+    JAX's and OpenBLAS's pools on a 2-core machine: measured about 30x slower per training step
+    (12 ms against 0.4 ms) when the cores are busy. Benchmarks pin threads themselves.
+    """
+    if "torch" in SELECTED and not missing_packages("torch"):
+        import torch
+
+        torch.set_num_threads(1)
+    yield
+
+
 def require_backend(name):
     """Skip (or, with SOFTMAX_ROSETTA_REQUIRE=all, fail) when a backend's framework is missing."""
     missing = missing_packages(name)

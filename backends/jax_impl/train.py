@@ -111,6 +111,8 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
         costs.append(epoch_cost)
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(epoch_cost))
+        if not jnp.isfinite(epoch_cost):  # diverged: stop here (common.backend reports it)
+            break
     return jnp.stack(costs), *weight_and_bias(model)
 
 
@@ -130,7 +132,7 @@ def _run_epochs(graphdef, state, x, y, batch_size, num_epochs, orders):
         cost = _step(model, optimizer, xb, yb)
         return (nnx.state((model, optimizer)), epoch_cost + cost * (xb.shape[0] / n)), None
 
-    def one_epoch(state, rows):
+    def run_epoch(state, rows):
         xs, ys = (x, y) if rows is None else (x[rows], y[rows])   # this epoch's order
         cut = num_full * batch_size
         full = (xs[:cut].reshape(num_full, batch_size, -1), ys[:cut].reshape(num_full, batch_size))
@@ -139,7 +141,18 @@ def _run_epochs(graphdef, state, x, y, batch_size, num_epochs, orders):
             carry, _ = one_batch(carry, (xs[cut:], ys[cut:]))
         return carry
 
-    return jax.lax.scan(one_epoch, state, orders, length=num_epochs)
+    def skip_epoch(state, rows):
+        return state, jnp.array(jnp.nan, x.dtype)
+
+    def one_epoch(carry, rows):
+        # A scan can't stop early: once a cost is inf or nan, lax.cond skips every later
+        # epoch's work, and train_fused cuts the costs after the first non-finite one.
+        state, finite_so_far = carry
+        state, cost = jax.lax.cond(finite_so_far, run_epoch, skip_epoch, state, rows)
+        return (state, finite_so_far & jnp.isfinite(cost)), cost
+
+    (state, _), costs = jax.lax.scan(one_epoch, (state, jnp.array(True)), orders, length=num_epochs)
+    return state, costs
 
 
 def train_fused(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
@@ -162,7 +175,10 @@ def train_fused(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batche
     orders = batches.orders(epochs) if batches is not None and batches.shuffle else None
     state, costs = _run_epochs(graphdef, state, x, y, batch_size, epochs + 1, orders)
     nnx.update((model, optimizer), state)
+    finite = jnp.isfinite(costs)
+    if not finite.all():  # diverged: the run stopped after the first non-finite cost
+        costs = costs[:int(jnp.argmin(finite)) + 1]
     if log is not None and log_every:
-        for epoch in range(0, epochs + 1, log_every):
+        for epoch in range(0, len(costs), log_every):
             log(epoch, float(costs[epoch]))
     return costs, *weight_and_bias(model)

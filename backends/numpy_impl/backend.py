@@ -43,7 +43,10 @@ class NumpyBackend(Backend):
         # lr in the data's dtype, so a float32 run stays float32 throughout (the other options
         # stay Python floats: NumPy casts them to the array's dtype, as torch does)
         loop = train_fast if variant == "fast" else train
-        return loop(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
+        # A diverging run overflows on its way to inf: common.backend reports that in one
+        # line (TrainingDiverged), so NumPy's overflow warnings would only repeat it.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return loop(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
 
 
 def _blas_name():

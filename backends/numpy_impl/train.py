@@ -51,4 +51,6 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
             costs[epoch] += cost * (len(xb) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(costs[epoch]))
+        if not np.isfinite(costs[epoch]):  # diverged: stop here (common.backend reports it)
+            return costs[:epoch + 1], params["weight"], params["bias"]
     return costs, params["weight"], params["bias"]

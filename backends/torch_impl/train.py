@@ -19,9 +19,9 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
     An epoch's cost is the mean loss over the training rows, each batch's loss taken before
     its step: sum over batches of cost_b * (B_b / N). Full batch, that is the lesson's cost.
 
-    Returns (costs (epochs + 1,), weight (C, D), bias (C,)) as tensors. Costs are kept on
-    the device and read back once at the end: ``cost.item()`` every epoch would make a GPU
-    wait for each step.
+    Returns (costs (epochs + 1,), weight (C, D), bias (C,)) as tensors; a run whose cost turns
+    inf or nan stops after that epoch, and its costs end there. Checking that is the one read
+    of a GPU value per epoch; the costs themselves stay on the device until the end.
     """
     n = x.shape[0]
     model = init_model(weight, bias)
@@ -38,4 +38,6 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
             costs[epoch] += cost.detach() * (len(prediction) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, costs[epoch].item())
+        if not torch.isfinite(costs[epoch]):  # diverged: stop here (common.backend reports it)
+            return costs[:epoch + 1], model.linear.weight.detach(), model.linear.bias.detach()
     return costs, model.linear.weight.detach(), model.linear.bias.detach()
