@@ -56,7 +56,8 @@ class Check:
     @property
     def backends(self) -> frozenset[str]:
         """The backends this check compares ("jax:fused" is the jax backend), without "expected"."""
-        return frozenset(backend_of(x) for x in (self.a, self.b) if x != "expected")
+        others = (self.b,) if self.check not in ("expected", "diverged") else ()  # b: the costs, or an epoch
+        return frozenset(backend_of(x) for x in (self.a, *others))
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "check": self.check, "dtype": self.dtype, "a": self.a, "b": self.b,
@@ -64,6 +65,8 @@ class Check:
                 "headroom": self.headroom, "passed": self.passed}
 
     def line(self) -> str:
+        if self.check == "diverged":
+            return f"FAIL diverged     {self.dtype:<8} {self.a:>11} {self.b}: its cost turned inf or nan; training stopped"
         verdict = "ok  " if self.passed else "FAIL"
         return (f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
                 f"max|diff| {self.max_abs:9.3g}  tolerance {self.tolerance:8.3g}  ({self.headroom:.2g} of it)")
@@ -91,8 +94,9 @@ CHECK_GROUPS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
      "softmax and log_softmax of the spec's initial logits, every value"),
     ("loss", "Loss levels", ("loss:onehot", "loss:nll", "loss:fused"),
      "the mean cross-entropy of the initial model, at the lesson's three levels"),
-    ("trajectory", "Training trajectory", ("costs", "expected"),
-     "costs: the cost at every epoch of two runs; expected: a run against the costs the lesson printed"),
+    ("trajectory", "Training trajectory", ("diverged", "costs", "expected"),
+     "costs: the cost at every epoch of two runs; expected: a run against the costs the lesson printed; "
+     "diverged: a run whose cost turned inf or nan (it stopped there, and is compared no further)"),
     ("params", "Final parameters", ("params",), "the trained weight and bias, every entry"),
     ("accuracy", "Training accuracy", ("accuracy",),
      "the fraction of training samples classified correctly; must be equal (tolerance: half a sample)"),
@@ -186,7 +190,12 @@ def check_runs(results: Iterable[TrainResult], spec: Spec, accuracy_scale: float
     accuracy is checked too.
     """
     results = list(results)
-    checks = [check_expected(r, spec) for r in results if spec.expected_costs]
+    # A diverged run stopped at its first inf/nan cost: it fails, and comparing its NaNs
+    # with other runs would say nothing more.
+    checks = [Check("diverged", r.dtype, label(r), f"at epoch {r.diverged_at}", math.inf, math.inf,
+                    spec.tolerance(r.dtype).cost) for r in results if r.diverged_at is not None]
+    results = [r for r in results if r.diverged_at is None]
+    checks += [check_expected(r, spec) for r in results if spec.expected_costs]
     for a, b in combinations(results, 2):
         if a.dtype == b.dtype:
             checks.extend(check_pair(a, b, spec))

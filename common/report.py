@@ -127,7 +127,8 @@ class Report:
                 if c.dtype not in kinds.setdefault(c.check, []):
                     kinds[c.check].append(c.dtype)
             names = ", ".join(f"{check} ({', '.join(d)})" for check, d in kinds.items())
-            first = f"; first: {_name(bad[0])} at {_h(bad[0].headroom)} times its tolerance"
+            first = (f"; first: {bad[0].a} ({bad[0].dtype}) diverged {bad[0].b}" if bad[0].check == "diverged"
+                     else f"; first: {_name(bad[0])} at {_h(bad[0].headroom)} times its tolerance")
             parts.append(f"{len(bad)} of {n} checks fail: {names}{first}")
         if not n and not self.errors:
             parts.append("nothing was compared")
@@ -397,9 +398,13 @@ def build_report(spec: Spec, dtypes: Sequence[str], device: str, tolerance_scale
                           if (r.backend, r.variant, r.dtype) == REFERENCE), None)
         if reference is None:
             reference_error = "the NumPy process returned no float64 run"
+        elif reference.diverged_at is not None:
+            reference_error = f"the NumPy float64 reference run diverged at epoch {reference.diverged_at}"
+            reference = None
     if reference_error and not any(b.name == "numpy" and b.status == "failed" for b in backends):
         errors.append(f"reference: {reference_error}")
-    deviations = [deviation(r, reference.losses) for r in runs] if reference is not None else []
+    deviations = ([deviation(r, reference.losses) for r in runs if r.diverged_at is None]
+                  if reference is not None else [])
     return Report(spec=scale_tolerances(spec, tolerance_scale), dtypes=list(dtypes), device=device,
                   tolerance_scale=tolerance_scale, backends=backends, checks=checks, runs=runs, outputs=outputs,
                   reference=reference, reference_error=reference_error, deviations=deviations, errors=errors,

@@ -102,6 +102,7 @@ def environment() -> dict[str, Any]:
 # --- the child ----------------------------------------------------------------------------
 
 def _work(name: str, spec_path: str, dtypes: Sequence[str], device: str) -> dict[str, Any]:
+    from .backend import TrainingDiverged
     from .compare import forward_outputs
     from .registry import backend_class
     from .spec import load_spec
@@ -125,7 +126,10 @@ def _work(name: str, spec_path: str, dtypes: Sequence[str], device: str) -> dict
         out["forward"][dtype] = {k: (np.asarray(v) + np.asarray(shift, dtype=v.dtype)).tolist() if shift
                                  else np.asarray(v).tolist() for k, v in forward.items()}
         for variant in cls.variants:
-            result = be.train(spec, variant=variant)
+            try:
+                result = be.train(spec, variant=variant)
+            except TrainingDiverged as exc:  # the report marks the run as diverged
+                result = exc.result
             if shift:
                 result.losses = result.losses + result.losses.dtype.type(shift)
                 result.weight = result.weight + result.weight.dtype.type(shift)

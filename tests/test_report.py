@@ -339,3 +339,17 @@ def test_accuracy_must_be_equal(seed_spec):
     assert check_accuracy(r, replace(r, backend="torch"), seed_spec).passed
     off_by_one = check_accuracy(r, replace(r, backend="torch", accuracy=7 / 8), seed_spec)
     assert not off_by_one.passed and off_by_one.headroom == pytest.approx(2.0)
+
+
+def test_a_diverged_run_is_marked_not_compared(small_spec, tmp_path):
+    """lr 1e38 overflows float32 in one step: every run is marked diverged at epoch 1, no NaN is compared."""
+    spec = tmp_path / "diverge.toml"
+    spec.write_text(small_spec.read_text().replace("lr = 0.1", "lr = 1e38"))
+    out = tmp_path / "reports"
+    code, stdout, stderr = compare(out, "--spec", spec, "--dtypes", "float32", "--backends", "numpy", "--no-plots")
+    assert code == 1, stdout + stderr
+    data = load(out)
+    diverged = [c for c in data["checks"] if c["check"] == "diverged"]
+    assert [(c["a"], c["b"], c["passed"]) for c in diverged] == [("numpy", "at epoch 1", False)]
+    assert not [c for c in data["checks"] if c["check"] in ("costs", "expected", "params")]
+    assert "numpy (float32) diverged at epoch 1" in stdout.strip().splitlines()[-1]
