@@ -58,9 +58,9 @@ class Workload:
 
 
 WORKLOADS = {
-    "T": Workload("T", "the seed spec", 1000, 1000, "fastest"),
-    "M": Workload("M", "digits", 500, 100, "floor"),
-    "L": Workload("L", "synthetic", 10, 3, "floor"),
+    "T": Workload("T", "the seed spec", 1000, 300, "fastest"),
+    "M": Workload("M", "digits", 500, 50, "floor"),
+    "L": Workload("L", "synthetic", 10, 2, "floor"),
 }
 L_ROWS = {"cpu": 100_000, "cuda": 1_000_000}
 L_ROWS_QUICK = 20_000
@@ -240,6 +240,8 @@ def run(opts: Options) -> dict[str, Any]:
         if key not in WORKLOADS:
             raise BackendError(f"--workloads: unknown workload {key!r}; known: {', '.join(WORKLOADS)}")
     names = list(opts.backends) if opts.backends else available_backends()
+    if opts.device == "cuda" and not opts.backends:  # NumPy has no GPU: its CPU times beside a GPU floor say nothing
+        names = [n for n in names if n != "numpy"]
     for name in names:
         if name not in BACKEND_ORDER:
             raise BackendError(f"--backends: unknown backend {name!r}; known: {', '.join(BACKEND_ORDER)}")
@@ -268,7 +270,7 @@ def run(opts: Options) -> dict[str, Any]:
         "unset_for_benchmark": unset, "machine": machine_info(), "load_before": _loadavg(),
         "repeats": repeats, "min_seconds": min_seconds,
     }
-    progress = Progress(total=1 + len(names), enabled=opts.progress)
+    progress = Progress(total=2 + len(names), enabled=opts.progress)
     with tempfile.TemporaryDirectory(prefix="softmax-rosetta-bench-") as tmp:
         progress.update("making the data")
         workloads = []
@@ -294,11 +296,6 @@ def run(opts: Options) -> dict[str, Any]:
         progress.update("floor measured", step=True)
         if not floor.get("ok"):
             raise BackendError(f"measuring the floor failed: {floor.get('error')}\n{floor.get('log', '')}")
-        result["floor"] = floor
-        for wl in workloads:
-            wl["floor_read_s"] = wl["x_bytes"] / floor["bandwidth"]
-            wl["floor_matmul_s"] = wl["flops_per_epoch"] / floor["matmul_rate"]
-            wl["floor_s"] = max(wl["floor_read_s"], wl["floor_matmul_s"])
         processes = []
         for name in sorted(names, key=BACKEND_ORDER.index):
             plan = {"kind": "backend", "backend": name, "device": opts.device, "threads": threads,
@@ -309,7 +306,16 @@ def run(opts: Options) -> dict[str, Any]:
             proc.setdefault("backend", name)
             progress.update(f"{name} done", step=True)
             processes.append(proc)
+        # the floor again, after: a floor is a bound, so each rate is the better of the two
+        # measurements (another process busy during one of them can only lower it)
+        again = run_process({**floor_plan, "kind": "floor"}, env, cpus, tmp, progress.update, opts.timeout)
+        progress.update("floor measured again", step=True)
     progress.close()
+    result["floor"] = floor = _better_floor(floor, again)
+    for wl in workloads:
+        wl["floor_read_s"] = wl["x_bytes"] / floor["bandwidth"]
+        wl["floor_matmul_s"] = wl["flops_per_epoch"] / floor["matmul_rate"]
+        wl["floor_s"] = max(wl["floor_read_s"], wl["floor_matmul_s"])
     for wl in workloads:
         del wl["data"]
     result["workloads"] = workloads
@@ -318,6 +324,18 @@ def run(opts: Options) -> dict[str, Any]:
     result["targets"] = check_targets(result)
     result["load_after"] = _loadavg()
     return result
+
+
+def _better_floor(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The floor from two measurements: the higher bandwidth and the higher matmul rate."""
+    floor = dict(before)
+    floor["measured"] = [{k: m.get(k) for k in ("bandwidth", "bandwidth_method", "matmul_rate")}
+                         for m in (before, after) if m.get("ok")]
+    if after.get("ok"):
+        if after["bandwidth"] > floor["bandwidth"]:
+            floor.update(bandwidth=after["bandwidth"], bandwidth_method=after["bandwidth_method"])
+        floor["matmul_rate"] = max(floor["matmul_rate"], after["matmul_rate"])
+    return floor
 
 
 def _runs(processes: list[dict[str, Any]], workloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -430,7 +448,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
              + f"; machine: {result['machine'].get('cpu', '?')}, {result['machine'].get('nproc')} CPUs,"
              f" {result['machine'].get('ram_gib', '?')} GiB",
              f"floor: memory read {_rate(f['bandwidth'], 'B')} ({f['bandwidth_method']}), float32 matmul "
-             f"{_rate(f['matmul_rate'], 'FLOP')} (sgemm {f['matmul_n']}); load average before/after: "
+             f"{_rate(f['matmul_rate'], 'FLOP')} (sgemm {f['matmul_n']}), the better of "
+             + " and ".join(f"{_rate(m['bandwidth'], 'B')}, {_rate(m['matmul_rate'], 'FLOP')}" for m in f.get("measured", []))
+             + " measured before and after; load average before / after: "
              f"{result['load_before']} / {result['load_after']}"]
     blas = next((b for b in f.get("blas", []) if b.get("internal_api") == "openblas"), None)
     if blas:
