@@ -26,8 +26,12 @@ from common.backend import BackendError
 PRECISION = lax.Precision.HIGHEST
 
 
-@partial(jax.jit, static_argnames=("steps",))
-def run(x, y, weight, bias, lr, steps):
+# Below this many elements of X the softmax runs on the transposed logits (see ``run``).
+CLASSES_FIRST_BELOW = 1 << 20
+
+
+@partial(jax.jit, static_argnames=("steps", "classes_first"))
+def run(x, y, weight, bias, lr, steps, classes_first=False):
     """``steps`` epochs of full-batch SGD from (weight (C, D), bias (C,)); one compiled program.
 
     Each epoch, with z = x W^T + b, log p = log_softmax(z), Y = one_hot(y):
@@ -35,20 +39,31 @@ def run(x, y, weight, bias, lr, steps):
         cost  = -mean over rows of log p[y]
         W    <- W - (lr / N) (p - Y)^T x          b <- b - (lr / N) sum over rows of (p - Y)
 
+    classes_first: do the softmax on z^T (C, N) instead of z (N, C). XLA's CPU code reduces
+    over 10 classes along the minor axis slowly, and along the major one as vector ops across
+    rows: on the digits (1797 x 64 -> 10) an epoch takes 107 us instead of 158. On large X
+    the other way round is faster (44 ms instead of 61 at 100,000 x 784): the gradient's dot
+    then reads (p - Y) as it was written. ``train_fast`` picks by the size of X.
+
     Returns (costs (steps,), weight, bias). ``steps`` is static: each count compiles once.
     """
     n, c = x.shape[0], weight.shape[0]
     y_one_hot = jax.nn.one_hot(y, c, dtype=x.dtype)
+    if classes_first:
+        y_one_hot = y_one_hot.T
+    axis = 0 if classes_first else 1       # the classes' axis
     scale = (lr / n).astype(x.dtype)
 
     def epoch(params, _):
         w, b = params
-        z = lax.dot_general(x, w, (((1,), (1,)), ((), ())), precision=PRECISION) + b   # x W^T + b
-        log_p = jax.nn.log_softmax(z, axis=1)
+        z = lax.dot_general(x, w, (((1,), (1,)), ((), ())), precision=PRECISION)       # x W^T (N, C)
+        z = z.T + b[:, None] if classes_first else z + b
+        log_p = jax.nn.log_softmax(z, axis=axis)
         cost = -jnp.sum(log_p * y_one_hot) / n
         dz = jnp.exp(log_p) - y_one_hot                                                 # p - Y
-        grad_w = lax.dot_general(dz, x, (((0,), (0,)), ((), ())), precision=PRECISION)  # (p - Y)^T x
-        return (w - scale * grad_w, b - scale * dz.sum(axis=0)), cost
+        rows = 1 if classes_first else 0
+        grad_w = lax.dot_general(dz, x, (((rows,), (0,)), ((), ())), precision=PRECISION)  # (p - Y)^T x
+        return (w - scale * grad_w, b - scale * dz.sum(axis=rows)), cost
 
     (w, b), costs = lax.scan(epoch, (weight, bias), None, length=steps)
     return costs, w, b
@@ -62,7 +77,8 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     Returns (costs (epochs + 1,), weight (C, D), bias (C,)).
     """
     _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
-    costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1)
+    costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1,
+                      classes_first=x.size < CLASSES_FIRST_BELOW)
     if log is not None and log_every:
         for epoch in range(0, epochs + 1, log_every):
             log(epoch, float(costs[epoch]))

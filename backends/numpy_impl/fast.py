@@ -69,7 +69,8 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     # workspace, reused every block of every epoch
     z = np.empty((block_rows, c), dtype=dtype)           # x W^T, as the matmul writes it
     z_t_flat = np.empty(c * block_rows, dtype=dtype)     # z^T + b, then p^T, then (p - Y)^T
-    row = np.empty((1, block_rows), dtype=dtype)         # each row's max, then its sum of exp
+    row = np.empty((1, block_rows), dtype=dtype)         # each row's max, then its sum of exp, then 1 / sum
+    log_row = np.empty((1, block_rows), dtype=dtype)     # log of each row's sum of exp
     z_y = np.empty(block_rows, dtype=dtype)
     grad_w = np.empty((c, d), dtype=dtype)
     grad_b = np.empty(c, dtype=dtype)
@@ -83,7 +84,7 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
         for i, s in enumerate(starts):
             xb = x[s:s + block_rows]   # a view: no copy of X
             m = xb.shape[0]
-            zb, rb, zyb = z[:m], row[:, :m], z_y[:m]
+            zb, rb, lrb, zyb = z[:m], row[:, :m], log_row[:, :m], z_y[:m]
             zt = z_t_flat[:c * m].reshape(c, m)
             np.matmul(xb, w.T, out=zb)
             np.add(zb.T, b_column, out=zt)              # transpose and add the bias in one pass
@@ -92,9 +93,10 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
             np.take(z_t_flat, at_target[i], out=zyb)    # (z - max z)[y]
             np.exp(zt, out=zt)
             np.sum(zt, axis=0, keepdims=True, out=rb)
-            zt /= rb                                    # p^T = softmax(z)^T
-            np.log(rb, out=rb)                          # logsumexp(z) - max z
-            total += float(rb.sum()) - float(zyb.sum())
+            np.log(rb, out=lrb)                         # logsumexp(z) - max z
+            total += float(lrb.sum()) - float(zyb.sum())
+            np.reciprocal(rb, out=rb)
+            zt *= rb                                    # p^T = softmax(z)^T (a multiply is 2x faster than a divide)
             zt -= y_one_hot_t[:, s:s + m]               # (p - Y)^T: N times dcost/dz, transposed
             # the gradient's matmul reads xb again, now from the cache
             np.matmul(zt, xb, out=block_w if i else grad_w)
