@@ -164,3 +164,20 @@ def test_bench_command_json_and_usage_errors(capsys, tmp_path):
     assert "unknown workload 'X'" in capsys.readouterr().err
     assert main(["bench", "--backends", "nope"]) == 2
     assert main(["bench", "--device", "tpu"]) == 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_jax_fast_path_layouts_agree(dtype):
+    """The softmax on z (N, C), as for a large X, and on z^T (C, N), as for a small one: the same run."""
+    require_backend("jax")
+    import jax.numpy as jnp
+
+    from backends.jax_impl.fast import run
+
+    spec, x, y, w, b = small_synthetic()
+    args = [jnp.asarray(a, dtype=dtype) for a in (x, y.astype(np.int32), w, b)]
+    args[1] = jnp.asarray(y)
+    rows, cols = (run(*args, jnp.asarray(0.05, dtype=dtype), 41, classes_first=f) for f in (False, True))
+    tol = spec.tolerance(dtype)
+    for what, a, e in zip(("costs", "weight", "bias"), cols, rows):
+        assert_within(np.asarray(a), np.asarray(e), tol.cost if what == "costs" else tol.param, what)
