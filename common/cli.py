@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="lesson (default); fast (full-batch plain SGD, every backend); torch also compiled; jax also fused")
     train.add_argument("--epochs", type=_int_at_least(0), help="number of epochs (default: the spec's)")
     train.add_argument("--lr", type=_positive_float(), help="learning rate (default: the spec's)")
-    train.add_argument("--log-every", type=_int_at_least(0), default=100, help="print the cost every N epochs (default 100; 0: never)")
+    train.add_argument("--log-every", type=_int_at_least(0), default=None,
+                       help="print the cost every N epochs (default: as often as the spec's expected costs, 100 for the seed; 0: never)")
     train.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout instead")
     train.set_defaults(run=_train)
 
@@ -142,8 +143,11 @@ def _train(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     be = get_backend(args.backend, device=args.device, dtype=args.dtype)
     log = None if args.json else (lambda epoch, cost: print(f"epoch: {epoch} cost: {cost}", flush=True))
+    log_every = args.log_every
+    if log_every is None:
+        log_every = spec.expected_every if spec.expected_costs else 100
     result = be.train(spec, epochs=args.epochs, lr=args.lr, variant=args.variant,
-                      log_every=args.log_every, log=log)
+                      log_every=log_every, log=log)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()
