@@ -9,7 +9,8 @@
 
 A user's mistake (an unknown backend, a bad value, a missing framework) is one line on
 stderr and exit status 2, never a traceback; ``--debug`` shows the traceback.
-Exit status 1 means the numbers disagree.
+Exit status 1 means the numbers disagree, or a training run diverged (its cost turned inf or
+nan: one line names the run and the epoch).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import sys
 from typing import Sequence
 
-from .backend import BackendError
+from .backend import BackendError, TrainingDiverged
 from .registry import BACKENDS, available_backends, backend_class, get_backend, missing_packages
 from .spec import DTYPES, SpecError, bundled_specs, load_spec
 
@@ -40,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingDiverged as exc:  # not a usage mistake: the numbers blew up
+        if args.debug:
+            raise
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
