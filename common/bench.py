@@ -187,6 +187,7 @@ class Progress:
         self.tty = enabled and stream.isatty()
         self.start = time.perf_counter()
         self.label = ""
+        self.drawn = 0.0
 
     def update(self, label: str, step: bool = False) -> None:
         self.done += 1 if step else 0
@@ -195,6 +196,9 @@ class Progress:
             return
         elapsed = time.perf_counter() - self.start
         if self.tty:
+            if not step and elapsed - self.drawn < 0.1:   # at most 10 redraws a second
+                return
+            self.drawn = elapsed
             width = 24
             filled = int(width * min(self.done, self.total) / max(self.total, 1))
             line = f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {elapsed:5.0f} s  {label}"
@@ -430,7 +434,7 @@ def machine_info() -> dict[str, Any]:
 # --- output ---------------------------------------------------------------------------------------
 
 def _time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"

@@ -181,3 +181,18 @@ def test_jax_fast_path_layouts_agree(dtype):
     tol = spec.tolerance(dtype)
     for what, a, e in zip(("costs", "weight", "bias"), cols, rows):
         assert_within(np.asarray(a), np.asarray(e), tol.cost if what == "costs" else tol.param, what)
+
+
+def test_torch_compiled_step_layouts_agree(monkeypatch):
+    """The compiled step's softmax on z (N, C), as for a large X, against the lesson (a small X uses z^T)."""
+    require_backend("torch")
+    from backends.torch_impl import fast
+
+    monkeypatch.setattr(fast, "CLASSES_FIRST_BELOW", 0)
+    monkeypatch.setattr(fast, "_compiled", {})
+    spec, x, y, w, b = small_synthetic()
+    tol = spec.tolerance("float32")
+    lesson = train_raw("torch", "lesson", "float32", x, y, w, b, 0.05, 30)
+    compiled = train_raw("torch", "compiled", "float32", x, y, w, b, 0.05, 30)
+    for what, a, e in zip(("costs", "weight", "bias"), compiled, lesson):
+        assert_within(a, e, tol.cost if what == "costs" else tol.param, what)

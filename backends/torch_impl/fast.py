@@ -61,14 +61,29 @@ def step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale):
     return cost
 
 
-def _functional_step(x, y, y_one_hot, w, b, scale):
+# Below this many elements of X the compiled step does its softmax on the transposed logits.
+CLASSES_FIRST_BELOW = 1 << 20
+
+
+def _functional_step(x, y_one_hot, w, b, scale, classes_first):
     """The same step as ``step`` without writing into its inputs, for torch.compile: a compiled
-    graph returns new tensors; Inductor fuses log_softmax, nll_loss, exp and sub into one kernel."""
-    z = torch.addmm(b, x, w.t())
-    log_p = F.log_softmax(z, dim=1)
-    cost = F.nll_loss(log_p, y)
-    dz = log_p.exp() - y_one_hot
-    return cost, w - scale * (dz.t() @ x), b - scale * dz.sum(dim=0)
+    graph returns new tensors; Inductor fuses log_softmax, the cost, exp and the subtraction.
+
+    classes_first: the softmax on z^T (C, N), as ``step`` does: 181 instead of 296 us an epoch
+    on the digits. On a large X, Inductor's kernels for the (N, C) layout were not slower.
+    """
+    n = x.shape[0]
+    if classes_first:
+        z = (x @ w.t()).t() + b.unsqueeze(1)
+        y_one_hot = y_one_hot.t()
+    else:
+        z = x @ w.t() + b
+    dim = 0 if classes_first else 1          # the classes' dim
+    log_p = F.log_softmax(z, dim=dim)
+    cost = -(log_p * y_one_hot).sum() / n
+    dz = log_p.exp() - y_one_hot             # p - Y, or its transpose
+    grad_w = dz @ x if classes_first else dz.t() @ x
+    return cost, w - scale * grad_w, b - scale * dz.sum(dim=1 - dim)
 
 
 def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
@@ -108,13 +123,14 @@ def compile_step(x, y, weight, bias, lr):
     key = (tuple(x.shape), weight.shape[0], x.dtype, str(x.device), float(lr))
     if key not in _compiled:
         scale = lr / x.shape[0]
+        classes_first = x.numel() < CLASSES_FIRST_BELOW
 
-        def compiled_step(x, y, y_one_hot, w, b):
-            return _functional_step(x, y, y_one_hot, w, b, scale)
+        def compiled_step(x, y_one_hot, w, b):
+            return _functional_step(x, y_one_hot, w, b, scale, classes_first)
 
         fn = torch.compile(compiled_step, dynamic=False, fullgraph=True)
         with torch.no_grad():
-            fn(x, y, F.one_hot(y, weight.shape[0]).to(x.dtype), weight.clone(), bias.clone())
+            fn(x, F.one_hot(y, weight.shape[0]).to(x.dtype), weight.clone(), bias.clone())
         _compiled[key] = fn
     return _compiled[key]
 
@@ -130,7 +146,7 @@ def train_compiled(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, bat
     costs = torch.empty(epochs + 1, dtype=x.dtype, device=x.device)
     with torch.no_grad():
         for epoch in range(epochs + 1):
-            cost, w, b = fn(x, y, y_one_hot, w, b)
+            cost, w, b = fn(x, y_one_hot, w, b)
             costs[epoch] = cost
             if log is not None and log_every and epoch % log_every == 0:
                 log(epoch, costs[epoch].item())
