@@ -21,7 +21,7 @@ import sys
 from typing import Sequence
 
 from .backend import BackendError, TrainingDiverged
-from .registry import BACKENDS, available_backends, backend_class, get_backend, missing_packages
+from .registry import BACKENDS, backend_class, get_backend, missing_packages
 from .spec import DTYPES, SpecError, bundled_specs, load_spec
 
 PROG = "softmax-rosetta"

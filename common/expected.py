@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write
 from .registry import get_backend
 from .spec import Spec, SpecError, load_spec
 
@@ -54,7 +55,7 @@ def write_expected(path: Path, table: str) -> None:
         body = body[:keys[0].start()] + table + body[keys[-1].end():]
     else:
         body = table + "\n" + body
-    path.write_text(text[:match.start(1)] + body + text[match.end(1):], encoding="utf-8")
+    atomic_write(path, text[:match.start(1)] + body + text[match.end(1):])
 
 
 def main(argv: list[str] | None = None) -> int:

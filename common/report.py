@@ -14,7 +14,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ import numpy as np
 from .backend import TrainResult
 from .compare import (CHECK_GROUPS, Check, Deviation, accuracy_tolerance, compare_all, deviation, label,
                       scale_tolerances, suspects)
+from .files import atomic_write
 from .report_worker import PERTURB_ENV, WorkerResult, environment
 from .spec import Spec
 
@@ -424,33 +424,6 @@ def clear_outputs(out_dir: str | os.PathLike) -> None:
             os.unlink(os.path.join(out_dir, name))
         except FileNotFoundError:
             pass
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write ``data`` to a temporary file in the same folder, then rename it over ``path``."""
-    path = os.fspath(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for everyone
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_report(report: Report, out_dir: str | os.PathLike, plots: bool = True) -> list[str]:

@@ -142,10 +142,9 @@ def _work(name: str, spec_path: str, dtypes: Sequence[str], device: str) -> dict
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    from .files import atomic_write
+
+    atomic_write(path, json.dumps(data))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,7 +39,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .files import atomic_write
 from .registry import BACKENDS, get_backend, missing_packages
 from .spec import Spec, load_spec
 
@@ -961,11 +961,7 @@ def write(out_dir: str | os.PathLike = "docs", rosetta: Rosetta | None = None) -
     paths = []
     for name, text in render(rosetta).items():
         path = out / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        atomic_write(path, text)
         paths.append(path)
     return paths
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.cli import main
-from conftest import SELECTED, assert_within, require_backend
+from conftest import assert_within
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^epoch: (\d+) cost: (\S+)$")
