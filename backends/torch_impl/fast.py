@@ -3,9 +3,9 @@
 ``train.train`` is the lesson as written: nn.Linear, F.cross_entropy, ``backward()`` and
 optim.SGD, about twenty tensor ops a step, each with its dispatch cost, plus the autograd
 graph built and walked every step. For a linear classifier the gradient is short enough to
-write out, so here each step is fourteen small ops on preallocated tensors, updated in place:
+write out, so here each step is thirteen small ops on preallocated tensors, updated in place:
 
-    z^T = (x W^T)^T + b                            mm into a buffer, add into a (C, N) buffer
+    z^T = W x^T + b                                mm into a (C, N) buffer, add_ (large X: see step)
     cost = mean of logsumexp(z) - z[y]             amax, sub_, gather, exp_, sum, log, sub_, mean
     (p - Y)^T                                      div_ (p = softmax(z)), sub_ (Y made once)
     W <- W - (lr / N) (p - Y)^T x                  mm into a buffer, sub_ (1/N and lr in one scale)
@@ -34,17 +34,30 @@ import torch.nn.functional as F
 from common.backend import BackendError
 
 
+# Below this many elements of X the logits come out as W x^T (step) and the compiled step does
+# its softmax on the transposed logits (_functional_step): faster there, slower above.
+CLASSES_FIRST_BELOW = 1 << 20
+
+
 @torch.no_grad()
 def step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale):
     """One epoch, in place: returns the cost before the step, updates w (C, D) and b (C,).
 
     The softmax runs on the logits transposed, (C, N): torch, like NumPy, reduces over 10
     classes along the last dim slowly (amax on 1797 x 10: 18 us), along the first quickly.
-    y (1, N) class indices, y_one_hot_t (C, N); z (N, C), z_t (C, N), row, log_row and z_y
-    (1, N), grad_w (C, D) are buffers; scale = lr / N.
+    y (1, N) class indices, y_one_hot_t (C, N); z (N, C) or None, z_t (C, N), row, log_row
+    and z_y (1, N), grad_w (C, D) are buffers; scale = lr / N.
+
+    z None: the logits come straight out as W x^T (C, N); MKL does that faster on a small X
+    (digits: 40 us, against 57 for x W^T), slower on a large one (100,000 x 784: 58 ms against 38),
+    where z = x W^T is written first and transposed in the bias's pass.
     """
-    torch.mm(x, w.t(), out=z)                        # x W^T; the bias joins in the transposing pass
-    torch.add(z.t(), b.unsqueeze(1), out=z_t)        # z^T = (x W^T)^T + b, transposed in the same pass
+    if z is None:
+        torch.mm(w, x.t(), out=z_t)
+        z_t.add_(b.unsqueeze(1))                     # z^T = W x^T + b
+    else:
+        torch.mm(x, w.t(), out=z)
+        torch.add(z.t(), b.unsqueeze(1), out=z_t)    # z^T = (x W^T)^T + b, transposed in the same pass
     torch.amax(z_t, dim=0, keepdim=True, out=row)
     z_t.sub_(row)                                    # z - max z: exp can't overflow
     torch.gather(z_t, 0, y, out=z_y)
@@ -59,10 +72,6 @@ def step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale):
     w.sub_(grad_w, alpha=scale)
     b.sub_(z_t.sum(dim=1), alpha=scale)
     return cost
-
-
-# Below this many elements of X the compiled step does its softmax on the transposed logits.
-CLASSES_FIRST_BELOW = 1 << 20
 
 
 def _functional_step(x, y_one_hot, w, b, scale, classes_first):
@@ -98,7 +107,8 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     w, b = weight.clone(), bias.clone()
     like = {"dtype": x.dtype, "device": x.device}
     y_one_hot_t = F.one_hot(y, c).to(x.dtype).t().contiguous()
-    z, z_t = torch.empty(n, c, **like), torch.empty(c, n, **like)
+    z = None if x.numel() < CLASSES_FIRST_BELOW else torch.empty(n, c, **like)
+    z_t = torch.empty(c, n, **like)
     row, log_row, z_y = (torch.empty(1, n, **like) for _ in range(3))
     grad_w = torch.empty_like(w)
     y = y.unsqueeze(0)
