@@ -519,8 +519,7 @@ def markdown_report(result: dict[str, Any]) -> str:
     out = [f"Run {result['started']}: `{' '.join(result['command'] or ['softmax-rosetta', 'bench'])}`", "",
            f"- machine: {m.get('cpu', '?')} ({', '.join(m.get('simd', []))}), {m.get('nproc')} CPUs, "
            f"{m.get('ram_gib', '?')} GiB RAM; {m.get('platform')}; Python {m.get('python')}",
-           f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}; "
-           f"load average before / after: {result['load_before']} / {result['load_after']}"]
+           f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}"]
     versions = {}
     for p in result["processes"]:
         versions.update(p.get("versions", {}))

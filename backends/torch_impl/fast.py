@@ -3,7 +3,7 @@
 ``train.train`` is the lesson as written: nn.Linear, F.cross_entropy, ``backward()`` and
 optim.SGD, about twenty tensor ops a step, each with its dispatch cost, plus the autograd
 graph built and walked every step. For a linear classifier the gradient is short enough to
-write out, so here each step is thirteen small ops on preallocated tensors, updated in place:
+write out, so here each step is sixteen small ops on preallocated tensors, updated in place:
 
     z^T = W x^T + b                                mm into a (C, N) buffer, add_ (large X: see step)
     cost = mean of logsumexp(z) - z[y]             amax, sub_, gather, exp_, sum, log, sub_, mean
