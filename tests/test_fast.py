@@ -198,3 +198,18 @@ def test_torch_large_x_path_follows_the_lesson(monkeypatch, variant):
     large = train_raw("torch", variant, "float32", x, y, w, b, 0.05, 30)
     for what, a, e in zip(("costs", "weight", "bias"), large, lesson):
         assert_within(a, e, tol.cost if what == "costs" else tol.param, what)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,variant", FAST, ids=IDS)
+def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, dtype):
+    """As every lesson loop does: an lr so large that the first step overflows ends the run at epoch 1."""
+    from common import TrainingDiverged
+
+    require_backend(name)
+    with pytest.raises(TrainingDiverged) as info:
+        get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype],
+                                             variant=variant)
+    result = info.value.result
+    assert result.diverged_at == 1 and len(result.losses) == 2 and np.isfinite(result.losses[0])
+    assert str(info.value).startswith(f"{name}:{variant} diverged at epoch 1: cost ")

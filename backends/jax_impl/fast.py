@@ -12,7 +12,8 @@ program but keeps the NNX objects (nnx.split / merge around lax.scan). This one 
 
 It covers full-batch plain SGD only (the benchmark's workloads): no mini-batches, momentum,
 dampening, Nesterov or weight decay; asking for them is a ``BackendError`` naming the option.
-The costs come back all at once, so ``log`` is called after the run.
+The costs come back all at once, so ``log`` is called after the run. A run whose cost turns
+inf or nan stops there (its costs end with that epoch's), as ``train.train`` does.
 """
 
 from functools import partial
@@ -54,8 +55,8 @@ def run(x, y, weight, bias, lr, steps, classes_first=False):
     axis = 0 if classes_first else 1       # the classes' axis
     scale = (lr / n).astype(x.dtype)
 
-    def epoch(params, _):
-        w, b = params
+    def epoch(carry, _):
+        (w, b), finite_so_far = carry
         z = lax.dot_general(x, w, (((1,), (1,)), ((), ())), precision=PRECISION)       # x W^T (N, C)
         z = z.T + b[:, None] if classes_first else z + b
         log_p = jax.nn.log_softmax(z, axis=axis)
@@ -63,9 +64,12 @@ def run(x, y, weight, bias, lr, steps, classes_first=False):
         dz = jnp.exp(log_p) - y_one_hot                                                 # p - Y
         rows = 1 if classes_first else 0
         grad_w = lax.dot_general(dz, x, (((rows,), (0,)), ((), ())), precision=PRECISION)  # (p - Y)^T x
-        return (w - scale * grad_w, b - scale * dz.sum(axis=rows)), cost
+        # a scan can't stop early: after a non-finite cost the parameters stay where that
+        # epoch's step left them, as if the loop had stopped there (train_fast cuts the costs)
+        w, b = jnp.where(finite_so_far, w - scale * grad_w, w), jnp.where(finite_so_far, b - scale * dz.sum(axis=rows), b)
+        return ((w, b), finite_so_far & jnp.isfinite(cost)), cost
 
-    (w, b), costs = lax.scan(epoch, (weight, bias), None, length=steps)
+    ((w, b), _), costs = lax.scan(epoch, ((weight, bias), jnp.array(True)), None, length=steps)
     return costs, w, b
 
 
@@ -79,8 +83,11 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
     costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1,
                       classes_first=x.size < CLASSES_FIRST_BELOW)
+    finite = jnp.isfinite(costs)
+    if not finite.all():  # diverged: the run stopped after the first non-finite cost
+        costs = costs[:int(jnp.argmin(finite)) + 1]
     if log is not None and log_every:
-        for epoch in range(0, epochs + 1, log_every):
+        for epoch in range(0, len(costs), log_every):
             log(epoch, float(costs[epoch]))
     return costs, w, b
 

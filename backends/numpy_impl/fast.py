@@ -15,6 +15,8 @@ It covers full-batch plain SGD only (the benchmark's workloads): no mini-batches
 dampening, Nesterov or weight decay; asking for them is a ``BackendError`` naming the option.
 """
 
+import math
+
 import numpy as np
 
 from common.backend import BackendError
@@ -42,7 +44,8 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     ``BLOCK_BYTES`` of X per block when it is large). Every block size gives the same numbers
     up to the order of the sums.
 
-    Returns (costs (epochs + 1,), weight (C, D), bias (C,)), new arrays.
+    Returns (costs (epochs + 1,), weight (C, D), bias (C,)), new arrays; a run whose cost turns
+    inf or nan stops after that epoch, its costs ending there.
     """
     _check_plain_sgd(x.shape[0], batches, momentum, dampening, nesterov, weight_decay)
     n, d = x.shape
@@ -114,6 +117,8 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
         b -= grad_b
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(costs[epoch]))
+        if not math.isfinite(total):  # diverged: stop here, as train.train does
+            return costs[:epoch + 1], w, b
     return costs, w, b
 
 

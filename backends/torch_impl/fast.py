@@ -25,8 +25,11 @@ Two variants with the same code:
 
 Both cover full-batch plain SGD only (the benchmark's workloads): no mini-batches, momentum,
 dampening, Nesterov or weight decay; asking for them is a ``BackendError`` naming the option.
-Costs stay on the device and are read back once, as in ``train.train``.
+A run whose cost turns inf or nan stops there, its costs ending with that epoch's, as in
+``train.train`` (see ``_check_every`` for a GPU).
 """
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -114,10 +117,14 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     y = y.unsqueeze(0)
     costs = torch.empty(epochs + 1, **like)
     scale = lr / n
+    every = _check_every(x.device)
     for epoch in range(epochs + 1):
-        costs[epoch] = step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale)
+        cost = step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale)
+        costs[epoch] = cost
         if log is not None and log_every and epoch % log_every == 0:
-            log(epoch, costs[epoch].item())
+            log(epoch, cost.item())
+        if _diverged(cost, costs, epoch, epochs, every):
+            return _up_to_divergence(costs), w, b
     return costs, w, b
 
 
@@ -154,13 +161,39 @@ def train_compiled(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, bat
     w, b = weight.clone(), bias.clone()
     y_one_hot = F.one_hot(y, weight.shape[0]).to(x.dtype)
     costs = torch.empty(epochs + 1, dtype=x.dtype, device=x.device)
+    every = _check_every(x.device)
     with torch.no_grad():
         for epoch in range(epochs + 1):
             cost, w, b = fn(x, y_one_hot, w, b)
             costs[epoch] = cost
             if log is not None and log_every and epoch % log_every == 0:
-                log(epoch, costs[epoch].item())
+                log(epoch, cost.item())
+            if _diverged(cost, costs, epoch, epochs, every):
+                return _up_to_divergence(costs), w, b
     return costs, w, b
+
+
+def _check_every(device):
+    """How often to look for a non-finite cost: every epoch on the CPU, where reading a number
+    back is cheap; every 100 on a GPU, where it would make the host wait for each step. So on
+    a GPU a diverged run may take up to 99 steps more (on parameters already inf or nan) before
+    it stops; its costs end at the first non-finite one either way."""
+    return 1 if device.type == "cpu" else 100
+
+
+def _diverged(cost, costs, epoch, epochs, every):
+    """Whether a cost so far is inf or nan, looked at every ``every`` epochs and at the last."""
+    if every == 1:
+        return not math.isfinite(cost.item())
+    if epoch % every and epoch != epochs:
+        return False
+    return not bool(torch.isfinite(costs[max(0, epoch - every + 1):epoch + 1]).all())
+
+
+def _up_to_divergence(costs):
+    """The costs up to and including the first non-finite one (as train.train returns them)."""
+    first = int(torch.nonzero(~torch.isfinite(costs))[0, 0])
+    return costs[:first + 1]
 
 
 def _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay):
