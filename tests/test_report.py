@@ -4,6 +4,7 @@ The runs here use a short copy of the seed spec (40 epochs) so that they are qui
 command and the code paths are the real ones: every backend in its own process.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -24,6 +25,8 @@ from common.spec import SPEC_DIR
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ("report.md", "report.json", "junit.xml", "loss.png", "deviation.png")
 INSTALLED = available_backends()
+HAVE_PLOT = importlib.util.find_spec("matplotlib") is not None
+WRITTEN = FILES if HAVE_PLOT else FILES[:3]   # without matplotlib, the plots are skipped (and said so)
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +71,9 @@ def passing(small_spec, tmp_path_factory):
 def test_compare_writes_the_five_files_and_exits_0(passing):
     out, code, stdout, stderr = passing
     assert code == 0, stdout + stderr
-    for name in FILES:
+    for name in WRITTEN:
         assert (out / name).stat().st_size > 0, name
-    assert not [p.name for p in out.iterdir() if p.name not in FILES], "temporary files left behind"
+    assert not [p.name for p in out.iterdir() if p.name not in WRITTEN], "temporary files left behind"
     first = (out / "report.md").read_text().splitlines()[0]
     assert first.startswith("# **PASS**") and "seed-short" in first
     assert stdout.strip().splitlines()[-1].startswith("PASS: ")
@@ -96,8 +99,8 @@ def test_report_json_holds_every_check_run_and_the_reference(passing):
     assert data["verdict"] == "pass" and data["exit_status"] == 0 and data["failed_checks"] == []
     assert data["summary"]["checks"] == len(data["checks"]) == data["summary"]["passed"]
     groups = {c["group"] for c in data["checks"]}
-    assert {"trajectory", "accuracy"} <= groups
-    if len(INSTALLED) > 1:
+    assert "trajectory" in groups
+    if len(INSTALLED) > 1:  # one backend alone has nothing to compare but the expected costs
         assert groups == {"softmax", "loss", "trajectory", "params", "accuracy"}
     for c in data["checks"]:
         assert c["passed"] and c["max_abs"] <= c["tolerance"] and c["headroom"] == pytest.approx(c["max_abs"] / c["tolerance"])
@@ -111,7 +114,10 @@ def test_report_json_holds_every_check_run_and_the_reference(passing):
     assert {(d["run"], d["dtype"]) for d in data["deviations"]} == expected
     numpy64 = next(d for d in data["deviations"] if (d["run"], d["dtype"]) == ("numpy", "float64"))
     assert numpy64["max_abs"] == 0
-    assert data["plots"] == {"files": ["loss.png", "deviation.png"], "skipped": None}
+    if HAVE_PLOT:
+        assert data["plots"] == {"files": ["loss.png", "deviation.png"], "skipped": None}
+    else:
+        assert data["plots"]["files"] == [] and "matplotlib" in data["plots"]["skipped"]
 
 
 def test_report_md_reads_top_down(passing):
@@ -122,9 +128,12 @@ def test_report_md_reads_top_down(passing):
     order = ["## Summary", "## Backends", "## Deviation", "## Environment", "## Checks in detail", "## Tolerances", "## Plots"]
     positions = [md.index(h) for h in order]
     assert positions == sorted(positions)
-    for word in ("Python", "numpy", "torch", "jax", "flax", "optax", "Threads", "TF32", "XLA_FLAGS", "headroom"):
+    words = ["Python", "numpy", "Threads", "headroom"]
+    words += ["torch", "TF32"] if "torch" in INSTALLED else []
+    words += ["jax", "flax", "optax", "XLA_FLAGS"] if "jax" in INSTALLED else []
+    for word in words:
         assert word in md, word
-    assert "![loss](loss.png)" in md and "Failing checks" not in md
+    assert ("![loss](loss.png)" in md) == HAVE_PLOT and "Failing checks" not in md
 
 
 def test_junit_has_one_case_per_check_and_backend(passing):
@@ -137,12 +146,14 @@ def test_junit_has_one_case_per_check_and_backend(passing):
     assert root.get("skipped") == str(len(BACKENDS) - len(INSTALLED))
 
 
+@pytest.mark.skipif(not HAVE_PLOT, reason="matplotlib is not installed (pip install 'softmax-rosetta[plot]')")
 def test_plots_are_pngs(passing):
     out, *_ = passing
     for name in ("loss.png", "deviation.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.skipif(len(INSTALLED) < 2, reason="comparing backends needs two (one alone can match the lesson exactly)")
 def test_tolerance_scale_1e_9_fails_and_names_the_failing_checks_first(small_spec, tmp_path):
     backends = ",".join(INSTALLED[:2])
     code, stdout, stderr = compare(tmp_path, "--spec", small_spec, "--backends", backends, "--dtypes", "float32",
