@@ -363,6 +363,20 @@ def _nll_level_can_express(probabilities: bool, label_smoothing: float) -> None:
                            "term for the other classes; use level 'onehot' or 'fused'")
 
 
+def check_plain_sgd(batches: Any, momentum: float, dampening: float, nesterov: bool, weight_decay: float) -> None:
+    """The fast paths (backends/*/fast.py) cover full-batch plain SGD; anything else is an error
+    that names the option."""
+    if batches is not None and (not batches.full_batch or batches.shuffle):
+        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
+        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
+                           "(use the lesson variant)")
+    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
+                        ("weight_decay", weight_decay)):
+        if value:
+            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
+                               "(use the lesson variant)")
+
+
 def _choice(name: str, value: str, options: tuple[str, ...], where: str = "") -> str:
     if value not in options:
         raise BackendError(f"{name}: unknown {name} {value!r}{where}; known: {', '.join(options)}")

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, TextIO
 
 import numpy as np
 
@@ -344,7 +344,6 @@ def _better_floor(before: dict[str, Any], after: dict[str, Any]) -> dict[str, An
 
 def _runs(processes: list[dict[str, Any]], workloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every timed run, with per-epoch times and the ratio the table shows."""
-    by_name = {w["name"]: w for w in workloads}
     runs = []
     for proc in processes:
         if not proc.get("ok"):

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from common.backend import BackendError
+from common.backend import check_plain_sgd
 
 PRECISION = lax.Precision.HIGHEST
 
@@ -80,7 +80,7 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     x (N, D), y (N,) int, weight (C, D), bias (C,): jax arrays on one device.
     Returns (costs (epochs + 1,), weight (C, D), bias (C,)).
     """
-    _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
     costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1,
                       classes_first=x.size < CLASSES_FIRST_BELOW)
     finite = jnp.isfinite(costs)
@@ -90,16 +90,3 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
         for epoch in range(0, len(costs), log_every):
             log(epoch, float(costs[epoch]))
     return costs, w, b
-
-
-def _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay):
-    """The fast paths cover full-batch plain SGD; anything else is an error that names the option."""
-    if batches is not None and (not batches.full_batch or batches.shuffle):
-        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
-        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
-                         "(use the lesson variant)")
-    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
-                        ("weight_decay", weight_decay)):
-        if value:
-            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
-                             "(use the lesson variant)")

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from common.backend import BackendError
+from common.backend import check_plain_sgd
 
 # Rows per block: a block of X should stay in the cache between its two matmuls. 8 MiB of X per
 # block (2730 rows at D = 784 in float32) stays in a 32 MiB L3 and is big enough that each BLAS
@@ -47,7 +47,7 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     Returns (costs (epochs + 1,), weight (C, D), bias (C,)), new arrays; a run whose cost turns
     inf or nan stops after that epoch, its costs ending there.
     """
-    _check_plain_sgd(x.shape[0], batches, momentum, dampening, nesterov, weight_decay)
+    check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
     n, d = x.shape
     c = weight.shape[0]
     dtype = x.dtype
@@ -120,16 +120,3 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
         if not math.isfinite(total):  # diverged: stop here, as train.train does
             return costs[:epoch + 1], w, b
     return costs, w, b
-
-
-def _check_plain_sgd(n, batches, momentum, dampening, nesterov, weight_decay):
-    """The fast paths cover full-batch plain SGD; anything else is an error that names the option."""
-    if batches is not None and (not batches.full_batch or batches.shuffle):
-        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
-        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
-                         "(use the lesson variant)")
-    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
-                        ("weight_decay", weight_decay)):
-        if value:
-            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
-                             "(use the lesson variant)")

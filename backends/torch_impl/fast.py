@@ -34,7 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from common.backend import BackendError
+from common.backend import check_plain_sgd
 
 
 # Below this many elements of X the logits come out as W x^T (step) and the compiled step does
@@ -105,7 +105,7 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     x (N, D), y (N,) int64, weight (C, D), bias (C,): tensors on one device.
     Returns (costs (epochs + 1,), weight (C, D), bias (C,)) as new tensors.
     """
-    _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
     n, c = x.shape[0], weight.shape[0]
     w, b = weight.clone(), bias.clone()
     like = {"dtype": x.dtype, "device": x.device}
@@ -156,7 +156,7 @@ def train_compiled(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, bat
                    momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """``train_fast`` with the step compiled by ``torch.compile`` (Inductor); the first call for a
     shape compiles it (see ``compile_step``). Same arguments, same result."""
-    _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
     fn = compile_step(x, y, weight, bias, lr)
     w, b = weight.clone(), bias.clone()
     y_one_hot = F.one_hot(y, weight.shape[0]).to(x.dtype)
@@ -194,16 +194,3 @@ def _up_to_divergence(costs):
     """The costs up to and including the first non-finite one (as train.train returns them)."""
     first = int(torch.nonzero(~torch.isfinite(costs))[0, 0])
     return costs[:first + 1]
-
-
-def _check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay):
-    """The fast paths cover full-batch plain SGD; anything else is an error that names the option."""
-    if batches is not None and (not batches.full_batch or batches.shuffle):
-        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
-        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
-                         "(use the lesson variant)")
-    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
-                        ("weight_decay", weight_decay)):
-        if value:
-            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
-                             "(use the lesson variant)")
