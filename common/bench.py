@@ -42,6 +42,7 @@ from typing import Any, Callable, TextIO
 import numpy as np
 
 from .backend import BackendError
+from .files import atomic_write
 
 BACKEND_ORDER = ("numpy", "torch", "jax")
 FAST_PATHS = (("numpy", "fast"), ("torch", "fast"), ("torch", "compiled"), ("jax", "fast"))
@@ -551,7 +552,7 @@ def main(opts: Options, *, as_json: bool = False, markdown: str | None = None,
     stdout = stdout or sys.stdout
     result = run(opts)
     if markdown:
-        Path(markdown).write_text(markdown_report(result), encoding="utf-8")
+        atomic_write(markdown, markdown_report(result))
     if as_json:
         json.dump(result, stdout, indent=1)
         stdout.write("\n")

@@ -286,10 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         code = 1
     data["seconds_total"] = time.perf_counter() - start
-    tmp = f"{args.result}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, args.result)
+    from .files import atomic_write
+
+    atomic_write(args.result, json.dumps(data))
     return code
 
 
