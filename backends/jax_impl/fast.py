@@ -24,6 +24,8 @@ from jax import lax
 
 from common.backend import check_plain_sgd
 
+from .train import scanned_costs
+
 PRECISION = lax.Precision.HIGHEST
 
 
@@ -83,10 +85,4 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
     costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1,
                       classes_first=x.size < CLASSES_FIRST_BELOW)
-    finite = jnp.isfinite(costs)
-    if not finite.all():  # diverged: the run stopped after the first non-finite cost
-        costs = costs[:int(jnp.argmin(finite)) + 1]
-    if log is not None and log_every:
-        for epoch in range(0, len(costs), log_every):
-            log(epoch, float(costs[epoch]))
-    return costs, w, b
+    return scanned_costs(costs, log_every, log), w, b

@@ -180,10 +180,16 @@ def train_fused(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batche
     orders = batches.orders(epochs) if batches is not None and batches.shuffle else None
     state, costs = _run_epochs(graphdef, state, x, y, batch_size, epochs + 1, orders)
     nnx.update((model, optimizer), state)
+    return scanned_costs(costs, log_every, log), *weight_and_bias(model)
+
+
+def scanned_costs(costs, log_every=0, log=None):
+    """The costs a scan over all epochs returned, cut after the first non-finite one (the run
+    stopped there: a scan can't stop early, so the later epochs did nothing), then logged."""
     finite = jnp.isfinite(costs)
-    if not finite.all():  # diverged: the run stopped after the first non-finite cost
+    if not finite.all():
         costs = costs[:int(jnp.argmin(finite)) + 1]
     if log is not None and log_every:
         for epoch in range(0, len(costs), log_every):
             log(epoch, float(costs[epoch]))
-    return costs, *weight_and_bias(model)
+    return costs
