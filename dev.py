@@ -70,10 +70,10 @@ def main(argv: list[str]) -> int:
         python = _setup(ROOT / ".venv-numpy-only", ".", ["pytest", "hypothesis"])
         env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": ""}
         _check(_run([str(python), "-m", "pytest", *rest], env=env))
-        return _run([str(python), "-m", "common.cli", "train", "numpy", "--log-every", "500"])
+        return _run([str(python), "-m", "softmax_rosetta.tools.cli", "train", "numpy", "--log-every", "500"])
     python = _setup(ROOT / ".venv", ".[all]", [])
     if command == "demo":
-        return _run([str(python), "-m", "common.cli", "compare", *rest])
+        return _run([str(python), "-m", "softmax_rosetta.tools.cli", "compare", *rest])
     # Everything was installed, so a backend missing now is a failure, not a skip.
     env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
     return _run([str(python), "-m", "pytest", *rest], env=env)

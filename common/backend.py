@@ -88,7 +88,7 @@ class TrainResult:
 class Backend:
     """One framework's implementation of the lesson, used through NumPy arrays.
 
-    ``get_backend(name, device, dtype)`` (in ``common.registry``) builds one; users don't
+    ``get_backend(name, device, dtype)`` (in ``softmax_rosetta.registry``) builds one; users don't
     subclass this. Subclasses set ``name``, ``variants`` and implement the hooks.
     """
 

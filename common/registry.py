@@ -25,9 +25,9 @@ class BackendInfo:
 
 
 BACKENDS: dict[str, BackendInfo] = {
-    "numpy": BackendInfo("numpy", "backends.numpy_impl.backend", "NumpyBackend", ("numpy",), ""),
-    "torch": BackendInfo("torch", "backends.torch_impl.backend", "TorchBackend", ("torch",), "torch"),
-    "jax": BackendInfo("jax", "backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"),
+    "numpy": BackendInfo("numpy", "softmax_rosetta.backends.numpy_impl.backend", "NumpyBackend", ("numpy",), ""),
+    "torch": BackendInfo("torch", "softmax_rosetta.backends.torch_impl.backend", "TorchBackend", ("torch",), "torch"),
+    "jax": BackendInfo("jax", "softmax_rosetta.backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"),
 }
 
 

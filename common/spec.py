@@ -9,7 +9,7 @@ the tolerances (per dtype) that say how closely backends must agree.
 
 Every problem with a spec file is one ``SpecError`` naming the field and the value.
 Every field is documented in docs/specs.md. The data come inline (the seed) or from
-``common.data`` (iris, digits, synthetic); initial parameters inline or from ``common.init``;
+``softmax_rosetta.data`` (iris, digits, synthetic); initial parameters inline or from ``softmax_rosetta.init``;
 both are computed here, once, in float64 NumPy, and every backend receives the same arrays.
 """
 

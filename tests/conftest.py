@@ -11,8 +11,8 @@ import os
 import numpy as np
 import pytest
 
-from common import BACKENDS, get_backend, load_spec
-from common.registry import backend_class, missing_packages
+from softmax_rosetta import BACKENDS, get_backend, load_spec
+from softmax_rosetta.registry import backend_class, missing_packages
 
 SELECTED = [b.strip() for b in os.environ.get("SOFTMAX_ROSETTA_BACKENDS", ",".join(BACKENDS)).split(",") if b.strip()]
 REQUIRE_ALL = os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all"

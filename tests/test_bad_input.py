@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from common.cli import main
-from common.spec import SPEC_DIR
+from softmax_rosetta.tools.cli import main
+from softmax_rosetta.spec import SPEC_DIR
 
 SEED = (SPEC_DIR / "seed.toml").read_text()
 

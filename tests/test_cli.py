@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from common.cli import main
+from softmax_rosetta.tools.cli import main
 from conftest import assert_within
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def _python(code):
 
 
 def test_numpy_backend_imports_no_framework():
-    out = _python("import sys; from common import get_backend, load_spec; "
+    out = _python("import sys; from softmax_rosetta import get_backend, load_spec; "
                   "get_backend('numpy').train(load_spec('seed'), epochs=3); "
                   "print(sorted(m for m in ('torch', 'jax', 'flax', 'optax') if m in sys.modules))")
     assert out.returncode == 0, out.stderr
@@ -123,15 +123,15 @@ def test_numpy_backend_imports_no_framework():
 
 
 def test_without_torch_and_jax(tmp_path):
-    out = _python(BLOCK + "from common.cli import main; from common import available_backends; "
+    out = _python(BLOCK + "from softmax_rosetta.tools.cli import main; from softmax_rosetta import available_backends; "
                   "print(available_backends()); sys.exit(main(['train', 'numpy', '--epochs', '0']))")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["['numpy']", "epoch: 0 cost: 1.6167852878570557", "train accuracy: 0.1250 (8 samples)"]
     for name, extra in (("torch", "torch"), ("jax", "jax")):
-        out = _python(BLOCK + f"from common.cli import main; sys.exit(main(['train', '{name}']))")
+        out = _python(BLOCK + f"from softmax_rosetta.tools.cli import main; sys.exit(main(['train', '{name}']))")
         assert out.returncode == 2
         assert out.stderr.strip().startswith(f"softmax-rosetta: error: backend '{name}' needs ")
         assert f"pip install 'softmax-rosetta[{extra}]'" in out.stderr
         assert "\n" not in out.stderr.strip()
-    out = _python(BLOCK + "from common.cli import main; sys.exit(main(['backends']))")
+    out = _python(BLOCK + "from softmax_rosetta.tools.cli import main; sys.exit(main(['backends']))")
     assert "torch  not installed (needs torch): pip install 'softmax-rosetta[torch]'" in out.stdout

@@ -3,7 +3,7 @@
 Left to the frameworks, these would go wrong in different ways: NumPy wraps a class index of
 -1 to the last class, JAX returns NaN or garbage for an index out of range (it can't raise
 inside jit), torch raises its own error or, for a negative weight, none at all. The checks
-run in ``common.backend`` on the host, before any framework sees the arrays.
+run in ``softmax_rosetta.backend`` on the host, before any framework sees the arrays.
 """
 
 from dataclasses import dataclass, field
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from common import BackendError
+from softmax_rosetta import BackendError
 
 Z = np.zeros((2, 3))
 PROBS = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])

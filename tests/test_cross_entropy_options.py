@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from common.registry import missing_packages
+from softmax_rosetta.registry import missing_packages
 from conftest import require_backend
 
 TOLERANCE = {"float64": {"rtol": 1e-12, "atol": 1e-12},
@@ -349,7 +349,7 @@ def test_jax_losses_run_under_jit(case):
     import jax
     import jax.numpy as jnp
 
-    from backends.jax_impl import functional as jf
+    from softmax_rosetta.backends.jax_impl import functional as jf
 
     logits, target, options = case.args("float64")
     weight = options.pop("weight", None)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from common import load_spec
-from common.data import Batches, load_dataset, standardize, synthetic, train_test_split
+from softmax_rosetta import load_spec
+from softmax_rosetta.data import Batches, load_dataset, standardize, synthetic, train_test_split
 
 
 @pytest.mark.parametrize("name,shape,classes", [("iris", (150, 4), 3), ("digits", (1797, 64), 10)])

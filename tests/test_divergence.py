@@ -4,7 +4,7 @@ non-finite cost and says so in one line, naming the backend and the epoch."""
 import numpy as np
 import pytest
 
-from common import TrainingDiverged, get_backend, load_spec
+from softmax_rosetta import TrainingDiverged, get_backend, load_spec
 from conftest import all_runs, require_backend
 
 RUNS = all_runs()
@@ -52,7 +52,7 @@ def test_later_divergence_is_found_at_the_same_epoch_everywhere(name, variant):
 
 
 def test_the_cli_says_so_in_one_line_and_exits_1(capsys):
-    from common.cli import main
+    from softmax_rosetta.tools.cli import main
 
     assert main(["train", "numpy", "--lr", "1e38"]) == 1
     captured = capsys.readouterr()

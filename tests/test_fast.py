@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from common import BackendError, get_backend, load_spec
-from common.bench import Options, check_targets, make_data, markdown_report, run, text_report
-from common.cli import main
+from softmax_rosetta import BackendError, get_backend, load_spec
+from softmax_rosetta.tools.bench import Options, check_targets, make_data, markdown_report, run, text_report
+from softmax_rosetta.tools.cli import main
 from conftest import DTYPES, SELECTED, assert_within, require_backend
 
 FAST = [(name, v) for name in SELECTED for v in {"numpy": ("fast",), "torch": ("fast", "compiled"),
@@ -72,7 +72,7 @@ def test_fast_path_follows_the_lesson_on_a_larger_problem(name, variant, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_numpy_row_blocks_equal_one_block(dtype):
     """Blocks of 7 rows (the last one shorter), of 64, and the whole X at once: the same run up to summation order."""
-    from backends.numpy_impl.fast import train_fast
+    from softmax_rosetta.backends.numpy_impl.fast import train_fast
 
     _, x, y, w, b = small_synthetic()
     x, w, b = (a.astype(dtype) for a in (x, w, b))
@@ -87,7 +87,7 @@ def test_numpy_row_blocks_equal_one_block(dtype):
 
 
 def test_numpy_fast_path_picks_blocks_for_a_large_x():
-    from backends.numpy_impl import fast
+    from softmax_rosetta.backends.numpy_impl import fast
 
     x = np.zeros((fast.UNBLOCKED_BYTES // (64 * 4) + 1, 64), dtype=np.float32)
     y = np.zeros(x.shape[0], dtype=np.int64)
@@ -172,7 +172,7 @@ def test_jax_fast_path_layouts_agree(dtype):
     require_backend("jax")
     import jax.numpy as jnp
 
-    from backends.jax_impl.fast import run
+    from softmax_rosetta.backends.jax_impl.fast import run
 
     spec, x, y, w, b = small_synthetic()
     args = [jnp.asarray(a, dtype=dtype) for a in (x, y.astype(np.int32), w, b)]
@@ -188,7 +188,7 @@ def test_torch_large_x_path_follows_the_lesson(monkeypatch, variant):
     """What the torch steps do on a large X (logits as x W^T; the compiled softmax on z (N, C)),
     forced on a small one, against the lesson."""
     require_backend("torch")
-    from backends.torch_impl import fast
+    from softmax_rosetta.backends.torch_impl import fast
 
     monkeypatch.setattr(fast, "CLASSES_FIRST_BELOW", 0)
     monkeypatch.setattr(fast, "_compiled", {})
@@ -204,7 +204,7 @@ def test_torch_large_x_path_follows_the_lesson(monkeypatch, variant):
 @pytest.mark.parametrize("name,variant", FAST, ids=IDS)
 def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, dtype):
     """As every lesson loop does: an lr so large that the first step overflows ends the run at epoch 1."""
-    from common import TrainingDiverged
+    from softmax_rosetta import TrainingDiverged
 
     require_backend(name)
     with pytest.raises(TrainingDiverged) as info:

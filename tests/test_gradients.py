@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backends.numpy_impl.model import init_params, loss_and_grads
+from softmax_rosetta.backends.numpy_impl.model import init_params, loss_and_grads
 from conftest import assert_within, require_backend
 
 
@@ -41,7 +41,7 @@ def test_numpy_gradient_matches_torch_autograd(seed_spec, seed):
     import torch
     import torch.nn.functional as F
 
-    from backends.torch_impl.model import init_model
+    from softmax_rosetta.backends.torch_impl.model import init_model
 
     x, y, w, b = _problem(seed_spec, seed)
     _, grads = loss_and_grads(init_params(w, b), x, y)
@@ -57,8 +57,8 @@ def test_numpy_gradient_matches_jax_autodiff(seed_spec, seed):
     import jax.numpy as jnp
     from flax import nnx
 
-    from backends.jax_impl.model import init_model
-    from backends.jax_impl.train import loss_fn
+    from softmax_rosetta.backends.jax_impl.model import init_model
+    from softmax_rosetta.backends.jax_impl.train import loss_fn
 
     x, y, w, b = _problem(seed_spec, seed)
     _, grads = loss_and_grads(init_params(w, b), x, y)

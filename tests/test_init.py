@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from common import load_spec
-from common.init import normal, torch_linear, zeros
+from softmax_rosetta import load_spec
+from softmax_rosetta.init import normal, torch_linear, zeros
 from conftest import require_backend
 
 # (out_features, in_features): square, wide, tall, 1 x 1, fan_in not a power of 4 (bound not exact in float32)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common import get_backend
+from softmax_rosetta import get_backend
 from conftest import SELECTED, require_backend
 
 settings.register_profile("quick", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -142,7 +142,7 @@ def test_fused_gradient_is_softmax_minus_onehot_over_n(data):
     n, c = z.shape
     p_ref, _ = reference(z)
     expected = (p_ref - np.eye(c)[y]) / n
-    from backends.numpy_impl.functional import cross_entropy_grad
+    from softmax_rosetta.backends.numpy_impl.functional import cross_entropy_grad
 
     np.testing.assert_allclose(cross_entropy_grad(z, y), expected, rtol=0, atol=1e-15)
     if "torch" in SELECTED:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from common import cli, load_spec
-from common import report as report_mod
-from common import report_worker
-from common.compare import Check, check_accuracy, scale_tolerances, suspects
-from common.registry import BACKENDS, available_backends, backend_class
-from common.spec import SPEC_DIR
+from softmax_rosetta import load_spec
+from softmax_rosetta.tools import cli
+from softmax_rosetta.tools import report as report_mod
+from softmax_rosetta.tools import report_worker
+from softmax_rosetta.compare import Check, check_accuracy, scale_tolerances, suspects
+from softmax_rosetta.registry import BACKENDS, available_backends, backend_class
+from softmax_rosetta.spec import SPEC_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ("report.md", "report.json", "junit.xml", "loss.png", "deviation.png")
@@ -50,10 +51,10 @@ def compare(out, *args, env=None, python_prelude=None):
     full_env.update(env or {})
     argv = ["compare", "--out", str(out), *map(str, args)]
     if python_prelude:
-        code = f"{python_prelude}\nimport sys\nfrom common.cli import main\nsys.exit(main({argv!r}))"
+        code = f"{python_prelude}\nimport sys\nfrom softmax_rosetta.tools.cli import main\nsys.exit(main({argv!r}))"
         cmd = [sys.executable, "-c", code]
     else:
-        cmd = [sys.executable, "-m", "common.cli", *argv]
+        cmd = [sys.executable, "-m", "softmax_rosetta.tools.cli", *argv]
     proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -343,7 +344,7 @@ def test_accuracy_must_be_equal(seed_spec):
 
     import numpy as np
 
-    from common.backend import TrainResult
+    from softmax_rosetta.backend import TrainResult
 
     r = TrainResult("numpy", "lesson", "float32", "cpu", "seed", 0.1, 0, np.zeros(1), np.zeros((3, 4)), np.zeros(3),
                     accuracy=1.0, seconds=0.0)

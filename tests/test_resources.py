@@ -22,7 +22,7 @@ LIMIT = 3.5  # times the input's bytes, above the peak before the calls
 CHILD = r"""
 import resource, sys
 import numpy as np
-from common import get_backend
+from softmax_rosetta import get_backend
 
 be = get_backend(sys.argv[1], dtype="float32")
 # the code paths once on a small input, so one-time allocations (a framework's pools) don't count

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import rosetta
-from common.cli import main
+from softmax_rosetta.tools import rosetta
+from softmax_rosetta.tools.cli import main
 from conftest import SELECTED, require_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REGENERATE = "regenerate them with: softmax-rosetta rosetta"
-# The concepts issue 8 asks for, by key in common/rosetta.py.
+# The concepts issue 8 asks for, by key in tools/rosetta.py.
 REQUIRED = ["softmax", "log-softmax", "one-hot", "loss-onehot", "loss-nll", "loss-fused",
             "option-weight", "option-ignore-index", "option-reduction", "option-label-smoothing",
             "option-probabilities", "model", "optimizer", "step", "loop", "fused"]

@@ -6,8 +6,8 @@ import tomllib
 import numpy as np
 import pytest
 
-from common import SpecError, bundled_specs, load_spec
-from common.spec import SPEC_DIR, spec_from_dict
+from softmax_rosetta import SpecError, bundled_specs, load_spec
+from softmax_rosetta.spec import SPEC_DIR, spec_from_dict
 
 
 def test_seed_holds_the_lesson(seed_spec):
@@ -198,7 +198,7 @@ def test_bundled_specs_load_with_their_shapes():
 
 def test_new_specs_expected_costs_come_from_the_numpy_reference():
     for name in ("iris", "digits", "synthetic"):
-        assert load_spec(name).expected_source.startswith(f"python -m common.expected {name} --write")
+        assert load_spec(name).expected_source.startswith(f"softmax-rosetta expected {name} --write")
 
 
 def test_optimizer_defaults_are_torchs():
@@ -236,7 +236,7 @@ def test_replace_validates_the_optimizer_options():
 
 def test_every_field_is_documented():
     """docs/specs.md names every field the schema knows."""
-    from common.spec import _SCHEMA
+    from softmax_rosetta.spec import _SCHEMA
 
     docs = (SPEC_DIR.parent.parent / "docs" / "specs.md").read_text()
 

@@ -8,8 +8,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from common import get_backend
-from common.compare import check_expected, check_forward, check_pair, forward_outputs
+from softmax_rosetta import get_backend
+from softmax_rosetta.compare import check_expected, check_forward, check_pair, forward_outputs
 from conftest import DTYPES, SELECTED, all_runs, assert_within, require_backend, require_device
 
 RUNS = all_runs()

@@ -10,8 +10,8 @@ tolerances; each spec's note says how they were measured on these same workloads
 import numpy as np
 import pytest
 
-from common import get_backend, load_spec
-from common.compare import check_forward, forward_outputs
+from softmax_rosetta import get_backend, load_spec
+from softmax_rosetta.compare import check_forward, forward_outputs
 from conftest import DTYPES, SELECTED, all_runs, assert_within, require_backend
 
 NEW_SPECS = ("iris", "digits", "synthetic")
@@ -128,7 +128,7 @@ def test_full_batch_is_one_step_per_epoch_in_every_backend():
 
 @pytest.mark.parametrize("spec_name", NEW_SPECS)
 def test_train_command_prints_costs_then_accuracies(spec_name, capsys):
-    from common.cli import main
+    from softmax_rosetta.tools.cli import main
 
     assert main(["train", "numpy", "--spec", spec_name, "--dtype", "float64"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -141,7 +141,7 @@ def test_train_command_prints_costs_then_accuracies(spec_name, capsys):
 
 
 def test_specs_command_lists_every_bundled_spec(capsys):
-    from common.cli import main
+    from softmax_rosetta.tools.cli import main
 
     assert main(["specs"]) == 0
     out = capsys.readouterr().out
@@ -153,8 +153,11 @@ def test_specs_command_lists_every_bundled_spec(capsys):
 def test_expected_command_writes_the_float64_reference(tmp_path, capsys):
     import re
 
-    from common.expected import main as expected_main
-    from common.spec import SPEC_DIR
+    from softmax_rosetta.spec import SPEC_DIR
+    from softmax_rosetta.tools.cli import main
+
+    def expected_main(argv):
+        return main(["expected", *argv])
 
     text = (SPEC_DIR / "synthetic.toml").read_text().replace("epochs = 100", "epochs = 20")
     path = tmp_path / "small.toml"
@@ -164,7 +167,7 @@ def test_expected_command_writes_the_float64_reference(tmp_path, capsys):
     reference = get_backend("numpy", dtype="float64").train(spec)
     assert spec.expected_epochs == (0, 10, 20)
     assert np.array_equal(spec.expected_costs, reference.losses[[0, 10, 20]])
-    assert "python -m common.expected" in spec.expected_source
+    assert "softmax-rosetta expected" in spec.expected_source
     before = path.read_text()
     assert expected_main([str(path), "--write"]) == 0 and path.read_text() == before   # idempotent
     # the seed's costs are the lesson's printout: never overwritten

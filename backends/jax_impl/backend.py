@@ -1,4 +1,4 @@
-"""Adapter: the JAX lesson behind ``common.get_backend("jax")``."""
+"""Adapter: the JAX lesson behind ``softmax_rosetta.get_backend("jax")``."""
 
 import inspect
 import os
@@ -7,7 +7,7 @@ from importlib.metadata import version
 import jax
 import numpy as np
 
-from common.backend import Backend, host_settings
+from softmax_rosetta.backend import Backend, host_settings
 
 from . import functional
 from .fast import train_fast

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from common.backend import check_plain_sgd
+from softmax_rosetta.backend import check_plain_sgd
 
 from .train import scanned_costs
 

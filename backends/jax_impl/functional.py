@@ -14,7 +14,7 @@ torch's options, and how they are built here (optax has only the plain losses):
   the second term optax.softmax_cross_entropy; for soft targets optax.smooth_labels mixes in eps / C.
 Everything is a jnp expression (no Python branch on array values), so these run under jit.
 JAX can't raise on a bad index inside a traced function (an out-of-range label gives NaN or
-garbage), so ``common.backend.Backend`` checks the arguments on the host before calling these.
+garbage), so ``softmax_rosetta.backend.Backend`` checks the arguments on the host before calling these.
 ``reduction`` and ``label_smoothing`` are static: under jit, close over them (functools.partial).
 """
 

@@ -96,7 +96,7 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
           momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """Epochs 0..epochs inclusive; each takes one SGD step per batch, the lesson's full batch by default.
 
-    ``batches(epoch)`` lists each step's rows as index arrays (``common.data.Batches``: the same
+    ``batches(epoch)`` lists each step's rows as index arrays (``softmax_rosetta.data.Batches``: the same
     rows in the same order in every backend); None is full batch. An epoch's cost is the mean
     loss over the training rows, each batch's loss taken before its step: sum over batches of
     cost_b * (B_b / N). momentum, dampening, nesterov, weight_decay: torch.optim.SGD's (see ``sgd``).
@@ -116,7 +116,7 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
         costs.append(epoch_cost)
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(epoch_cost))
-        if not jnp.isfinite(epoch_cost):  # diverged: stop here (common.backend reports it)
+        if not jnp.isfinite(epoch_cost):  # diverged: stop here (softmax_rosetta.backend reports it)
             break
     return jnp.stack(costs), *weight_and_bias(model)
 

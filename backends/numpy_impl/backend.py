@@ -1,8 +1,8 @@
-"""Adapter: the NumPy lesson behind ``common.get_backend("numpy")``."""
+"""Adapter: the NumPy lesson behind ``softmax_rosetta.get_backend("numpy")``."""
 
 import numpy as np
 
-from common.backend import Backend, host_settings
+from softmax_rosetta.backend import Backend, host_settings
 
 from . import functional
 from .fast import train_fast
@@ -43,7 +43,7 @@ class NumpyBackend(Backend):
         # lr in the data's dtype, so a float32 run stays float32 throughout (the other options
         # stay Python floats: NumPy casts them to the array's dtype, as torch does)
         loop = train_fast if variant == "fast" else train
-        # A diverging run overflows on its way to inf: common.backend reports that in one
+        # A diverging run overflows on its way to inf: softmax_rosetta.backend reports that in one
         # line (TrainingDiverged), so NumPy's overflow warnings would only repeat it.
         with np.errstate(over="ignore", invalid="ignore"):
             return loop(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from common.backend import check_plain_sgd
+from softmax_rosetta.backend import check_plain_sgd
 
 # Rows per block: a block of X should stay in the cache between its two matmuls. 8 MiB of X per
 # block (2730 rows at D = 784 in float32) stays in a 32 MiB L3 and is big enough that each BLAS

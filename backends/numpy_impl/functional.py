@@ -5,7 +5,7 @@ axis 1, or (C,) unbatched. target: class indices, the input's shape without the 
 ((N,), (N, d1, ...), or a scalar), or class probabilities (soft labels), the input's own shape.
 Options, spelled as in torch's F.cross_entropy: weight (C,), ignore_index, reduction
 ("none" | "sum" | "mean"), label_smoothing in [0, 1]. docs/cross-entropy.md has the table.
-Arguments are checked on the host by ``common.backend.Backend`` before they reach here.
+Arguments are checked on the host by ``softmax_rosetta.backend.Backend`` before they reach here.
 """
 
 import functools

@@ -33,7 +33,7 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
           momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """Epochs 0..epochs inclusive; each takes one SGD step per batch, the lesson's full batch by default.
 
-    ``batches(epoch)`` lists each step's rows as index arrays (``common.data.Batches``); None is
+    ``batches(epoch)`` lists each step's rows as index arrays (``softmax_rosetta.data.Batches``); None is
     full batch. An epoch's cost is the mean loss over the training rows, each batch's loss
     taken before its step: sum over batches of cost_b * (B_b / N).
 
@@ -51,6 +51,6 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
             costs[epoch] += cost * (len(xb) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(costs[epoch]))
-        if not np.isfinite(costs[epoch]):  # diverged: stop here (common.backend reports it)
+        if not np.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
             return costs[:epoch + 1], params["weight"], params["bias"]
     return costs, params["weight"], params["bias"]

@@ -1,9 +1,9 @@
-"""Adapter: the PyTorch lesson behind ``common.get_backend("torch")``."""
+"""Adapter: the PyTorch lesson behind ``softmax_rosetta.get_backend("torch")``."""
 
 import numpy as np
 import torch
 
-from common.backend import Backend, host_settings
+from softmax_rosetta.backend import Backend, host_settings
 
 from . import functional
 from .fast import train_compiled, train_fast

@@ -34,7 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from common.backend import check_plain_sgd
+from softmax_rosetta.backend import check_plain_sgd
 
 
 # Below this many elements of X the logits come out as W x^T (step) and the compiled step does

@@ -12,7 +12,7 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
     """Epochs 0..epochs inclusive; each takes one SGD step per batch, the lesson's full batch by default.
 
     x (N, D), y (N,), weight (C, D), bias (C,) are tensors on one device. ``batches(epoch)``
-    lists each step's rows as index arrays (``common.data.Batches``: the same rows in the same
+    lists each step's rows as index arrays (``softmax_rosetta.data.Batches``: the same rows in the same
     order in every backend, where a DataLoader would draw its own); None is full batch.
     momentum, dampening, nesterov, weight_decay: torch.optim.SGD's own.
 
@@ -38,6 +38,6 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
             costs[epoch] += cost.detach() * (len(prediction) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, costs[epoch].item())
-        if not torch.isfinite(costs[epoch]):  # diverged: stop here (common.backend reports it)
+        if not torch.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
             return costs[:epoch + 1], model.linear.weight.detach(), model.linear.bias.detach()
     return costs, model.linear.weight.detach(), model.linear.bias.detach()

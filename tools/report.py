@@ -1,7 +1,7 @@
 """The agreement report of ``softmax-rosetta compare``: report.md, report.json, junit.xml and two plots.
 
 ``build_report`` takes what the backend processes returned (``report_worker.WorkerResult``),
-runs every check of ``common.compare`` on it and keeps the verdict; ``write_report`` writes
+runs every check of ``softmax_rosetta.compare`` on it and keeps the verdict; ``write_report`` writes
 the files. Every file is written to a temporary file beside it and moved into place with
 ``os.replace``, and ``clear_outputs`` removes the previous run's files before a run starts,
 so an interrupted run leaves no report at all rather than a truncated or stale one that
@@ -22,12 +22,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .backend import TrainResult
-from .compare import (CHECK_GROUPS, Check, Deviation, accuracy_tolerance, compare_all, deviation, label,
+from softmax_rosetta.backend import TrainResult
+from softmax_rosetta.compare import (CHECK_GROUPS, Check, Deviation, accuracy_tolerance, compare_all, deviation, label,
                       scale_tolerances, suspects)
 from .files import atomic_write
 from .report_worker import PERTURB_ENV, WorkerResult, environment
-from .spec import Spec
+from softmax_rosetta.spec import Spec
 
 SCHEMA = "softmax-rosetta/agreement-report"
 SCHEMA_VERSION = 1
@@ -192,7 +192,7 @@ class Report:
         out = [f"# {self.verdict_line()}", ""]
         if self.perturbation:
             out += [f"> **Test hook active**: `{PERTURB_ENV}={self.perturbation}` shifted backends' results "
-                    "on purpose (see common/report_worker.py). These numbers do not describe the backends.", ""]
+                    "on purpose (see tools/report_worker.py). These numbers do not describe the backends.", ""]
         if self.errors:
             out += ["## Backends that failed to run", ""] + [f"- {e}" for e in self.errors] + [""]
         if self.failed:

@@ -15,7 +15,7 @@ bandwidth and float32 matmul rate. An epoch must read X (N D 4 bytes) and do two
 it (4 N D C flops), so no implementation can take less than
     floor = max(N D 4 / bandwidth, 4 N D C / matmul rate)    per epoch.
 
-Each backend runs in its own process (``common.bench_worker``), with the same thread count
+Each backend runs in its own process (``softmax_rosetta.tools.bench_worker``), with the same thread count
 in every thread pool (``--threads``, default: the CPUs this process may use) and its CPU
 affinity set to that many CPUs. Data are made here once, written to a temporary .npz and read
 by each process, so generating them is never timed and every backend sees the same numbers.
@@ -41,7 +41,7 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
-from .backend import BackendError
+from softmax_rosetta.backend import BackendError
 from .files import atomic_write
 
 BACKEND_ORDER = ("numpy", "torch", "jax")
@@ -83,11 +83,11 @@ TARGETS = (
 
 def make_data(key: str, rows: int | None = None) -> dict[str, Any]:
     """One workload's arrays: x (N, D) float32, y (N,) int64, weight (C, D), bias (C,) float32, lr."""
-    from . import init
-    from .data import load_dataset, standardize
+    from softmax_rosetta import init
+    from softmax_rosetta.data import load_dataset, standardize
 
     if key == "T":
-        from .spec import load_spec
+        from softmax_rosetta.spec import load_spec
         spec = load_spec("seed")
         x, y, (w, b), lr = spec.x_train, spec.y_train, (spec.init_weight, spec.init_bias), spec.lr
         title = "seed spec"
@@ -110,7 +110,7 @@ def make_data(key: str, rows: int | None = None) -> dict[str, Any]:
 
 
 def _blobs(n: int, d: int, c: int, seed: int = 0, separation: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """``common.data.synthetic``'s Gaussian blobs, drawn straight in float32 and in row chunks, so
+    """``softmax_rosetta.data.synthetic``'s Gaussian blobs, drawn straight in float32 and in row chunks, so
     that 1,000,000 x 784 rows need their 3 GB and no float64 copy."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0.0, separation / np.sqrt(2.0 * d), size=(c, d)).astype(np.float32)
@@ -127,20 +127,18 @@ def _blobs(n: int, d: int, c: int, seed: int = 0, separation: float = 3.0) -> tu
 
 def child_env(threads: int, device: str) -> tuple[dict[str, str], dict[str, str]]:
     """The environment of the benchmark's processes, and the variables unset from it (to record)."""
-    root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     unset = {k: env.pop(k) for k in UNSET_FOR_BENCH if k in env}
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(threads)
     if device == "cpu":
         env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     return env, unset
 
 
 def run_process(plan: dict[str, Any], env: dict[str, str], cpus: list[int] | None, tmp: str,
                 on_progress: Callable[[str], None], timeout: float | None = None) -> dict[str, Any]:
-    """Run one ``common.bench_worker`` with ``plan``; return its result (``ok`` False when it failed)."""
+    """Run one ``softmax_rosetta.tools.bench_worker`` with ``plan``; return its result (``ok`` False when it failed)."""
     tag = plan.get("backend", plan["kind"])
     plan_path, result_path, log_path = (os.path.join(tmp, f"{tag}.{ext}") for ext in ("plan.json", "json", "log"))
     with open(plan_path, "w", encoding="utf-8") as f:
@@ -149,7 +147,7 @@ def run_process(plan: dict[str, Any], env: dict[str, str], cpus: list[int] | Non
     # the CPU affinity is set first thing in the child, before NumPy or a framework starts a
     # thread pool, so every thread inherits it (a preexec_fn would fork a parent that may run JAX)
     launch = ("import os, runpy, sys; cpus = {cpus!r}; cpus and os.sched_setaffinity(0, cpus); "
-              "sys.argv[1:] = {args!r}; runpy.run_module('common.bench_worker', run_name='__main__')"
+              "sys.argv[1:] = {args!r}; runpy.run_module('softmax_rosetta.tools.bench_worker', run_name='__main__')"
               ).format(cpus=cpus, args=["--plan", plan_path, "--result", result_path])
     start = time.perf_counter()
     with open(log_path, "w+", encoding="utf-8") as log:
@@ -237,7 +235,7 @@ class Options:
 
 def run(opts: Options) -> dict[str, Any]:
     """The whole benchmark: the floor, then each backend in its own process. Returns the result dict."""
-    from .registry import available_backends, backend_class, missing_packages
+    from softmax_rosetta.registry import available_backends, backend_class, missing_packages
 
     if opts.device not in ("cpu", "cuda"):
         raise BackendError(f"--device: unknown device {opts.device!r}; known: cpu, cuda")

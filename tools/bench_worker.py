@@ -1,6 +1,6 @@
 """One backend's timings (or the machine's floor) for ``softmax-rosetta bench``, in a process of its own.
 
-    python -m common.bench_worker --plan PLAN.json --result RESULT.json
+    python -m softmax_rosetta.tools.bench_worker --plan PLAN.json --result RESULT.json
 
 PLAN.json names what to do: ``{"kind": "floor", ...}`` measures the machine's memory read
 bandwidth and float32 matmul rate; ``{"kind": "backend", "backend": "torch", ...}`` times every
@@ -207,7 +207,7 @@ def _framework_threads(name: str, threads: int) -> dict[str, Any]:
 def time_backend(plan: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
-    from .registry import get_backend
+    from softmax_rosetta.registry import get_backend
 
     name, device = plan["backend"], plan["device"]
     be = get_backend(name, device=device if name != "numpy" else "cpu", dtype="float32")
@@ -271,7 +271,7 @@ def _time_variant(be, native, lr, epochs, variant, sync, plan, label) -> dict[st
 # --- the process --------------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m common.bench_worker", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m softmax_rosetta.tools.bench_worker", description=__doc__.split("\n")[0])
     p.add_argument("--plan", required=True, help="the JSON plan the parent wrote")
     p.add_argument("--result", required=True, help="where to write the JSON result")
     args = p.parse_args(argv)

@@ -20,9 +20,9 @@ import json
 import sys
 from typing import Sequence
 
-from .backend import BackendError, TrainingDiverged
-from .registry import BACKENDS, backend_class, get_backend, missing_packages
-from .spec import DTYPES, SpecError, bundled_specs, load_spec
+from softmax_rosetta.backend import BackendError, TrainingDiverged
+from softmax_rosetta.registry import BACKENDS, backend_class, get_backend, missing_packages
+from softmax_rosetta.spec import DTYPES, SpecError, bundled_specs, load_spec
 
 PROG = "softmax-rosetta"
 
@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rosetta = sub.add_parser(
         "rosetta", help="write docs/rosetta.md and docs/rosetta.html: the lesson in the three backends side by side",
-        description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code (common/rosetta.py): "
+        description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code (tools/rosetta.py): "
                     "each concept's code in NumPy, PyTorch and JAX, linked to its file and line, a note on what "
                     "differs, and the numbers every backend computes on the seed spec. --check writes nothing "
                     "and exits 1 if either file is stale against the code.")
@@ -113,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
     rosetta.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     rosetta.set_defaults(run=_rosetta)
+
+    expected = sub.add_parser(
+        "expected", help="print a spec's expected costs (the float64 NumPy reference); --write puts them in the spec",
+        description="Train the NumPy backend in float64 on the spec and print its [expected] table: the costs at "
+                    "epochs 0, every, 2*every, ... With --write, replace the spec file's every, source and costs "
+                    "lines (its comments are kept). A spec whose expected costs came from elsewhere (the seed's "
+                    "are the lesson's printout) is never overwritten.")
+    expected.add_argument("spec", help="a bundled spec's name or a path to a .toml file")
+    expected.add_argument("--write", action="store_true", help="write the costs into the spec file")
+    expected.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+    expected.set_defaults(run=_expected)
     _bench_parser(sub)
     return parser
 
@@ -175,7 +186,7 @@ def _split(text: str, known: Sequence[str], what: str) -> list[str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    """The agreement report: see common/report.py and docs/report.md."""
+    """The agreement report: see tools/report.py and docs/report.md."""
     import os
     import time
 
@@ -310,8 +321,23 @@ def _specs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expected(args: argparse.Namespace) -> int:
+    """A spec's expected costs: see tools/expected.py."""
+    from .expected import expected_table, reference_costs, write_expected
+
+    spec = load_spec(args.spec)
+    table = expected_table(spec.name, reference_costs(spec, spec.expected_every), spec.expected_every)
+    print(table, end="")
+    if args.write:
+        if not spec.path:
+            raise UsageError(f"spec: {args.spec!r} has no file to write into")
+        write_expected(spec.path, table)
+        print(f"written into {spec.path}", file=sys.stderr)
+    return 0
+
+
 def _rosetta(args: argparse.Namespace) -> int:
-    """docs/rosetta.md and docs/rosetta.html: see common/rosetta.py."""
+    """docs/rosetta.md and docs/rosetta.html: see tools/rosetta.py."""
     from .rosetta import FILES, ORDER, RosettaError, build, check, write
 
     try:
@@ -366,7 +392,7 @@ def _bench_parser(sub) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    """The benchmark: see common/bench.py and docs/benchmarks.md."""
+    """The benchmark: see tools/bench.py and docs/benchmarks.md."""
     from . import bench
 
     names = lambda text: tuple(t.strip() for t in text.split(",") if t.strip()) if text else None  # noqa: E731

@@ -3,7 +3,7 @@
 The frameworks' thread pools fight when torch, JAX and NumPy run in one process, so the
 report runs each backend as
 
-    python -m common.report_worker --backend torch --spec SPEC.toml --dtypes float32,float64 \\
+    python -m softmax_rosetta.tools.report_worker --backend torch --spec SPEC.toml --dtypes float32,float64 \\
         --device cpu --result RESULT.json
 
 which computes, for each dtype, the backend's forward outputs (``compare.forward_outputs``)
@@ -102,10 +102,10 @@ def environment() -> dict[str, Any]:
 # --- the child ----------------------------------------------------------------------------
 
 def _work(name: str, spec_path: str, dtypes: Sequence[str], device: str) -> dict[str, Any]:
-    from .backend import TrainingDiverged
-    from .compare import forward_outputs
-    from .registry import backend_class
-    from .spec import load_spec
+    from softmax_rosetta.backend import TrainingDiverged
+    from softmax_rosetta.compare import forward_outputs
+    from softmax_rosetta.registry import backend_class
+    from softmax_rosetta.spec import load_spec
 
     perturb = parse_perturbation(os.environ.get(PERTURB_ENV)).get(name)
     if perturb == "crash":
@@ -148,7 +148,7 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m common.report_worker", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m softmax_rosetta.tools.report_worker", description=__doc__.split("\n")[0])
     p.add_argument("--backend", required=True)
     p.add_argument("--spec", required=True, help="path to the spec's TOML file")
     p.add_argument("--dtypes", required=True, help="comma-separated")
@@ -170,8 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_usage_error(exc: Exception) -> bool:
-    from .backend import BackendError
-    from .spec import SpecError
+    from softmax_rosetta.backend import BackendError
+    from softmax_rosetta.spec import SpecError
 
     return isinstance(exc, (BackendError, SpecError))
 
@@ -201,13 +201,12 @@ class WorkerResult:
 def run_worker(name: str, spec_path: str, dtypes: Sequence[str], device: str,
                timeout: float | None = None) -> WorkerResult:
     """Run one backend in a fresh Python process and read back its results (never raises for its failures)."""
-    from .backend import TrainResult
+    from softmax_rosetta.backend import TrainResult
 
-    root = str(Path(__file__).resolve().parent.parent)  # so ``common`` and ``backends`` import from here
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="softmax-rosetta-") as tmp:
         result_path = os.path.join(tmp, f"{name}.json")
-        cmd = [sys.executable, "-m", "common.report_worker", "--backend", name, "--spec", spec_path,
+        cmd = [sys.executable, "-m", "softmax_rosetta.tools.report_worker", "--backend", name, "--spec", spec_path,
                "--dtypes", ",".join(dtypes), "--device", device, "--result", result_path]
         start = time.perf_counter()
         try:

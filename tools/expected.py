@@ -1,7 +1,7 @@
 """A spec's expected cost trajectory: the float64 NumPy reference, written into the spec.
 
-    python -m common.expected iris            # print the [expected] values for the iris spec
-    python -m common.expected iris --write    # and write them into common/specs/iris.toml
+    softmax-rosetta expected iris            # print the [expected] values for the iris spec
+    softmax-rosetta expected iris --write    # and write them into the iris spec's file
 
 The NumPy backend in float64 is the reference: it is pure NumPy, the same on every machine
 to within a few float64 ulps, and independent of the frameworks it checks. The costs at
@@ -13,18 +13,16 @@ is never overwritten.
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from .files import atomic_write
-from .registry import get_backend
-from .spec import Spec, SpecError, load_spec
+from softmax_rosetta.registry import get_backend
+from softmax_rosetta.spec import Spec, SpecError, load_spec
 
-COMMAND = "python -m common.expected"
+COMMAND = "softmax-rosetta expected"
 
 
 def reference_costs(spec: Spec, every: int) -> list[float]:
@@ -41,9 +39,9 @@ def expected_table(name: str, costs: list[float], every: int) -> str:
             "costs = [" + ",\n         ".join(rows) + "]\n")
 
 
-def write_expected(path: Path, table: str) -> None:
+def write_expected(path: str | Path, table: str) -> None:
     """Replace the every/source/costs lines of the file's [expected] table, keeping its comments."""
-    text = path.read_text(encoding="utf-8")
+    text = Path(path).read_text(encoding="utf-8")
     match = re.search(r"^\[expected\][^\n]*\n(.*?)(?=^\[|\Z)", text, flags=re.M | re.S)
     if match is None:
         raise SpecError(f"expected: {path} has no [expected] table to write into")
@@ -56,26 +54,3 @@ def write_expected(path: Path, table: str) -> None:
     else:
         body = table + "\n" + body
     atomic_write(path, text[:match.start(1)] + body + text[match.end(1):])
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
-    parser.add_argument("spec", help="a bundled spec's name or a path to a TOML file")
-    parser.add_argument("--write", action="store_true", help="write the costs into the spec file")
-    args = parser.parse_args(argv)
-    try:
-        spec = load_spec(args.spec)
-        every = spec.expected_every
-        table = expected_table(spec.name, reference_costs(spec, every), every)
-        print(table, end="")
-        if args.write:
-            write_expected(Path(spec.path), table)
-            print(f"written into {spec.path}", file=sys.stderr)
-    except SpecError as exc:
-        print(f"{COMMAND}: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
