@@ -3,7 +3,9 @@
 
     python3 dev.py demo    # set up .venv, train every backend on the seed spec, show that they agree
     python3 dev.py test    # set up .venv, run the whole test suite
+    python3 dev.py test --quick   # the same without the slow and browser tests (pytest -m)
     python3 dev.py numpy-only   # a second venv with NumPy alone: the NumPy backend works, the others skip
+    python3 dev.py lint    # ruff (lint and format) and mypy, as CI runs them
 
 The set-up creates ``.venv`` beside this file and installs the project with every extra,
 pinned by ``constraints.txt`` (torch 2.13.0: a CPU build, not a CUDA build of several GB).
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+#: the tests ``dev.py test --quick`` runs (a pytest -m expression)
+QUICK = "not slow and not browser"
 
 
 def _python(env_dir: Path) -> Path:
@@ -29,8 +34,14 @@ def _python(env_dir: Path) -> Path:
 
 def _setup(env_dir: Path, requirement: str, extra_packages: list[str]) -> Path:
     """Create the venv and install into it, unless an identical install is already there."""
-    stamp_text = "\n".join([requirement, *extra_packages, sys.version,
-                            *(p.read_text() for p in (ROOT / "pyproject.toml", ROOT / "constraints.txt"))])
+    stamp_text = "\n".join(
+        [
+            requirement,
+            *extra_packages,
+            sys.version,
+            *(p.read_text() for p in (ROOT / "pyproject.toml", ROOT / "constraints.txt")),
+        ]
+    )
     stamp = hashlib.sha256(stamp_text.encode()).hexdigest()
     stamp_file = env_dir / ".softmax-rosetta-installed"
     python = _python(env_dir)
@@ -38,8 +49,16 @@ def _setup(env_dir: Path, requirement: str, extra_packages: list[str]) -> Path:
         return python
     print(f"setting up {env_dir.relative_to(ROOT)} ...", flush=True)
     venv.create(env_dir, with_pip=True, clear=python.exists())
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-           "-c", str(ROOT / "constraints.txt")]
+    pip = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-c",
+        str(ROOT / "constraints.txt"),
+    ]
     _run(pip + ["-e", requirement, *extra_packages])
     stamp_file.write_text(stamp)
     return python
@@ -57,12 +76,54 @@ def _check(code: int) -> None:
         sys.exit(code)
 
 
+def _typecheck_tree() -> Path:
+    """build/typecheck/softmax_rosetta: the package as it installs, made of links to the repository's
+    files (common/ is softmax_rosetta, backends/ and tools/ its subpackages), for mypy, which can't
+    follow setuptools' package-dir mapping by itself."""
+    tree = ROOT / "build" / "typecheck"
+    package = tree / "softmax_rosetta"
+    if package.exists():
+        shutil.rmtree(package)
+    package.mkdir(parents=True)
+    for item in sorted((ROOT / "common").iterdir()):
+        if item.name != "__pycache__":
+            (package / item.name).symlink_to(item)
+    for sub in ("backends", "tools"):
+        (package / sub).symlink_to(ROOT / sub)
+    return tree
+
+
+def _lint(python: Path) -> int:
+    """ruff (lint and format) on the repository, then mypy on the package."""
+    code = _run([str(python), "-m", "ruff", "check", "."])
+    code |= _run([str(python), "-m", "ruff", "format", "--check", "."])
+    tree = _typecheck_tree()
+    proc = subprocess.run(
+        [str(python), "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "softmax_rosetta"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    # name each file where it lives in the repository, not where the link tree has it
+    for prefix, folder in (
+        ("softmax_rosetta/backends/", "backends/"),
+        ("softmax_rosetta/tools/", "tools/"),
+        ("softmax_rosetta/", "common/"),
+    ):
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.replace(prefix, folder), proc.stderr)
+    print(proc.stdout, end="", file=sys.stdout)
+    print(proc.stderr, end="", file=sys.stderr)
+    if proc.returncode:
+        print(f"dev.py: mypy exited with {proc.returncode}", file=sys.stderr)
+    return code | proc.returncode
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "numpy-only"):
+    if not argv or argv[0] not in ("demo", "test", "numpy-only", "lint"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py runs under whatever python3 the machine has)
         print("dev.py: softmax-rosetta needs Python 3.11 or newer", file=sys.stderr)
         return 2
     if command == "numpy-only":
@@ -74,6 +135,11 @@ def main(argv: list[str]) -> int:
     python = _setup(ROOT / ".venv", ".[all]", [])
     if command == "demo":
         return _run([str(python), "-m", "softmax_rosetta.tools.cli", "compare", *rest])
+    if command == "lint":
+        return _lint(python)
+    if "--quick" in rest:
+        # The markers are registered in pyproject.toml: slow (more than about a second), browser (Chromium).
+        rest = ["-m", QUICK, *(a for a in rest if a != "--quick")]
     # Everything was installed, so a backend missing now is a failure, not a skip.
     env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
     return _run([str(python), "-m", "pytest", *rest], env=env)

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from .backend import LEVELS, Backend, TrainResult
+from .backend import Backend
+from .checks import LEVELS
+from .results import TrainResult
 from .spec import Spec
 
 
@@ -66,7 +69,8 @@ class Check:
 
     def line(self) -> str:
         if self.check == "diverged":
-            return f"FAIL diverged     {self.dtype:<8} {self.a:>11} {self.b}: its cost turned inf or nan; training stopped"
+            return (f"FAIL diverged     {self.dtype:<8} {self.a:>11} {self.b}: "
+                    "its cost turned inf or nan; training stopped")
         verdict = "ok  " if self.passed else "FAIL"
         return (f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
                 f"max|diff| {self.max_abs:9.3g}  tolerance {self.tolerance:8.3g}  ({self.headroom:.2g} of it)")
@@ -133,12 +137,12 @@ def accuracy_tolerance(spec: Spec) -> float:
 
 
 def label(result: TrainResult) -> str:
-    return result.backend if result.variant == "lesson" else f"{result.backend}:{result.variant}"
+    return result.label
 
 
 def check_expected(result: TrainResult, spec: Spec) -> Check:
     """The run's costs at epochs 0, every, 2*every, ... against the spec's expected costs."""
-    got = result.losses[list(spec.expected_epochs)]
+    got = result.costs[list(spec.expected_epochs)]
     abs_, rel = differences(got, spec.expected_costs)
     return Check("expected", result.dtype, label(result), "expected", abs_, rel,
                  spec.tolerance(result.dtype).expected_cost)
@@ -147,7 +151,7 @@ def check_expected(result: TrainResult, spec: Spec) -> Check:
 def check_pair(a: TrainResult, b: TrainResult, spec: Spec) -> list[Check]:
     """Two runs of the same dtype: every cost, and the final parameters."""
     tol = spec.tolerance(a.dtype)
-    cost_abs, cost_rel = differences(a.losses, b.losses)
+    cost_abs, cost_rel = differences(a.costs, b.costs)
     w_abs, w_rel = differences(a.weight, b.weight)
     b_abs, b_rel = differences(a.bias, b.bias)
     return [
@@ -259,7 +263,7 @@ class Deviation:
 
 def deviation(result: TrainResult, reference: np.ndarray) -> tuple[Deviation, np.ndarray]:
     """(summary, |cost - reference cost| per epoch), computed in float64."""
-    costs = np.asarray(result.losses, dtype=np.float64)
+    costs = np.asarray(result.costs, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
     if costs.shape != ref.shape:
         raise ValueError(f"{label(result)}: {costs.shape[0]} costs, the reference has {ref.shape[0]}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
     return _load(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
     path = DATA_DIR / DATASETS[name]
     opener = gzip.open if path.suffix == ".gz" else open
@@ -75,7 +75,7 @@ def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float,
     in increasing order. So the split is the same on every machine and every backend.
     """
     rng = np.random.default_rng(seed)
-    test = []
+    test: list[int] = []
     for k in np.unique(y):
         rows = np.flatnonzero(y == k)
         test.extend(rng.permutation(rows)[: int(round(test_fraction * rows.size))])

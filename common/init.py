@@ -64,9 +64,9 @@ def torch_linear(out_features: int, in_features: int, seed: int) -> tuple[np.nda
 def _torch_uniform_24bit(seed: int, n: int) -> np.ndarray:
     """n numbers u in [0, 1), each from one 32-bit draw of torch's CPU generator after manual_seed(seed)."""
     # RandomState seeds MT19937 with init_genrand, as torch does; copy its state into a bare MT19937.
-    _, key, pos, *_ = np.random.RandomState(seed & 0xFFFFFFFF).get_state(legacy=True)
+    state = np.random.RandomState(seed & 0xFFFFFFFF).get_state(legacy=False)
     bits = np.random.MT19937()
-    bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
+    bits.state = {"bit_generator": "MT19937", "state": state["state"]}
     draws = bits.random_raw(n)                          # uint64 holding 32-bit outputs
     return (draws & (2**24 - 1)).astype(np.float64) / 2**24
 

@@ -12,7 +12,8 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from .backend import Backend, BackendError
+from .backend import Backend
+from .checks import BackendError
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,15 @@ class BackendInfo:
 
 
 BACKENDS: dict[str, BackendInfo] = {
-    "numpy": BackendInfo("numpy", "softmax_rosetta.backends.numpy_impl.backend", "NumpyBackend", ("numpy",), ""),
-    "torch": BackendInfo("torch", "softmax_rosetta.backends.torch_impl.backend", "TorchBackend", ("torch",), "torch"),
-    "jax": BackendInfo("jax", "softmax_rosetta.backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"),
+    "numpy": BackendInfo("numpy", f"{__package__}.backends.numpy_impl.backend", "NumpyBackend", ("numpy",), ""),
+    "torch": BackendInfo("torch", f"{__package__}.backends.torch_impl.backend", "TorchBackend", ("torch",), "torch"),
+    "jax": BackendInfo("jax", f"{__package__}.backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"),
 }
+
+
+# The independent reference: pure NumPy, the same on every machine to within a few float64 ulps.
+# Its float64 run of the lesson's loop is what expected costs and the report's deviations measure against.
+REFERENCE_BACKEND = "numpy"
 
 
 class BackendUnavailable(BackendError):

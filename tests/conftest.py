@@ -1,56 +1,32 @@
 """Shared fixtures: backends by name, each skipped with its reason when its framework is missing.
 
-Environment:
-  SOFTMAX_ROSETTA_BACKENDS=numpy,jax   test only these backends (default: all known)
-  SOFTMAX_ROSETTA_REQUIRE=all          a missing framework fails instead of skipping (CI sets it, so
-                                       a backend that failed to install can't pass as a skip)
+The helpers tests import (assert_within, require_backend, ...) are in ``softmax_rosetta.testing``;
+SOFTMAX_ROSETTA_BACKENDS and SOFTMAX_ROSETTA_REQUIRE are described there.
 """
 
-import os
-
-import numpy as np
 import pytest
 
-from softmax_rosetta import BACKENDS, get_backend, load_spec
-from softmax_rosetta.registry import backend_class, missing_packages
+from softmax_rosetta import get_backend, load_spec
+from softmax_rosetta.registry import missing_packages
+from softmax_rosetta.spec import DTYPES
+from softmax_rosetta.testing import require_backend, require_device, selected_backends
 
-SELECTED = [b.strip() for b in os.environ.get("SOFTMAX_ROSETTA_BACKENDS", ",".join(BACKENDS)).split(",") if b.strip()]
-REQUIRE_ALL = os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all"
-DTYPES = ("float32", "float64")
+SELECTED = selected_backends()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """torch on one thread for the tests, where torch is installed and selected.
+def _one_thread():
+    """Each selected framework on one thread of its own for the tests (torch's is the one that matters).
 
     The tests' tensors are tiny (8 x 4 up to a few thousand rows), so torch runs their ops on
     one thread anyway and the numbers don't change; but its idle second thread spins against
-    JAX's and OpenBLAS's pools on a 2-core machine: measured about 30x slower per training step
-    (12 ms against 0.4 ms) when the cores are busy. Benchmarks pin threads themselves.
+    JAX's and OpenBLAS's pools on a 2-core machine and makes every small step many times slower
+    when the cores are busy. Benchmarks pin threads themselves.
     """
-    if "torch" in SELECTED and not missing_packages("torch"):
-        import torch
-
-        torch.set_num_threads(1)
+    for name in SELECTED:
+        if not missing_packages(name):
+            get_backend(name).set_threads(1)
     yield
-
-
-def require_backend(name):
-    """Skip (or, with SOFTMAX_ROSETTA_REQUIRE=all, fail) when a backend's framework is missing."""
-    missing = missing_packages(name)
-    if missing:
-        reason = f"backend {name!r} not installed: needs {', '.join(missing)} (pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
-        if REQUIRE_ALL:
-            pytest.fail(reason + " and SOFTMAX_ROSETTA_REQUIRE=all")
-        pytest.skip(reason)
-    return backend_class(name)
-
-
-def require_device(name, device):
-    cls = require_backend(name)
-    if device not in cls.available_devices():
-        pytest.skip(f"{name} on {device}: no such device visible on this machine")
-    return cls
 
 
 @pytest.fixture(params=SELECTED)
@@ -75,21 +51,6 @@ def seed_spec():
     return load_spec("seed")
 
 
-def assert_within(actual, expected, atol, what="", rtol=0.0):
-    """|actual - expected| <= atol + rtol * |expected| everywhere, reported with the largest difference."""
-    actual = np.asarray(actual, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    if not actual.size:
-        return
-    diff = np.abs(actual - expected)
-    allowed = atol + rtol * np.abs(expected)
-    worst = int(np.argmax(diff - allowed))
-    assert np.all(diff <= allowed), (
-        f"{what}: |diff| {diff.flat[worst]:.3g} > tolerance {allowed.flat[worst]:.3g} "
-        f"at {np.unravel_index(worst, diff.shape)} (actual {actual.flat[worst]!r}, expected {expected.flat[worst]!r})")
-
-
 @pytest.fixture(scope="session")
 def trained(seed_spec):
     """trained(backend, variant, dtype, device="cpu"): the seed spec's run, trained once per session."""
@@ -103,9 +64,3 @@ def trained(seed_spec):
         return cache[key]
 
     return run
-
-
-def all_runs():
-    """(backend, variant) for every selected backend's every training variant, without importing frameworks."""
-    variants = {"numpy": ("lesson",), "torch": ("lesson",), "jax": ("lesson", "fused")}
-    return [(name, v) for name in SELECTED for v in variants[name]]

@@ -78,7 +78,7 @@ def test_bad_argument(capsys, argv, message):
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_cuda_without_a_gpu_is_an_error_not_a_fallback(capsys, backend):
-    from conftest import require_backend
+    from softmax_rosetta.testing import require_backend
 
     cls = require_backend(backend)
     if "cuda" in cls.available_devices():

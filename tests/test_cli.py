@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from softmax_rosetta.tools.cli import main
-from conftest import assert_within
+from softmax_rosetta.testing import assert_within
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^epoch: (\d+) cost: (\S+)$")
@@ -34,7 +34,7 @@ def test_train_json(capsys):
     assert main(["train", "numpy", "--json", "--epochs", "20"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["backend"] == "numpy" and result["epochs"] == 20
-    assert len(result["losses"]) == 21
+    assert len(result["costs"]) == 21
     assert len(result["weight"]) == 3 and len(result["weight"][0]) == 4
     assert result["settings"]["numpy"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from softmax_rosetta.registry import missing_packages
-from conftest import require_backend
+from softmax_rosetta.testing import require_backend
 
 TOLERANCE = {"float64": {"rtol": 1e-12, "atol": 1e-12},
              "float32": {"rtol": 1.3e-6, "atol": 1e-5}}  # torch.testing.assert_close, float32
@@ -261,6 +261,7 @@ def assert_matches(actual, wanted, dtype, what):
 
 
 # --- the table, in every backend -------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_cross_entropy_matches_torch(be, dtype, case, reduction):
@@ -272,6 +273,7 @@ def test_cross_entropy_matches_torch(be, dtype, case, reduction):
         assert_matches(got, wanted, dtype, f"{be.name} cross_entropy level={level}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_cross_entropy_gradient_matches_torch(be, dtype, case, reduction):
@@ -341,6 +343,7 @@ def test_onehot_level_breaks_where_a_probability_underflows(be, reduction):
 
 
 # --- JAX: the same functions under jit, with no check inside ----------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in (
     "4d-all-options", "soft-weight-smoothing", "unbatched-all-options")],
     ids=lambda c: c.name)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import TrainingDiverged, get_backend, load_spec
-from conftest import all_runs, require_backend
+from softmax_rosetta.testing import require_backend, training_runs
 
-RUNS = all_runs()
+RUNS = training_runs()
 IDS = [f"{n}:{v}" for n, v in RUNS]
 
 
@@ -33,12 +33,13 @@ def test_overflowing_lr_stops_at_the_first_nonfinite_cost(seed_spec, name, varia
     result = err.result
     # epoch 0's cost is the lesson's; the step after it overflows; epoch 1's cost is inf or nan
     assert result.diverged_at == 1
-    assert len(result.losses) == 2 and np.isfinite(result.losses[0]) and not np.isfinite(result.losses[1])
+    assert len(result.costs) == 2 and np.isfinite(result.costs[0]) and not np.isfinite(result.costs[1])
     message = str(err)
     assert message.startswith(f"{run} diverged at epoch 1: cost ")
     assert "\n" not in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,variant", RUNS, ids=IDS)
 def test_later_divergence_is_found_at_the_same_epoch_everywhere(name, variant):
     """synthetic with lr 3000: weight decay x lr = 3 makes the weights grow about 2x a step;
@@ -47,8 +48,8 @@ def test_later_divergence_is_found_at_the_same_epoch_everywhere(name, variant):
     spec = load_spec("synthetic")
     err = _diverge(name, variant, "float32", spec, 3000.0)
     assert err.result.diverged_at == 13
-    assert len(err.result.losses) == 14
-    assert np.all(np.isfinite(err.result.losses[:13]))
+    assert len(err.result.costs) == 14
+    assert np.all(np.isfinite(err.result.costs[:13]))
 
 
 def test_the_cli_says_so_in_one_line_and_exits_1(capsys):

@@ -1,18 +1,18 @@
-"""The fast paths (backends/*/fast.py) give the idiomatic loops' trajectories, and the bench runs.
+"""The fast paths (backends/*/fast.py) give the idiomatic loops' trajectories.
 
-Speed is measured by ``softmax-rosetta bench``, never asserted here: these tests check numbers
-and plumbing only.
+Speed is measured by ``softmax-rosetta bench``, never asserted here (tests/test_bench.py checks
+the benchmark's plumbing).
 """
-
-import json
 
 import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, get_backend, load_spec
-from softmax_rosetta.tools.bench import Options, check_targets, make_data, markdown_report, run, text_report
+from softmax_rosetta.tools.bench import make_data
 from softmax_rosetta.tools.cli import main
-from conftest import DTYPES, SELECTED, assert_within, require_backend
+from softmax_rosetta.testing import DTYPES, assert_within, require_backend, selected_backends
+
+SELECTED = selected_backends()
 
 FAST = [(name, v) for name in SELECTED for v in {"numpy": ("fast",), "torch": ("fast", "compiled"),
                                                    "jax": ("fast",)}[name]]
@@ -30,31 +30,32 @@ def small_synthetic():
 
 
 def train_raw(name, variant, dtype, x, y, w, b, lr, epochs):
-    """The backend's training hook on raw arrays (for data no spec holds): (costs, weight, bias) in NumPy."""
+    """The backend's training loop on raw arrays (for data no spec holds): (costs, weight, bias) in NumPy."""
     be = get_backend(name, dtype=dtype)
-    cast = lambda a: be._to_native(np.asarray(a, dtype=dtype))  # noqa: E731
-    out = be._train(cast(x), be._to_native(np.asarray(y, dtype=np.int64)), cast(w), cast(b), lr, epochs, variant,
-                    0, None, batches=None, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0)
-    return [be._to_numpy(a) for a in out]
+    x, w, b = (be.to_native(np.asarray(a, dtype=dtype)) for a in (x, w, b))
+    out = be.train_native(x, be.to_native(np.asarray(y, dtype=np.int64)), w, b, lr=lr, epochs=epochs, variant=variant)
+    return [be.to_numpy(a) for a in out]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", FAST, ids=IDS)
 def test_fast_path_follows_the_lessons_trajectory_on_the_seed(trained, seed_spec, name, variant, dtype):
     """All 1001 costs and the final parameters, within the spec's tolerance between two backends."""
     tol = seed_spec.tolerance(dtype)
     lesson, fast = trained(name, "lesson", dtype), trained(name, variant, dtype)
-    assert fast.losses.dtype == np.dtype(dtype) and fast.weight.dtype == np.dtype(dtype)
-    assert fast.losses.shape == lesson.losses.shape and fast.weight.shape == (3, 4)
-    assert_within(fast.losses, lesson.losses, tol.cost, f"{name}:{variant} costs")
+    assert fast.costs.dtype == np.dtype(dtype) and fast.weight.dtype == np.dtype(dtype)
+    assert fast.costs.shape == lesson.costs.shape and fast.weight.shape == (3, 4)
+    assert_within(fast.costs, lesson.costs, tol.cost, f"{name}:{variant} costs")
     assert_within(fast.weight, lesson.weight, tol.param, f"{name}:{variant} weight")
     assert_within(fast.bias, lesson.bias, tol.param, f"{name}:{variant} bias")
     # and against the NumPy lesson, the reference every backend is compared with
     reference = trained("numpy", "lesson", dtype)
-    assert_within(fast.losses, reference.losses, tol.cost, f"{name}:{variant} vs numpy costs")
+    assert_within(fast.costs, reference.costs, tol.cost, f"{name}:{variant} vs numpy costs")
     assert fast.accuracy == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", FAST, ids=IDS)
 def test_fast_path_follows_the_lesson_on_a_larger_problem(name, variant, dtype):
@@ -115,57 +116,7 @@ def test_fast_variant_from_the_command_line(capsys):
 
 # --- the bench's machinery, tiny (no timing is asserted) ----------------------------------------
 
-TINY = dict(size=500, epochs=3, repeats=1, min_seconds=0.0, floor_bytes=8 << 20, matmul_n=64, progress=False)
-
-
-def test_bench_runs_every_workload_and_reports_the_floor():
-    result = run(Options(workloads=("T", "M", "L"), backends=("numpy",), **TINY))
-    assert result["floor"]["bandwidth"] > 0 and result["floor"]["matmul_rate"] > 0
-    assert result["threads"] >= 1 and "OPENBLAS_CORETYPE" not in result["floor"]["process"]["env"]
-    assert [w["name"] for w in result["workloads"]] == ["T", "M", "L"]
-    shapes = {w["name"]: (w["n"], w["d"], w["c"]) for w in result["workloads"]}
-    assert shapes == {"T": (8, 4, 3), "M": (1797, 64, 10), "L": (500, 784, 10)}
-    runs = {(r["workload"], r["variant"]): r for r in result["runs"]}
-    assert set(runs) == {(w, v) for w in "TML" for v in ("lesson", "fast")}
-    for r in runs.values():
-        assert r["ok"] and r["repeats"] == 1 and r["steps"] == 4 and r["ratio"] > 0
-        assert r["min"] <= r["median"] <= r["max"]
-    for w in result["workloads"]:
-        assert w["floor_s"] == max(w["floor_read_s"], w["floor_matmul_s"]) > 0
-        assert w["final_cost_spread"] < 1e-5   # the fast path and the lesson end at the same cost
-    text = text_report(result)
-    for word in ("floor", "T: seed spec", "M: digits", "L: synthetic", "numpy", "fast", "x floor"):
-        assert word in text
-    md = markdown_report(result)
-    assert "| backend | variant |" in md and "machine:" in md and "softmax-rosetta bench" in md
-
-
-def test_bench_targets_say_by_how_much_they_are_missed():
-    result = {"workloads": [{"name": "L", "floor_s": 1.0}, {"name": "T", "floor_s": 1.0}],
-              "runs": [{"workload": "L", "backend": "numpy", "variant": "fast", "ok": True, "median_per_epoch": 4.5},
-                       {"workload": "T", "backend": "torch", "variant": "lesson", "ok": True, "median_per_epoch": 1.0},
-                       {"workload": "T", "backend": "numpy", "variant": "fast", "ok": True, "median_per_epoch": 0.1}]}
-    targets = {(t["workload"], t["backend"]): t for t in check_targets(result)}
-    assert not targets["L", "numpy"]["met"] and "missed by 1.50x" in targets["L", "numpy"]["text"]
-    assert targets["T", "numpy"]["met"] and targets["T", "numpy"]["value"] == pytest.approx(10)
-
-
-def test_bench_command_json_and_usage_errors(capsys, tmp_path):
-    md = tmp_path / "bench.md"
-    argv = ["bench", "--workloads", "T", "--backends", "numpy", "--variants", "fast", "--epochs", "2",
-            "--repeats", "1", "--floor-bytes", str(8 << 20), "--matmul-n", "64", "--min-seconds", "0",
-            "--no-progress", "--json", "--markdown", str(md)]
-    assert main(argv) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["schema"] == "softmax-rosetta/bench"
-    assert [(r["backend"], r["variant"]) for r in data["runs"]] == [("numpy", "fast")]
-    assert "| numpy | fast |" in md.read_text()
-    assert main(["bench", "--workloads", "X"]) == 2
-    assert "unknown workload 'X'" in capsys.readouterr().err
-    assert main(["bench", "--backends", "nope"]) == 2
-    assert main(["bench", "--device", "tpu"]) == 2
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_jax_fast_path_layouts_agree(dtype):
     """The softmax on z (N, C), as for a large X, and on z^T (C, N), as for a small one: the same run."""
@@ -183,6 +134,7 @@ def test_jax_fast_path_layouts_agree(dtype):
         assert_within(np.asarray(a), np.asarray(e), tol.cost if what == "costs" else tol.param, what)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["fast", "compiled"])
 def test_torch_large_x_path_follows_the_lesson(monkeypatch, variant):
     """What the torch steps do on a large X (logits as x W^T; the compiled softmax on z (N, C)),
@@ -211,5 +163,5 @@ def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, d
         get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype],
                                              variant=variant)
     result = info.value.result
-    assert result.diverged_at == 1 and len(result.losses) == 2 and np.isfinite(result.losses[0])
+    assert result.diverged_at == 1 and len(result.costs) == 2 and np.isfinite(result.costs[0])
     assert str(info.value).startswith(f"{name}:{variant} diverged at epoch 1: cost ")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, get_backend
-from conftest import assert_within
+from softmax_rosetta.testing import assert_within
 
 # The lesson prints F.softmax(torch.FloatTensor([1, 2, 3])) as tensor([0.0900, 0.2447, 0.6652]).
 SOFTMAX_123 = [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]
@@ -55,6 +55,7 @@ def test_large_logits_do_not_overflow(be, dtype, scale):
         assert np.isfinite(be.cross_entropy(z, y, level=level))
 
 
+@pytest.mark.slow
 def test_three_levels_agree(be, dtype, seed_spec):
     """The lesson's point: one-hot x -log(softmax), nll(log_softmax) and the fused op are one loss."""
     rng = np.random.default_rng(2)
@@ -71,6 +72,7 @@ def test_three_levels_agree(be, dtype, seed_spec):
                 assert_within(values[level], ref, 8 * _atol(dtype) * scale, f"{level} vs fused, {reduction}")
 
 
+@pytest.mark.slow
 def test_loss_matches_the_formula(be, dtype):
     """-log softmax(z)[y], averaged, against a float64 NumPy computation written here."""
     rng = np.random.default_rng(3)

@@ -5,7 +5,7 @@ import pytest
 
 from softmax_rosetta import load_spec
 from softmax_rosetta.init import normal, torch_linear, zeros
-from conftest import require_backend
+from softmax_rosetta.testing import require_backend
 
 # (out_features, in_features): square, wide, tall, 1 x 1, fan_in not a power of 4 (bound not exact in float32)
 SHAPES = [(3, 4), (10, 64), (1, 1), (5, 7), (100, 3), (3, 100), (2, 17), (4, 1000)]

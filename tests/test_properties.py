@@ -18,7 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from softmax_rosetta import get_backend
-from conftest import SELECTED, require_backend
+from softmax_rosetta.testing import require_backend, selected_backends
+
+# Every test here draws up to 4096 x 1000 arrays in every backend: 15 to 35 s each.
+pytestmark = pytest.mark.slow
+
+SELECTED = selected_backends()
 
 settings.register_profile("quick", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

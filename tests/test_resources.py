@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SELECTED, require_backend
+from softmax_rosetta.testing import require_backend, selected_backends
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 3.5  # times the input's bytes, above the peak before the calls
@@ -40,7 +40,8 @@ print((peak() - before) / z.nbytes)
 """
 
 
-@pytest.mark.parametrize("name", SELECTED)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", selected_backends())
 def test_large_softmax_and_cross_entropy_peak_memory(name):
     require_backend(name)
     out = subprocess.run([sys.executable, "-c", CHILD, name], cwd=ROOT, capture_output=True, text=True, timeout=600)

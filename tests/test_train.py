@@ -10,23 +10,25 @@ import pytest
 
 from softmax_rosetta import get_backend
 from softmax_rosetta.compare import check_expected, check_forward, check_pair, forward_outputs
-from conftest import DTYPES, SELECTED, all_runs, assert_within, require_backend, require_device
+from softmax_rosetta.testing import DTYPES, assert_within, require_backend, require_device, selected_backends, training_runs
 
-RUNS = all_runs()
+SELECTED = selected_backends()
+
+RUNS = training_runs()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", RUNS, ids=[f"{n}:{v}" for n, v in RUNS])
 def test_reproduces_the_lessons_costs(trained, seed_spec, name, variant, dtype):
     result = trained(name, variant, dtype)
-    assert result.losses.shape == (seed_spec.epochs + 1,)
-    assert result.losses.dtype == np.dtype(dtype)
+    assert result.costs.shape == (seed_spec.epochs + 1,)
+    assert result.costs.dtype == np.dtype(dtype)
     assert result.weight.shape == (3, 4) and result.bias.shape == (3,)
     assert result.weight.dtype == np.dtype(dtype)
     check = check_expected(result, seed_spec)
     assert check.passed, check.line()
     # the cost falls, and the model learns the 8 training samples
-    assert result.losses[-1] < result.losses[0]
+    assert result.costs[-1] < result.costs[0]
     assert result.accuracy == 1.0
 
 
@@ -61,14 +63,14 @@ def test_jax_fused_loop_equals_the_step_by_step_loop(trained, seed_spec, dtype):
     for check in check_pair(step, fused, seed_spec):
         assert check.passed, check.line()
     # On the CPU the two compile to the same arithmetic: measured identical, bit for bit.
-    assert np.array_equal(step.losses, fused.losses)
+    assert np.array_equal(step.costs, fused.costs)
 
 
 @pytest.mark.parametrize("name,variant", RUNS, ids=[f"{n}:{v}" for n, v in RUNS])
 def test_the_same_run_twice_is_bit_identical(trained, seed_spec, name, variant):
     first = trained(name, variant, "float32")
     again = get_backend(name, dtype="float32").train(seed_spec, variant=variant)
-    assert np.array_equal(first.losses, again.losses)
+    assert np.array_equal(first.costs, again.costs)
     assert np.array_equal(first.weight, again.weight) and np.array_equal(first.bias, again.bias)
 
 
@@ -76,13 +78,13 @@ def test_epochs_lr_and_logging(seed_spec, backend_name):
     be = get_backend(backend_name)
     lines = []
     result = be.train(seed_spec, epochs=10, lr=0.05, log_every=5, log=lambda e, c: lines.append((e, c)))
-    assert result.losses.shape == (11,) and result.epochs == 10 and result.lr == 0.05
+    assert result.costs.shape == (11,) and result.epochs == 10 and result.lr == 0.05
     assert [e for e, _ in lines] == [0, 5, 10]
-    assert_within([c for _, c in lines], result.losses[[0, 5, 10]], 0.0, "logged costs")
+    assert_within([c for _, c in lines], result.costs[[0, 5, 10]], 0.0, "logged costs")
     # the lesson's epoch 0 computes the cost, then steps: epochs=0 is one cost and one step
     zero = be.train(seed_spec, epochs=0)
-    assert zero.losses.shape == (1,)
-    assert_within(zero.losses, result.losses[:1], 0.0, "epoch 0")
+    assert zero.costs.shape == (1,)
+    assert_within(zero.costs, result.costs[:1], 0.0, "epoch 0")
     assert not np.array_equal(zero.weight, seed_spec.init_weight.astype(np.float32))
 
 
@@ -105,6 +107,7 @@ def test_results_record_their_precision_settings(trained):
 GPU_RUNS = [r for r in RUNS if r[0] in ("torch", "jax")]
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", GPU_RUNS, ids=[f"{n}:{v}" for n, v in GPU_RUNS])
 def test_gpu_run_reproduces_the_lesson_and_agrees_with_the_cpu(trained, seed_spec, name, variant, dtype):

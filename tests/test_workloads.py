@@ -12,7 +12,9 @@ import pytest
 
 from softmax_rosetta import get_backend, load_spec
 from softmax_rosetta.compare import check_forward, forward_outputs
-from conftest import DTYPES, SELECTED, all_runs, assert_within, require_backend
+from softmax_rosetta.testing import DTYPES, assert_within, require_backend, selected_backends, training_runs
+
+SELECTED = selected_backends()
 
 NEW_SPECS = ("iris", "digits", "synthetic")
 
@@ -29,7 +31,7 @@ WORKLOADS = [
                    "batch_size": None, "shuffle": False}),           # full batch, dampening + decay
 ]
 WORKLOAD_IDS = [f"{name}" + "".join(f",{k}={v}" for k, v in changes.items()) for name, changes in WORKLOADS]
-RUNS = all_runs()
+RUNS = training_runs()
 
 
 def workload_spec(name, changes):
@@ -52,6 +54,7 @@ def run():
     return train
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", RUNS, ids=[f"{n}:{v}" for n, v in RUNS])
 @pytest.mark.parametrize("index", range(len(WORKLOADS)), ids=WORKLOAD_IDS)
@@ -60,24 +63,25 @@ def test_every_backend_agrees_with_the_reference_and_with_torch(run, index, name
     spec = workload_spec(spec_name, changes)
     tol = spec.tolerance(dtype)
     result = run(index, name, variant, dtype)
-    assert result.losses.shape == (spec.epochs + 1,) and result.losses.dtype == np.dtype(dtype)
+    assert result.costs.shape == (spec.epochs + 1,) and result.costs.dtype == np.dtype(dtype)
     assert result.weight.shape == (spec.num_classes, spec.num_features)
 
     # the float64 NumPy reference: the spec's expected costs as shipped, else the reference run
     epochs = list(spec.expected_epochs) if not changes else list(range(0, spec.epochs + 1, 10))
-    expected = spec.expected_costs if not changes else run(index, "numpy", "lesson", "float64").losses[epochs]
-    assert_within(result.losses[epochs], expected, tol.expected_cost, f"{spec_name} costs vs the float64 reference")
+    expected = spec.expected_costs if not changes else run(index, "numpy", "lesson", "float64").costs[epochs]
+    assert_within(result.costs[epochs], expected, tol.expected_cost, f"{spec_name} costs vs the float64 reference")
 
     if name == "torch" or "torch" not in SELECTED:
         return
     reference = run(index, "torch", "lesson", dtype)           # torch.optim.SGD defines the options
-    assert_within(result.losses, reference.losses, tol.cost, "every epoch's cost vs torch")
+    assert_within(result.costs, reference.costs, tol.cost, "every epoch's cost vs torch")
     assert_within(result.weight, reference.weight, tol.param, "final weight vs torch")
     assert_within(result.bias, reference.bias, tol.param, "final bias vs torch")
     assert result.accuracy == reference.accuracy
     assert result.test_accuracy == reference.test_accuracy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", RUNS, ids=[f"{n}:{v}" for n, v in RUNS])
 @pytest.mark.parametrize("spec_name", ["iris", "digits"])
@@ -88,6 +92,7 @@ def test_real_data_reach_the_accuracy_the_issue_asks(run, spec_name, name, varia
     assert result.accuracy >= 0.95
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("spec_name", NEW_SPECS)
 def test_forward_outputs_agree(spec_name, dtype):
@@ -103,6 +108,7 @@ def test_forward_outputs_agree(spec_name, dtype):
     assert not failed, "\n".join(failed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_jax_fused_minibatch_loop_equals_the_step_by_step_loop(run, dtype):
     """The compiled scan over epochs and batches takes the same steps as the Python loop."""
@@ -111,7 +117,7 @@ def test_jax_fused_minibatch_loop_equals_the_step_by_step_loop(run, dtype):
     index = WORKLOADS.index(("synthetic", {}))
     step, fused = run(index, "jax", "lesson", dtype), run(index, "jax", "fused", dtype)
     tol = load_spec("synthetic").tolerance(dtype)
-    assert_within(step.losses, fused.losses, tol.cost, "costs")
+    assert_within(step.costs, fused.costs, tol.cost, "costs")
     assert_within(step.weight, fused.weight, tol.param, "weight")
 
 
@@ -123,7 +129,7 @@ def test_full_batch_is_one_step_per_epoch_in_every_backend():
         require_backend(name)
         be = get_backend(name, dtype="float32")
         a, b = be.train(spec), be.train(whole)
-        assert np.array_equal(a.losses, b.losses) and np.array_equal(a.weight, b.weight), name
+        assert np.array_equal(a.costs, b.costs) and np.array_equal(a.weight, b.weight), name
 
 
 @pytest.mark.parametrize("spec_name", NEW_SPECS)
@@ -166,7 +172,7 @@ def test_expected_command_writes_the_float64_reference(tmp_path, capsys):
     spec = load_spec(path)
     reference = get_backend("numpy", dtype="float64").train(spec)
     assert spec.expected_epochs == (0, 10, 20)
-    assert np.array_equal(spec.expected_costs, reference.losses[[0, 10, 20]])
+    assert np.array_equal(spec.expected_costs, reference.costs[[0, 10, 20]])
     assert "softmax-rosetta expected" in spec.expected_source
     before = path.read_text()
     assert expected_main([str(path), "--write"]) == 0 and path.read_text() == before   # idempotent

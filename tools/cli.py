@@ -105,10 +105,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rosetta = sub.add_parser(
         "rosetta", help="write docs/rosetta.md and docs/rosetta.html: the lesson in the three backends side by side",
-        description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code (tools/rosetta.py): "
-                    "each concept's code in NumPy, PyTorch and JAX, linked to its file and line, a note on what "
-                    "differs, and the numbers every backend computes on the seed spec. --check writes nothing "
-                    "and exits 1 if either file is stale against the code.")
+        description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code, as the concept "
+                    "table in tools/rosetta/concepts.py names it: each concept's code in NumPy, PyTorch and JAX, "
+                    "linked to its file and line, a note on what differs, and the numbers every backend computes on "
+                    "the seed spec. --check writes nothing and exits 1 if either file is stale against the code.")
     rosetta.add_argument("--out", default="docs", help="folder for rosetta.md and rosetta.html (default: docs)")
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
     rosetta.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
@@ -124,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     expected.add_argument("--write", action="store_true", help="write the costs into the spec file")
     expected.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     expected.set_defaults(run=_expected)
-    _bench_parser(sub)
+    from .bench.command import add_parser as add_bench_parser  # here: it uses this module's argument types
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -186,99 +188,18 @@ def _split(text: str, known: Sequence[str], what: str) -> list[str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    """The agreement report: see tools/report.py and docs/report.md."""
-    import os
-    import time
+    """The agreement report: see tools/report/ and docs/report.md."""
+    from .report import CompareError, CompareOptions, compare
 
-    from .report import BackendStatus, build_report, clear_outputs, now, write_report
-    from .report_worker import PERTURB_ENV, parse_perturbation, run_worker
-
-    start, started = time.perf_counter(), now()
-    spec = load_spec(args.spec)
     dtypes = _split(args.dtypes, DTYPES, "dtypes")
-    for dtype in dtypes:
-        spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
-    devices = ("cpu", "cuda")
-    if args.device not in devices:
-        raise UsageError(f"--device: unknown device {args.device!r}; known: {', '.join(devices)}")
+    backends = None if args.backends is None else _split(args.backends, list(BACKENDS), "backends")
+    options = CompareOptions(spec=args.spec, backends=backends, dtypes=dtypes, device=args.device, out=args.out,
+                             tolerance_scale=args.tolerance_scale, plots=not args.no_plots, timeout=args.timeout,
+                             command=_compare_command(args))
     try:
-        perturbation = os.environ.get(PERTURB_ENV, "")
-        parse_perturbation(perturbation)
-    except ValueError as exc:
+        return compare(options)
+    except CompareError as exc:
         raise UsageError(str(exc)) from None
-
-    statuses: list[BackendStatus] = []
-    if args.backends is None:
-        names = list(BACKENDS)
-        requested = False
-    else:
-        names = list(dict.fromkeys(_split(args.backends, list(BACKENDS), "backends")))
-        requested = True
-    for name in names:
-        missing = missing_packages(name)
-        reason = ""
-        if missing:
-            reason = f"not installed: needs {', '.join(missing)} (pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
-        elif args.device != "cpu":
-            cls = backend_class(name)
-            if args.device in cls.known_devices() and args.device not in cls.available_devices():
-                reason = f"no {args.device} device visible to {name} (available: {', '.join(cls.available_devices())})"
-        if reason and requested:
-            raise UsageError(f"--backends: {name}: {reason}")
-        statuses.append(BackendStatus(name, "skipped" if reason else "pending", reason, requested))
-    to_run = [b for b in statuses if b.status == "pending"]
-    if not to_run:
-        raise UsageError("no backend can run here")
-    if len(to_run) < 2 and not spec.expected_costs:
-        raise UsageError(f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} lists no expected costs")
-
-    out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out: {out!r} exists and is not a folder")
-    os.makedirs(out, exist_ok=True)
-    clear_outputs(out)  # only a finished run leaves a report behind
-
-    spec_path = os.path.abspath(spec.path) if spec.path else args.spec
-    for b in statuses:
-        if b.status == "skipped":
-            print(f"[ skip ] {b.name}: {b.reason}", flush=True)
-    reference = None
-    steps = len(to_run) + (0 if any(b.name == "numpy" for b in to_run) else 1)
-    for i, b in enumerate(to_run, 1):
-        run_dtypes = dtypes + (["float64"] if b.name == "numpy" and "float64" not in dtypes else [])
-        print(f"[{i}/{steps}] {b.name}: {', '.join(run_dtypes)} on {args.device}, in its own process ...",
-              end="", flush=True)
-        b.worker = run_worker(b.name, spec_path, run_dtypes, args.device, timeout=args.timeout)
-        b.status, b.reason = ("ran", "") if b.worker.ok else ("failed", b.worker.error)
-        print(f" {'done' if b.worker.ok else 'FAILED'} in {b.worker.seconds:.1f} s"
-              + ("" if b.worker.ok else f": {b.worker.error}"), flush=True)
-        if b.name == "numpy":
-            reference = b.worker
-    if reference is None:
-        print(f"[{steps}/{steps}] reference: numpy float64 on cpu, in its own process ...", end="", flush=True)
-        reference = run_worker("numpy", spec_path, ["float64"], "cpu", timeout=args.timeout)
-        print(f" {'done' if reference.ok else 'FAILED'} in {reference.seconds:.1f} s"
-              + ("" if reference.ok else f": {reference.error}"), flush=True)
-
-    report = build_report(spec, dtypes, args.device, args.tolerance_scale, statuses, reference,
-                          command=_compare_command(args), started=started, perturbation=perturbation)
-    report.seconds = time.perf_counter() - start
-    write_report(report, out, plots=not args.no_plots)
-
-    print()
-    if report.failed:
-        print(f"Failing checks ({len(report.failed)}):")
-        for c in report.failed:
-            print(f"  {c.line()}")
-        print()
-    for line in report.summary_table():
-        print(line)
-    if report.plots["skipped"]:
-        print(f"\nplots skipped: {report.plots['skipped']}")
-    print(f"\nreport: {os.path.join(out, 'report.md')} (also report.json, junit.xml"
-          + "".join(f", {f}" for f in report.plots["files"]) + ")")
-    print(report.verdict_line(markdown=False))
-    return report.exit_status
 
 
 def _compare_command(args: argparse.Namespace) -> list[str]:
@@ -337,7 +258,7 @@ def _expected(args: argparse.Namespace) -> int:
 
 
 def _rosetta(args: argparse.Namespace) -> int:
-    """docs/rosetta.md and docs/rosetta.html: see tools/rosetta.py."""
+    """docs/rosetta.md and docs/rosetta.html: see tools/rosetta/ (its table: concepts.py)."""
     from .rosetta import FILES, ORDER, RosettaError, build, check, write
 
     try:
@@ -359,51 +280,6 @@ def _rosetta(args: argparse.Namespace) -> int:
         return 1
     print(f"{' and '.join(FILES)} in {args.out} are current")
     return 0
-
-
-def _bench_parser(sub) -> None:
-    bench = sub.add_parser(
-        "bench", help="time every backend's training variants against the machine's floor",
-        description="Time every backend's training variants (each backend in its own process, threads pinned) on "
-                    "three workloads: T, the seed spec (per-step overhead); M, the digits (1797 x 64 -> 10); L, "
-                    "synthetic 100,000 x 784 -> 10. M and L are compared to the machine's floor, measured in the "
-                    "same run: max(bytes of X / memory read bandwidth, 4 N D C flops / float32 matmul rate) per "
-                    "epoch. Prints a table; docs/benchmarks.md has the numbers and how to read them. Exit status 1 "
-                    "if a backend or variant failed to run.")
-    bench.add_argument("--quick", action="store_true", help="a CI-sized run: fewer epochs and repeats, L at 20,000 rows")
-    bench.add_argument("--device", default="cpu", help="cpu (default) or cuda: torch and jax on a GPU (L at 1,000,000 rows)")
-    bench.add_argument("--size", type=_int_at_least(1), metavar="N", help="rows of the L workload (default 100,000)")
-    bench.add_argument("--workloads", default="T,M,L", help="comma-separated, of T, M, L (default: all)")
-    bench.add_argument("--backends", default=None, help="comma-separated (default: every installed one)")
-    bench.add_argument("--variants", default=None, help="comma-separated variants to time (default: every one)")
-    bench.add_argument("--threads", type=_int_at_least(1), help="threads in every pool (default: the CPUs this process may use)")
-    bench.add_argument("--repeats", type=_int_at_least(1), help="timed runs per variant, at least (default 5; --quick 3)")
-    bench.add_argument("--epochs", type=_int_at_least(0), help="epochs per run for every workload (default: each workload's)")
-    bench.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout instead of the table")
-    bench.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown to FILE")
-    bench.add_argument("--timeout", type=_positive_float(), metavar="SECONDS", help="give up on a process after this long")
-    bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    # for the tests: a tiny floor measurement
-    bench.add_argument("--floor-bytes", type=_int_at_least(1 << 20), help=argparse.SUPPRESS)
-    bench.add_argument("--matmul-n", type=_int_at_least(16), help=argparse.SUPPRESS)
-    bench.add_argument("--min-seconds", type=float, help=argparse.SUPPRESS)
-    bench.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
-    bench.set_defaults(run=_bench)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    """The benchmark: see tools/bench.py and docs/benchmarks.md."""
-    from . import bench
-
-    names = lambda text: tuple(t.strip() for t in text.split(",") if t.strip()) if text else None  # noqa: E731
-    opts = bench.Options(quick=args.quick, device=args.device, size=args.size, workloads=names(args.workloads) or (),
-                         backends=names(args.backends), variants=names(args.variants), threads=args.threads,
-                         repeats=args.repeats, epochs=args.epochs, min_seconds=args.min_seconds,
-                         floor_bytes=args.floor_bytes, matmul_n=args.matmul_n, timeout=args.timeout,
-                         progress=not args.no_progress)
-    if not opts.workloads:
-        raise UsageError("--workloads: empty list")
-    return bench.main(opts, as_json=args.json, markdown=args.markdown)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+from softmax_rosetta.registry import REFERENCE_BACKEND, get_backend
+from softmax_rosetta.spec import Spec, SpecError
+
 from .files import atomic_write
-from softmax_rosetta.registry import get_backend
-from softmax_rosetta.spec import Spec, SpecError, load_spec
 
 COMMAND = "softmax-rosetta expected"
 
 
 def reference_costs(spec: Spec, every: int) -> list[float]:
     """The float64 NumPy run's costs at epochs 0, every, 2*every, ... up to the spec's epochs."""
-    result = get_backend("numpy", dtype="float64").train(spec)
-    return [float(c) for c in result.losses[::every]]
+    result = get_backend(REFERENCE_BACKEND, dtype="float64").train(spec)
+    return [float(c) for c in result.costs[::every]]
 
 
 def expected_table(name: str, costs: list[float], every: int) -> str:

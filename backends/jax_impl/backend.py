@@ -7,13 +7,12 @@ from importlib.metadata import version
 import jax
 import numpy as np
 
-from softmax_rosetta.backend import Backend, host_settings
+from softmax_rosetta.backend import Backend
 
 from . import functional
-from .fast import train_fast
+from .fast import train_fast, train_fused
 from .model import PRECISION
-from .train import train, train_fused
-
+from .train import train
 
 # From this many elements of input on, the adapter runs functional.py's functions under jax.jit.
 JIT_MIN_ELEMENTS = 1 << 20
@@ -46,15 +45,11 @@ class _Functional:
 class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
-    variants = ("lesson", "fused")
-    # fast.py's variants train full-batch plain SGD only (the benchmark's workloads), so they are
-    # not among the class's variants, the ones ``compare`` runs on every spec; an instance
-    # accepts them too: be.train(spec, variant="fast"), softmax-rosetta train --variant fast.
+    variants = ("lesson", "fused", "fast")
     fast_variants = ("fast",)
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
-        self.variants = (*type(self).variants, *self.fast_variants)
         self.jax_device = jax.devices("gpu" if device == "cuda" else "cpu")[0]
 
     @classmethod
@@ -74,28 +69,36 @@ class JaxBackend(Backend):
         return {name: version(name) for name in ("jax", "jaxlib", "flax", "optax")}
 
     def settings(self):
-        info = {**host_settings(), **self.versions(),
+        info = {**super().settings(),
                 "jax_device": str(self.jax_device),
+                "jax_devices": [str(d) for d in jax.devices()],
                 "model_matmul_precision": str(PRECISION),
                 "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
                 "jax_enable_x64": bool(jax.config.jax_enable_x64),
                 "xla_flags": os.environ.get("XLA_FLAGS", "")}
         return info
 
-    def _to_native(self, array):
+    def set_threads(self, threads):
+        # XLA's CPU thread pool is sized when jax starts, from XLA_FLAGS in the environment
+        return {"xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+    def synchronize(self, value):
+        jax.block_until_ready(value)
+
+    def to_native(self, array):
         return jax.device_put(np.asarray(array), self.jax_device)
 
-    def _to_numpy(self, value):
+    def to_numpy(self, value):
         return np.asarray(value)
 
     _functions = _Functional()
 
     @property
-    def _functional(self):
+    def functional(self):
         return self._functions
 
-    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
-        loop = {"fused": train_fused, "fast": train_fast}.get(variant, train)
+    def train_native(self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, **options):
+        loop = {"lesson": train, "fused": train_fused, "fast": train_fast}[variant]
         with jax.default_device(self.jax_device):
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
 

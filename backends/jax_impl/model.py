@@ -1,6 +1,7 @@
 """The linear classifier in Flax NNX: an nnx.Module around nnx.Linear."""
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 # Full float32 matmuls: on a GPU, JAX would otherwise use TF32 for float32 (about 3
@@ -8,10 +9,14 @@ from flax import nnx
 PRECISION = jax.lax.Precision.HIGHEST
 
 
-class SoftmaxClassifierModel(nnx.Module):
-    """logits = x @ kernel + bias. Flax stores the kernel (in, out), the transpose of torch's weight."""
+class SoftmaxClassifier(nnx.Module):
+    """logits = x @ kernel + bias. Flax stores the kernel (in, out), the transpose of torch's weight.
 
-    def __init__(self, in_features, out_features, *, dtype, rngs):
+    There is no backward to write: ``nnx.grad`` differentiates any function of the model.
+    nnx.Linear wants ``rngs`` to draw its initial kernel, although ``init_model`` overwrites it.
+    """
+
+    def __init__(self, in_features, out_features, *, dtype=jnp.float32, rngs):
         self.linear = nnx.Linear(in_features, out_features, dtype=dtype, param_dtype=dtype,
                                  precision=PRECISION, rngs=rngs)
 
@@ -23,7 +28,7 @@ def init_model(weight, bias):
     """A model that starts from the spec's parameters. weight is (C, D) as torch stores it:
     transpose it into Flax's (D, C) kernel here, at the boundary."""
     out_features, in_features = weight.shape
-    model = SoftmaxClassifierModel(in_features, out_features, dtype=weight.dtype, rngs=nnx.Rngs(0))
+    model = SoftmaxClassifier(in_features, out_features, dtype=weight.dtype, rngs=nnx.Rngs(0))
     model.linear.kernel[...] = weight.T
     model.linear.bias[...] = bias
     return model

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from softmax_rosetta.backend import check_plain_sgd
+from softmax_rosetta.checks import check_plain_sgd
 
 # Rows per block: a block of X should stay in the cache between its two matmuls. 8 MiB of X per
 # block (2730 rows at D = 784 in float32) stays in a 32 MiB L3 and is big enough that each BLAS
@@ -62,8 +62,9 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
 
     starts = list(range(0, n, block_rows))
     # The softmax works on the logits transposed, (C, rows): NumPy reduces over a short last
-    # axis slowly (np.max(z, axis=1) on 1797 x 10 takes 84 us, on the (10, 1797) transpose 4 us),
-    # and (p - Y)^T x is then a plain (C, rows) @ (rows, D) matmul.
+    # axis slowly, one small reduction per row, and over the first axis as whole-row vector
+    # ops (docs/benchmarks.md has the measurements); (p - Y)^T x is then a plain
+    # (C, rows) @ (rows, D) matmul.
     y_one_hot_t = np.zeros((c, n), dtype=dtype)          # Y^T, made once
     y_one_hot_t[y, np.arange(n)] = 1
     # where z^T[y_i, i] sits in each block's flat (C, rows) logits
@@ -102,7 +103,7 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
             lrb -= zyb                                  # each row's loss
             total += float(lrb.sum())
             np.reciprocal(rb, out=rb)
-            zt *= rb                                    # p^T = softmax(z)^T (a multiply is 2x faster than a divide)
+            zt *= rb                                    # p^T = softmax(z)^T (a multiply is faster than a divide)
             zt -= yb                                    # (p - Y)^T: N times dcost/dz, transposed
             # the gradient's matmul reads xb again, now from the cache
             np.matmul(zt, xb, out=gw)

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from softmax_rosetta.backend import Backend, host_settings
+from softmax_rosetta.backend import Backend
 
-from . import functional
+from . import functional as functional_module
 from .fast import train_compiled, train_fast
 from .train import train
 
@@ -19,15 +19,11 @@ def full_float32_precision():
 class TorchBackend(Backend):
     name = "torch"
     framework = "torch"
-    variants = ("lesson",)
-    # fast.py's variants train full-batch plain SGD only (the benchmark's workloads), so they are
-    # not among the class's variants, the ones ``compare`` runs on every spec; an instance
-    # accepts them too: be.train(spec, variant="fast"), softmax-rosetta train --variant fast.
+    variants = ("lesson", "fast", "compiled")
     fast_variants = ("fast", "compiled")
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
-        self.variants = (*type(self).variants, *self.fast_variants)
         full_float32_precision()
         self.torch_dtype = getattr(torch, dtype)
 
@@ -44,7 +40,7 @@ class TorchBackend(Backend):
         return {"torch": torch.__version__}
 
     def settings(self):
-        info = {**host_settings(), **self.versions(), "torch_threads": torch.get_num_threads(),
+        info = {**super().settings(), **self._threads(),
                 "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
                 "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
                 "float32_matmul_precision": torch.get_float32_matmul_precision()}
@@ -52,19 +48,30 @@ class TorchBackend(Backend):
             info["gpu"] = torch.cuda.get_device_name()
         return info
 
-    def _to_native(self, array):
+    def set_threads(self, threads):
+        torch.set_num_threads(threads)
+        return self._threads()
+
+    def _threads(self):
+        return {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads()}
+
+    def synchronize(self, value):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def to_native(self, array):
         tensor = torch.tensor(np.asarray(array))  # a copy: spec arrays are read-only
         if tensor.is_floating_point():
             tensor = tensor.to(self.torch_dtype)
         return tensor.to(self.device)
 
-    def _to_numpy(self, value):
+    def to_numpy(self, value):
         return value.detach().cpu().numpy()
 
     @property
-    def _functional(self):
-        return functional
+    def functional(self):
+        return functional_module
 
-    def _train(self, x, y, weight, bias, lr, epochs, variant, log_every, log, **options):
-        loop = {"fast": train_fast, "compiled": train_compiled}.get(variant, train)
+    def train_native(self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, **options):
+        loop = {"lesson": train, "fast": train_fast, "compiled": train_compiled}[variant]
         return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)

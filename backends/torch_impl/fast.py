@@ -12,10 +12,10 @@ write out, so here each step is sixteen small ops on preallocated tensors, updat
     b <- b - (lr / N) sum over rows of (p - Y)     sum, sub_
 
 Why not F.log_softmax, one op where this takes six: on the CPU, torch's (log_)softmax kernel
-opens an OpenMP parallel region whatever the size, so with 2 threads each call on an 8 x 3
-tensor costs 3 us instead of 1.3, and milliseconds when another process holds the other core
-(the spinning thread waits for a time slice). amax, sum and the elementwise ops stay on one
-thread below 32768 elements. docs/benchmarks.md has the measurements.
+opens an OpenMP parallel region whatever the size, so with 2 threads even a call on an 8 x 3
+tensor pays for starting the other thread, and far more when another process holds the other
+core (the spinning thread waits for a time slice). amax, sum and the elementwise ops stay on
+one thread below 32768 elements. docs/benchmarks.md has the measurements.
 
 Two variants with the same code:
 - ``train_fast``: the step in eager mode;
@@ -34,8 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from softmax_rosetta.backend import check_plain_sgd
-
+from softmax_rosetta.checks import check_plain_sgd
 
 # Below this many elements of X the logits come out as W x^T (step) and the compiled step does
 # its softmax on the transposed logits (_functional_step): faster there, slower above.
@@ -47,13 +46,13 @@ def step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale):
     """One epoch, in place: returns the cost before the step, updates w (C, D) and b (C,).
 
     The softmax runs on the logits transposed, (C, N): torch, like NumPy, reduces over 10
-    classes along the last dim slowly (amax on 1797 x 10: 18 us), along the first quickly.
+    classes along the last dim slowly, along the first quickly.
     y (1, N) class indices, y_one_hot_t (C, N); z (N, C) or None, z_t (C, N), row, log_row
     and z_y (1, N), grad_w (C, D) are buffers; scale = lr / N.
 
-    z None: the logits come straight out as W x^T (C, N); MKL does that faster on a small X
-    (digits: 40 us, against 57 for x W^T), slower on a large one (100,000 x 784: 58 ms against 38),
-    where z = x W^T is written first and transposed in the bias's pass.
+    z None: the logits come straight out as W x^T (C, N); MKL does that faster than x W^T on
+    a small X (the digits), slower on a large one (100,000 x 784), where z = x W^T is written
+    first and transposed in the bias's pass. docs/benchmarks.md has the measurements.
     """
     if z is None:
         torch.mm(w, x.t(), out=z_t)
@@ -81,8 +80,8 @@ def _functional_step(x, y_one_hot, w, b, scale, classes_first):
     """The same step as ``step`` without writing into its inputs, for torch.compile: a compiled
     graph returns new tensors; Inductor fuses log_softmax, the cost, exp and the subtraction.
 
-    classes_first: the softmax on z^T (C, N), as ``step`` does: 181 instead of 296 us an epoch
-    on the digits. On a large X, Inductor's kernels for the (N, C) layout were not slower.
+    classes_first: the softmax on z^T (C, N), as ``step`` does: faster on a small X (the
+    digits). On a large X, Inductor's kernels for the (N, C) layout were not slower.
     """
     n = x.shape[0]
     if classes_first:
@@ -128,7 +127,7 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     return costs, w, b
 
 
-_compiled = {}
+_compiled: dict = {}
 
 
 def compile_step(x, y, weight, bias, lr):

@@ -4,7 +4,31 @@ import torch
 import torch.nn.functional as F
 import torch.optim as optim
 
-from .model import init_model
+from .model import init_model, weight_and_bias
+
+
+def make_optimizer(model, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """The lesson's optimizer: torch.optim.SGD itself, on the model's parameters."""
+    return optim.SGD(model.parameters(), lr=lr, momentum=momentum, dampening=dampening,
+                     nesterov=nesterov, weight_decay=weight_decay)
+
+
+def loss_fn(model, x, y):
+    """The cost: the mean cross-entropy of the model's logits."""
+    prediction = model(x)
+    return F.cross_entropy(prediction, y)
+
+
+def train_step(model, optimizer, x, y):
+    """One SGD step on one batch; returns the cost before the step, out of autograd.
+
+    ``backward()`` adds each parameter's gradient into its ``.grad``, hence ``zero_grad()`` first.
+    """
+    cost = loss_fn(model, x, y)
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+    return cost.detach()
 
 
 def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
@@ -25,19 +49,15 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
     """
     n = x.shape[0]
     model = init_model(weight, bias)
-    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=momentum, dampening=dampening,
-                          nesterov=nesterov, weight_decay=weight_decay)
+    optimizer = make_optimizer(model, lr, momentum, dampening, nesterov, weight_decay)
     costs = torch.zeros(epochs + 1, dtype=x.dtype, device=x.device)
     for epoch in range(epochs + 1):
         for rows in (batches(epoch) if batches is not None else [slice(None)]):
-            prediction = model(x[rows])
-            cost = F.cross_entropy(prediction, y[rows])
-            optimizer.zero_grad()
-            cost.backward()
-            optimizer.step()
-            costs[epoch] += cost.detach() * (len(prediction) / n)  # full batch: * 1.0, exactly the cost
+            xb, yb = x[rows], y[rows]
+            cost = train_step(model, optimizer, xb, yb)
+            costs[epoch] += cost * (len(xb) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, costs[epoch].item())
         if not torch.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
-            return costs[:epoch + 1], model.linear.weight.detach(), model.linear.bias.detach()
-    return costs, model.linear.weight.detach(), model.linear.bias.detach()
+            return costs[:epoch + 1], *weight_and_bias(model)
+    return costs, *weight_and_bias(model)

@@ -1,0 +1,133 @@
+"""Argument checks, run on the host before any framework sees the arrays: the same words in every backend.
+
+A jitted JAX function can't raise, a check on a GPU would make the host wait, and NumPy would
+silently wrap a label of -1 around to the last class: so every check is made here, in NumPy,
+once, and every backend receives arrays that are already known to be good.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+LEVELS = ("onehot", "nll", "fused")
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class BackendError(ValueError):
+    """A backend, device, dtype or argument that can't be used; the message names it."""
+
+
+def choice(name: str, value: str, options: tuple[str, ...], where: str = "") -> str:
+    if value not in options:
+        raise BackendError(f"{name}: unknown {name} {value!r}{where}; known: {', '.join(options)}")
+    return value
+
+
+def class_axis(ndim: int) -> int:
+    """Where the classes are, as in torch: axis 1, or axis 0 for an unbatched (C,) input."""
+    return 1 if ndim > 1 else 0
+
+
+def float_input(name: str, value: Any, dtype: np.dtype, ndim: int | None = None) -> np.ndarray:
+    """A real-valued array (not a scalar), in ``dtype``."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
+        raise BackendError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise BackendError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
+    if arr.ndim == 0:
+        raise BackendError(f"{name}: expected an array, got a scalar {arr!r}")
+    return arr.astype(dtype, copy=False)
+
+
+def integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise BackendError(f"{name}: expected an integer, got {value!r}")
+    return int(value)
+
+
+def label_smoothing(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise BackendError(f"label_smoothing: must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def target(value: Any, input_shape: tuple[int, ...], dtype: np.dtype, ignore_index: int = -100,
+           probabilities: bool = False) -> np.ndarray:
+    """Class indices (int64) of the input's shape without the class axis, each in [0, C) or
+    ignore_index; or, where ``probabilities``, floats of the input's own shape, finite and >= 0."""
+    t = np.asarray(value)
+    input_shape = tuple(input_shape)
+    c = input_shape[class_axis(len(input_shape))]
+    if probabilities and t.dtype.kind == "f" and t.shape == input_shape:
+        if ignore_index >= 0:  # torch refuses these too; a negative one can't match and is let be
+            raise BackendError(f"ignore_index: doesn't apply to probability targets, got {ignore_index}; "
+                               "leave it at the default -100")
+        bad = np.argwhere(~(np.isfinite(t) & (t >= 0)))
+        if len(bad):
+            i = tuple(int(k) for k in bad[0])
+            raise BackendError(f"target: probabilities must be finite and >= 0, got {float(t[i])}{_at(i)}")
+        return t.astype(dtype, copy=False)
+    if t.dtype.kind not in "iu":
+        hint = ""
+        if probabilities and t.dtype.kind == "f":
+            hint = f"; probabilities would have the input's shape {input_shape}, got {t.shape}"
+        raise BackendError(f"target: expected integer class indices, got dtype {t.dtype}{hint}")
+    index_shape = input_shape[:1] + input_shape[2:] if len(input_shape) > 1 else ()
+    if t.shape != index_shape:
+        raise BackendError(f"target: expected shape {index_shape} for input of shape {input_shape}, got {t.shape}")
+    bad = np.argwhere((t != ignore_index) & ((t < 0) | (t >= c)))
+    if len(bad):  # (count, ndim): a scalar target's hit is one empty index
+        i = tuple(int(k) for k in bad[0])
+        raise BackendError(f"target: class index {int(t[i])}{_at(i)} is outside [0, {c}) "
+                           f"and isn't ignore_index ({ignore_index})")
+    return t.astype(np.int64, copy=False)
+
+
+def class_weight(value: Any, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
+    """weight (C,): one finite, non-negative weight per class, in ``dtype``."""
+    if value is None:
+        return None
+    w = float_input("weight", value, dtype, ndim=1)
+    if w.shape != (num_classes,):
+        raise BackendError(f"weight: expected one weight per class, shape ({num_classes},), got {w.shape}")
+    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    if bad.size:  # the value as given, not as cast: the same words in every dtype
+        i = int(bad[0])
+        given = float(np.asarray(value)[i])
+        raise BackendError(f"weight: entries must be finite and >= 0, got {given} for class {i}")
+    return w
+
+
+def nll_level_can_express(probabilities: bool, smoothing: float) -> None:
+    """Level "nll" is nll_loss(log_softmax(z), y): one class per element, nothing else."""
+    if probabilities:
+        raise BackendError("level: 'nll' can't take probability targets: nll_loss picks one class per "
+                           "element; use level 'onehot' or 'fused'")
+    if smoothing:
+        raise BackendError("level: 'nll' can't express label_smoothing: nll_loss(log_softmax(z), y) has no "
+                           "term for the other classes; use level 'onehot' or 'fused'")
+
+
+def check_plain_sgd(batches: Any, momentum: float, dampening: float, nesterov: bool, weight_decay: float) -> None:
+    """The fast paths (backends/*/fast.py) cover full-batch plain SGD; anything else is an error
+    that names the option."""
+    if batches is not None and (not batches.full_batch or batches.shuffle):
+        what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
+        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
+                           "(use the lesson variant)")
+    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
+                        ("weight_decay", weight_decay)):
+        if value:
+            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
+                               "(use the lesson variant)")
+
+
+def _at(index: tuple[int, ...]) -> str:
+    """Where an entry is, for a message: nothing for a scalar, "at position 3", "at position (0, 2)"."""
+    if not index:
+        return ""
+    return f" at position {index[0] if len(index) == 1 else index}"

@@ -1,0 +1,130 @@
+"""``softmax-rosetta bench``: the processes, the floor, the reports and the targets.
+
+Speed is measured by the benchmark, never asserted here: these tests check plumbing only.
+"""
+
+import json
+
+import pytest
+
+from softmax_rosetta import BackendError
+from softmax_rosetta.testing import require_backend, selected_backends
+from softmax_rosetta.tools.bench import Options, check_targets, floor, markdown_report, run, runner, text_report
+from softmax_rosetta.tools.cli import main
+
+TINY = dict(size=500, epochs=3, repeats=1, progress=False)
+
+
+@pytest.fixture
+def small_floor(monkeypatch):
+    """A tiny floor measurement, and no extra timed runs: every run of the test measures little."""
+    tiny = runner.Sizes(repeats=1, min_seconds=0.0, floor_bytes=8 << 20, matmul_n=64)
+    for key in list(runner.SIZES):
+        monkeypatch.setitem(runner.SIZES, key, tiny)
+
+
+@pytest.mark.slow
+def test_bench_runs_every_workload_and_reports_the_floor(small_floor):
+    result = run(Options(workloads=("T", "M", "L"), backends=("numpy",), **TINY))
+    assert result["floor"]["bandwidth"] > 0 and result["floor"]["matmul_rate"] > 0
+    assert result["floor"]["read_bytes"] == 8 << 20 and result["floor"]["matmul_n"] == 64
+    assert result["threads"] >= 1 and "OPENBLAS_CORETYPE" not in result["floor"]["process"]["env"]
+    assert [w["name"] for w in result["workloads"]] == ["T", "M", "L"]
+    shapes = {w["name"]: (w["n"], w["d"], w["c"]) for w in result["workloads"]}
+    assert shapes == {"T": (8, 4, 3), "M": (1797, 64, 10), "L": (500, 784, 10)}
+    runs = {(r["workload"], r["variant"]): r for r in result["runs"]}
+    assert set(runs) == {(w, v) for w in "TML" for v in ("lesson", "fast")}
+    for r in runs.values():
+        assert r["ok"] and r["repeats"] == 1 and r["steps"] == 4 and r["ratio"] > 0
+        assert r["min"] <= r["median"] <= r["max"]
+        assert r["fast"] == (r["variant"] == "fast")
+    for w in result["workloads"]:
+        assert w["floor_s"] == max(w["floor_read_s"], w["floor_matmul_s"]) > 0
+        assert w["final_cost_spread"] < 1e-5   # the fast path and the lesson end at the same cost
+    assert [(t["workload"], t["variant"]) for t in result["targets"]] == [("L", "fast"), ("M", "fast")]
+    (proc,) = result["processes"]
+    assert proc["ok"] and proc["backend"] == "numpy" and proc["process"]["cpus"] == result["cpus"]
+    text = text_report(result)
+    for word in ("floor", "T: seed spec", "M: digits", "L: synthetic", "numpy", "fast", "x floor"):
+        assert word in text
+    md = markdown_report(result)
+    assert "| backend | variant |" in md and "machine:" in md and "softmax-rosetta bench" in md
+
+
+def test_bench_targets_say_by_how_much_they_are_missed():
+    result = {"workloads": [{"name": "L", "floor_s": 1.0}, {"name": "T", "floor_s": 1.0}],
+              "runs": [{"workload": "L", "backend": "numpy", "variant": "fast", "fast": True, "ok": True,
+                        "median_per_epoch": 4.5},
+                       {"workload": "L", "backend": "numpy", "variant": "lesson", "fast": False, "ok": True,
+                        "median_per_epoch": 9.0},
+                       {"workload": "T", "backend": "torch", "variant": "lesson", "ok": True, "median_per_epoch": 1.0},
+                       {"workload": "T", "backend": "numpy", "variant": "fast", "ok": True, "median_per_epoch": 0.1}]}
+    targets = {(t["workload"], t["backend"], t["variant"]): t for t in check_targets(result)}
+    assert set(targets) == {("L", "numpy", "fast"), ("T", "numpy", "fast")}   # fast paths only; T against torch
+    assert not targets["L", "numpy", "fast"]["met"] and "missed by 1.50x" in targets["L", "numpy", "fast"]["text"]
+    assert targets["T", "numpy", "fast"]["met"] and targets["T", "numpy", "fast"]["value"] == pytest.approx(10)
+
+
+@pytest.mark.slow
+def test_bench_command_json_and_usage_errors(small_floor, capsys, tmp_path):
+    md = tmp_path / "bench.md"
+    argv = ["bench", "--workloads", "T", "--backends", "numpy", "--variants", "fast", "--epochs", "2",
+            "--repeats", "1", "--no-progress", "--json", "--markdown", str(md)]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema"] == "softmax-rosetta/bench" and data["floor"]["matmul_n"] == 64
+    assert [(r["backend"], r["variant"]) for r in data["runs"]] == [("numpy", "fast")]
+    assert "| numpy | fast |" in md.read_text()
+    assert main(["bench", "--workloads", "X"]) == 2
+    assert "unknown workload 'X'" in capsys.readouterr().err
+    assert main(["bench", "--workloads", ","]) == 2
+    assert "--workloads: empty list" in capsys.readouterr().err
+    assert main(["bench", "--backends", "nope"]) == 2
+    assert main(["bench", "--device", "tpu"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--floor-bytes", str(8 << 20)])   # no hidden options
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_a_backend_process_that_fails_is_reported_not_raised(small_floor, monkeypatch, capsys):
+    """A timing process that crashes leaves a failed row and exit status 1; the floor still runs."""
+    real = runner.worker.run
+
+    def crashing(function, kwargs, **options):
+        if function.endswith("timing:time_backend"):
+            function = "softmax_rosetta.tools.bench.workloads:make_data"
+            kwargs = {"key": "X"}
+        return real(function, kwargs, **options)
+
+    monkeypatch.setattr(runner.worker, "run", crashing)
+    assert main(["bench", "--workloads", "T", "--backends", "numpy", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "(all)" in out and "failed: BackendError: --workloads: unknown workload 'X'" in out
+
+
+@pytest.mark.parametrize("name", selected_backends())
+def test_the_floor_through_a_backend_measures_with_its_public_api(name):
+    """What a GPU run measures its floor with (``to_native``, the native ``sum`` and ``@``,
+    ``synchronize``), here on the CPU, where every backend has it."""
+    require_backend(name)
+    info = floor._device(name, "cpu", repeats=1, read_bytes=1 << 20, matmul_n=32)
+    assert info["bandwidth"] > 0 and info["matmul_rate"] > 0 and info["read_bytes"] == 1 << 20
+    assert info["bandwidth_method"] == f"{name} sum" and info["backend"]["name"] == name
+
+
+def test_a_gpu_run_times_the_backends_with_one_and_measures_the_floor_through_the_first():
+    known = {"ok": True, "numpy": {"known": ["cpu"], "available": ["cpu"]},
+             "torch": {"known": ["cpu", "cuda"], "available": ["cpu"]},
+             "jax": {"known": ["cpu", "cuda"], "available": ["cpu", "cuda"]}}
+
+    def launch(function, kwargs, on_progress):
+        assert function == "timing:devices"
+        return known
+
+    names = ["numpy", "torch", "jax"]
+    assert runner._on_device(Options(device="cuda"), names, launch) == (["torch", "jax"], "jax")
+    # asked for by name, NumPy runs (on the CPU) beside the GPU backends
+    assert runner._on_device(Options(device="cuda", backends=tuple(names)), names, launch) == (names, "jax")
+    with pytest.raises(BackendError, match="no backend of numpy, torch sees one"):
+        runner._on_device(Options(device="cuda", backends=("numpy", "torch")), ["numpy", "torch"], launch)

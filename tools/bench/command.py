@@ -1,0 +1,69 @@
+"""``softmax-rosetta bench``: its options, and what it prints and writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from softmax_rosetta.backend import BackendError
+
+from ..cli import _int_at_least, _positive_float
+from ..files import atomic_write
+from .report import markdown_report, text_report
+from .runner import Options, run
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``bench`` subcommand, added to the command line's subparsers."""
+    bench = sub.add_parser(
+        "bench", help="time every backend's training variants against the machine's floor",
+        description="Time every backend's training variants (each backend in its own process, threads pinned) on "
+                    "three workloads: T, the seed spec (per-step overhead); M, the digits (1797 x 64 -> 10); L, "
+                    "synthetic 100,000 x 784 -> 10. M and L are compared to the machine's floor, measured in the "
+                    "same run: max(bytes of X / memory read bandwidth, 4 N D C flops / float32 matmul rate) per "
+                    "epoch. Prints a table; docs/benchmarks.md has the numbers and how to read them. Exit status 1 "
+                    "if a backend or variant failed to run.")
+    add = bench.add_argument
+    add("--quick", action="store_true", help="a CI-sized run: fewer epochs and repeats, L at 20,000 rows")
+    add("--device", default="cpu", help="cpu (default) or cuda: torch and jax on a GPU (L at 1,000,000 rows)")
+    add("--size", type=_int_at_least(1), metavar="N", help="rows of the L workload (default 100,000)")
+    add("--workloads", default="T,M,L", help="comma-separated, of T, M, L (default: all)")
+    add("--backends", default=None, help="comma-separated (default: every installed one)")
+    add("--variants", default=None, help="comma-separated variants to time (default: every one)")
+    add("--threads", type=_int_at_least(1), help="threads in every pool (default: the CPUs this process may use)")
+    add("--repeats", type=_int_at_least(1), help="timed runs per variant, at least (default 5; --quick 3)")
+    add("--epochs", type=_int_at_least(0), help="epochs per run for every workload (default: each workload's)")
+    add("--json", action="store_true", help="print the whole result as JSON on stdout instead of the table")
+    add("--markdown", metavar="FILE", help="also write the results as Markdown to FILE")
+    add("--timeout", type=_positive_float(), metavar="SECONDS", help="give up on a process after this long")
+    add("--no-progress", action="store_true", help="no progress bar on stderr")
+    add("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+    bench.set_defaults(run=main)
+    return bench
+
+
+def main(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """Run the benchmark as the command line asks; print the table (or JSON). Exit status 1 if a
+    backend or variant failed to run."""
+    opts = Options(quick=args.quick, device=args.device, size=args.size, workloads=_names(args.workloads) or (),
+                   backends=_names(args.backends), variants=_names(args.variants), threads=args.threads,
+                   repeats=args.repeats, epochs=args.epochs, timeout=args.timeout, progress=not args.no_progress)
+    if not opts.workloads:
+        raise BackendError("--workloads: empty list")
+    stdout = stdout or sys.stdout
+    result = run(opts)
+    if args.markdown:
+        atomic_write(args.markdown, markdown_report(result))
+    if args.json:
+        json.dump(result, stdout, indent=1)
+        stdout.write("\n")
+    else:
+        stdout.write(text_report(result) + "\n")
+    failed = [p for p in result["processes"] if not p.get("ok")] + [r for r in result["runs"] if not r.get("ok")]
+    return 1 if failed else 0
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else None

@@ -1,0 +1,128 @@
+"""The benchmark's results as text (the terminal) and as Markdown (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The variants that compile on their warm-up run: the "compile" column shows the warm-up's extra
+# time over a steady run for these, "-" for the others ("*": every variant of the backend).
+COMPILING = {("jax", "*"), ("torch", "compiled")}
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _rate(value: float, unit: str) -> str:
+    return f"{value / 1e9:.1f} G{unit}/s"
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """The header: device, threads, floor, load."""
+    f = result["floor"]
+    lines = [f"softmax-rosetta bench: {result['device']}, float32, {result['threads']} thread(s)"
+             + (" (--quick)" if result["quick"] else "")
+             + f"; machine: {result['machine'].get('cpu', '?')}, {result['machine'].get('nproc')} CPUs,"
+             f" {result['machine'].get('ram_gib', '?')} GiB",
+             f"floor: memory read {_rate(f['bandwidth'], 'B')} ({f['bandwidth_method']}), float32 matmul "
+             f"{_rate(f['matmul_rate'], 'FLOP')} (sgemm {f['matmul_n']}), the better of "
+             + " and ".join(f"{_rate(m['bandwidth'], 'B')}, {_rate(m['matmul_rate'], 'FLOP')}"
+                            for m in f.get("measured", []))
+             + " measured before and after; load average before / after: "
+             f"{result['load_before']} / {result['load_after']}"]
+    blas = next((b for b in f.get("blas", []) if b.get("internal_api") == "openblas"), None)
+    if blas:
+        unset = result["unset_for_benchmark"]
+        line = f"numpy BLAS: OpenBLAS {blas.get('architecture', '?')} kernel, {blas.get('num_threads', '?')} threads"
+        if unset:
+            line += f"; unset for the benchmark: {', '.join(f'{k}={v}' for k, v in unset.items())}"
+        lines.append(line)
+    return lines
+
+
+def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One workload's table: a header and a row per variant (and per backend that failed to run)."""
+    header = ["backend", "variant", "median / epoch", "min", "max", "runs", "compile", f"x {wl['versus']}"]
+    rows = []
+    for r in result["runs"]:
+        if r.get("workload") != wl["name"]:
+            continue
+        if not r.get("ok"):
+            rows.append([r["backend"], r["variant"], "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
+            continue
+        compiles = {(r["backend"], "*"), (r["backend"], r["variant"])} & COMPILING
+        rows.append([r["backend"], r["variant"], _time(r["median_per_epoch"]), _time(r["min_per_epoch"]),
+                     _time(r["max_per_epoch"]), str(r["repeats"]),
+                     f"{r['compile_seconds']:.2f} s" if compiles else "-", f"{r['ratio']:.2f}"])
+    for r in result["runs"]:
+        if "workload" not in r and not r.get("ok"):
+            rows.append([r["backend"], "(all)", "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
+    return header, rows
+
+
+def workload_line(wl: dict[str, Any]) -> str:
+    line = (f"{wl['name']}: {wl['title']}, {wl['n']:,} x {wl['d']} -> {wl['c']}, {wl['epochs']} epochs "
+            f"({wl['steps']} steps)")
+    if wl["versus"] == "floor":
+        line += (f"; floor per epoch {_time(wl['floor_s'])} = max(read X {_time(wl['floor_read_s'])}, "
+                 f"matmuls {_time(wl['floor_matmul_s'])})")
+    else:
+        line += "; ratio: to the fastest variant"
+    return line
+
+
+def text_report(result: dict[str, Any]) -> str:
+    """The tables for a terminal."""
+    out = [*summary_lines(result), ""]
+    for wl in result["workloads"]:
+        out.append(workload_line(wl))
+        header, rows = table_rows(result, wl)
+        widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+        for row in (header, *rows):
+            cells = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+            out.append("  " + "  ".join(cells))
+        if "final_cost_spread" in wl:
+            out.append(f"  final cost {wl['final_cost']:.6g} in every variant, within {wl['final_cost_spread']:.1e}")
+        out.append("")
+    if result["targets"]:
+        out.append("Targets:")
+        for t in result["targets"]:
+            out.append(f"  [{'met' if t['met'] else 'MISSED'}] {t['text']}")
+    return "\n".join(out)
+
+
+def markdown_report(result: dict[str, Any]) -> str:
+    """The results as Markdown: the tables, the floor, the machine and the command that made them."""
+    m = result["machine"]
+    out = [f"Run {result['started']}: `{' '.join(result['command'] or ['softmax-rosetta', 'bench'])}`", "",
+           f"- machine: {m.get('cpu', '?')} ({', '.join(m.get('simd', []))}), {m.get('nproc')} CPUs, "
+           f"{m.get('ram_gib', '?')} GiB RAM; {m.get('platform')}; Python {m.get('python')}",
+           f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}"]
+    versions = {}
+    for p in result["processes"]:
+        versions.update(p.get("versions", {}))
+    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in {"numpy": m.get("numpy"), **versions}.items()))
+    out.extend(f"- {line}" for line in summary_lines(result)[1:])
+    for p in result["processes"]:
+        threads = {k: v for k, v in (p.get("threads") or {}).items() if v not in ("", None)}
+        if threads:
+            out.append(f"- {p['backend']}: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
+    out.append("")
+    for wl in result["workloads"]:
+        out.append(f"**{workload_line(wl)}**")
+        out.append("")
+        header, rows = table_rows(result, wl)
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|")
+        out.extend("| " + " | ".join(row) + " |" for row in rows)
+        if "final_cost_spread" in wl:
+            out.append(f"\nFinal cost {wl['final_cost']:.6g} in every variant, within {wl['final_cost_spread']:.1e}.")
+        out.append("")
+    if result["targets"]:
+        out.append("Targets:")
+        out.append("")
+        out.extend(f"- {'met' if t['met'] else '**missed**'}: {t['text']}" for t in result["targets"])
+    return "\n".join(out) + "\n"

@@ -1,0 +1,157 @@
+"""``softmax-rosetta compare``: choose the backends, run each in a process of its own, then build
+and write the agreement report.
+
+    code = compare(CompareOptions(backends=["numpy", "torch"], dtypes=["float32"], out="reports"))
+
+The float64 run of the reference backend is always made (``REFERENCE_BACKEND``): with the
+others when it is one of them, on its own otherwise. Progress is one line per process on
+stdout; after the report is written come the failing checks, the summary table and the
+verdict, last. A mistake in the options raises ``CompareError`` before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
+from softmax_rosetta.spec import load_spec
+
+from . import runs
+from .markdown import summary_table
+from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, BackendStatus, Report, build_report, now
+from .output import clear_outputs, write_report
+
+DEVICES = ("cpu", "cuda")
+
+
+class CompareError(Exception):
+    """A mistake in the options (a device, a backend that can't run, the output folder): nothing ran."""
+
+
+@dataclass
+class CompareOptions:
+    spec: str = "seed"                        # a bundled spec's name or a TOML file's path
+    backends: list[str] | None = None         # None: every installed one (the others are listed as skipped)
+    dtypes: list[str] = field(default_factory=lambda: ["float32", "float64"])
+    device: str = "cpu"
+    out: str = "reports"
+    tolerance_scale: float = 1.0
+    plots: bool = True
+    timeout: float | None = None              # seconds for each backend's process; None: no limit
+    command: list[str] = field(default_factory=list)   # the command line that repeats the run, for the report
+
+
+def compare(options: CompareOptions) -> int:
+    """Run the comparison and write the report; the exit status: 0 everything agrees, 1 it doesn't."""
+    start, started = time.perf_counter(), now()
+    spec = load_spec(options.spec)
+    for dtype in options.dtypes:
+        spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
+    if options.device not in DEVICES:
+        raise CompareError(f"--device: unknown device {options.device!r}; known: {', '.join(DEVICES)}")
+    statuses = choose_backends(options.backends, options.device)
+    to_run = [b for b in statuses if b.status == "pending"]
+    if not to_run:
+        raise CompareError("no backend can run here")
+    if len(to_run) < 2 and not spec.expected_costs:
+        raise CompareError(f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} "
+                           "lists no expected costs")
+    out = options.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CompareError(f"--out: {out!r} exists and is not a folder")
+    os.makedirs(out, exist_ok=True)
+    clear_outputs(out)  # only a finished run leaves a report behind
+
+    for b in statuses:
+        if b.status == "skipped":
+            print(f"[ skip ] {b.name}: {b.reason}", flush=True)
+    spec_path = os.path.abspath(spec.path) if spec.path else options.spec
+    reference = run_backends(to_run, spec_path, options.dtypes, options.timeout)
+    report = build_report(spec, options.dtypes, options.device, options.tolerance_scale, statuses, reference,
+                          command=options.command, started=started)
+    report.seconds = time.perf_counter() - start
+    write_report(report, out, plots=options.plots)
+    print_outcome(report, out)
+    return report.exit_status
+
+
+def choose_backends(names: Sequence[str] | None, device: str) -> list[BackendStatus]:
+    """Each backend asked for (None: every known one) as ``pending``, or ``skipped`` with the reason.
+
+    A backend named in ``names`` that can't run is a ``CompareError``. One that does not know
+    ``device`` at all runs on the CPU, and the report says so.
+    """
+    requested = names is not None
+    statuses = []
+    for name in dict.fromkeys(names if names is not None else BACKENDS):
+        status = BackendStatus(name, "pending", requested=requested, device=device)
+        missing = missing_packages(name)
+        if missing:
+            status.reason = (f"not installed: needs {', '.join(missing)} "
+                             f"(pip install 'softmax-rosetta[{BACKENDS[name].extra}]')")
+        elif device != "cpu":  # every backend runs on the CPU; only another device needs the framework imported
+            cls = backend_class(name)
+            if device not in cls.known_devices():
+                status.device = "cpu"
+                status.note = f"the {name} backend does not run on {device}; it ran on the CPU"
+            elif device not in cls.available_devices():
+                status.reason = (f"no {device} device visible to {name} "
+                                 f"(available: {', '.join(cls.available_devices())})")
+        if status.reason:
+            if requested:
+                raise CompareError(f"--backends: {name}: {status.reason}")
+            status.status, status.device = "skipped", None
+        statuses.append(status)
+    return statuses
+
+
+def run_backends(to_run: list[BackendStatus], spec_path: str, dtypes: Sequence[str],
+                 timeout: float | None) -> runs.BackendRun:
+    """Run each backend in its own process, one after the other, with a progress line each; fill in
+    their status. Returns the reference backend's run (made on its own when it is not among them)."""
+    reference = None
+    has_reference = any(b.name == REFERENCE_BACKEND for b in to_run)
+    steps = len(to_run) + (0 if has_reference else 1)
+    for i, b in enumerate(to_run, 1):
+        run_dtypes = list(dtypes)
+        if b.name == REFERENCE_BACKEND and REFERENCE_DTYPE not in run_dtypes:
+            run_dtypes.append(REFERENCE_DTYPE)
+        device = b.device or "cpu"
+        b.run = _run(f"[{i}/{steps}] {b.name}: {', '.join(run_dtypes)} on {device}",
+                     b.name, spec_path, run_dtypes, device, timeout)
+        b.status, b.reason = ("ran", "") if b.run.ok else ("failed", b.run.error)
+        if b.name == REFERENCE_BACKEND:
+            reference = b.run
+    if reference is None:
+        reference = _run(f"[{steps}/{steps}] reference: {REFERENCE_BACKEND} {REFERENCE_DTYPE} on cpu",
+                         REFERENCE_BACKEND, spec_path, [REFERENCE_DTYPE], "cpu", timeout)
+    return reference
+
+
+def _run(title: str, name: str, spec_path: str, dtypes: list[str], device: str,
+         timeout: float | None) -> runs.BackendRun:
+    print(f"{title}, in its own process ...", end="", flush=True)
+    run = runs.run_backend(name, spec_path, dtypes, device, timeout=timeout)
+    print(f" {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s" + ("" if run.ok else f": {run.error}"),
+          flush=True)
+    return run
+
+
+def print_outcome(report: Report, out: str) -> None:
+    """The failing checks first, then the summary table, where the files are, and the verdict last."""
+    print()
+    if report.failed:
+        print(f"Failing checks ({len(report.failed)}):")
+        for c in report.failed:
+            print(f"  {c.line()}")
+        print()
+    for line in summary_table(report):
+        print(line)
+    if report.plots["skipped"]:
+        print(f"\nplots skipped: {report.plots['skipped']}")
+    print(f"\nreport: {os.path.join(out, 'report.md')} (also report.json, junit.xml"
+          + "".join(f", {f}" for f in report.plots["files"]) + ")")
+    print(report.verdict_line(markdown=False))

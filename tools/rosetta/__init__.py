@@ -1,0 +1,57 @@
+"""The lesson side by side: docs/rosetta.md and docs/rosetta.html, generated from the backends' code.
+
+    softmax-rosetta rosetta            # write docs/rosetta.md and docs/rosetta.html
+    softmax-rosetta rosetta --check    # exit 1 if either is stale against the code
+
+For each concept (softmax, the three loss levels, torch's cross-entropy options, the model, the
+optimizer, one step, the loop, the fused loop) the docs show the code of the three backends one
+after another (three columns in the HTML), each block cut from its file with ``ast`` and linked
+to its file and line, a note on what differs and why, and the numbers the three backends compute
+on the seed spec (float32, CPU).
+
+The concept table (``concepts.py``, with the computations of its numbers in ``computations.py``)
+is the only place that names backend code. A name that is gone raises ``RosettaError`` naming
+the concept, the backend and the file: when code is renamed, the staleness test says where to
+update the table.
+
+The modules, in the order the docs are made:
+    concepts.py      the table: Ref, Numbers, Concept, and every concept
+    computations.py  what the table's numbers compute beyond one call of a backend
+    extract.py       a reference's source lines, found with ``ast`` (no framework imported)
+    context.py       one backend set up on the spec, for the computations
+    run.py           build(): every concept's code and numbers (Rosetta, Section, Row)
+    numbers.py       how numbers are printed, and each printed number's tolerance
+    prose.py         the text both pages share
+    markdown.py      docs/rosetta.md
+    html.py          docs/rosetta.html (plot.py: its loss plot)
+    stale.py         whether a committed doc is stale
+    docs.py          render, write, check: the two files
+"""
+
+from .base import DTYPE, FILES, ORDER, SPEC, TABLE_FILE, RosettaError
+from .concepts import Concept, Numbers, Ref, concepts
+from .docs import check, render, write
+from .extract import Block, extract
+from .run import Rosetta, Row, Section, build
+
+__all__ = [
+    "DTYPE",
+    "FILES",
+    "ORDER",
+    "SPEC",
+    "TABLE_FILE",
+    "Block",
+    "Concept",
+    "Numbers",
+    "Ref",
+    "Rosetta",
+    "RosettaError",
+    "Row",
+    "Section",
+    "build",
+    "check",
+    "concepts",
+    "extract",
+    "render",
+    "write",
+]
