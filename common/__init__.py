@@ -27,6 +27,17 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
     __version__ = "unknown"
 
 __all__ = [
-    "BACKENDS", "Backend", "BackendError", "BackendUnavailable", "Spec", "SpecError", "Tolerance",
-    "TrainResult", "TrainingDiverged", "available_backends", "bundled_specs", "get_backend", "load_spec",
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "BackendUnavailable",
+    "Spec",
+    "SpecError",
+    "Tolerance",
+    "TrainResult",
+    "TrainingDiverged",
+    "available_backends",
+    "bundled_specs",
+    "get_backend",
+    "load_spec",
 ]

@@ -49,8 +49,9 @@ class Backend:
             raise BackendError(f"dtype: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
         devices, known = self.available_devices(), self.known_devices()
         if device not in known:
-            raise BackendError(f"device: unknown device {device!r} for the {self.name} backend; "
-                               f"known: {', '.join(known)}")
+            raise BackendError(
+                f"device: unknown device {device!r} for the {self.name} backend; known: {', '.join(known)}"
+            )
         if device not in devices:
             raise BackendError(
                 f"device: the {self.name} backend can't use {device!r} on this machine; available: {', '.join(devices)}"
@@ -109,10 +110,24 @@ class Backend:
         """The backend's ``functional`` module (or an object with its functions)."""
         raise NotImplementedError
 
-    def train_native(self, x: Any, y: Any, weight: Any, bias: Any, *, lr: float, epochs: int,
-                     variant: str = "lesson", log_every: int = 0, log: LogFn | None = None,
-                     batches: Any = None, momentum: float = 0.0, dampening: float = 0.0,
-                     nesterov: bool = False, weight_decay: float = 0.0) -> tuple[Any, Any, Any]:
+    def train_native(
+        self,
+        x: Any,
+        y: Any,
+        weight: Any,
+        bias: Any,
+        *,
+        lr: float,
+        epochs: int,
+        variant: str = "lesson",
+        log_every: int = 0,
+        log: LogFn | None = None,
+        batches: Any = None,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> tuple[Any, Any, Any]:
         """Run one training loop on native arrays: (costs (epochs + 1,), weight (C, D), bias (C,)).
 
         ``batches(epoch)`` lists each step's rows (NumPy int64 indices), the same for every
@@ -132,8 +147,9 @@ class Backend:
         z = checks.float_input("z", z, self.np_dtype)
         return self.to_numpy(self.functional.log_softmax(self.to_native(z), axis=axis))
 
-    def nll_loss(self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                 reduction: str = "mean") -> np.ndarray:
+    def nll_loss(
+        self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> np.ndarray:
         """-weight[y] * log_probs[y] per element, 0 where y == ignore_index, then reduced: F.nll_loss.
 
         log_probs (N, C), (N, C, d1, ...) or (C,); target: class indices, log_probs' shape without
@@ -142,14 +158,23 @@ class Backend:
         x, t, options = self._loss_args("log_probs", log_probs, target, weight, ignore_index, reduction)
         return self.to_numpy(self.functional.nll_loss(x, t, **options))
 
-    def nll_loss_grad(self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                      reduction: str = "mean") -> np.ndarray:
+    def nll_loss_grad(
+        self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> np.ndarray:
         """d nll_loss(...) / d log_probs, log_probs' shape; for "none", the gradient of the losses' sum."""
         x, t, options = self._loss_args("log_probs", log_probs, target, weight, ignore_index, reduction)
         return self.to_numpy(self.functional.nll_loss_grad(x, t, **options))
 
-    def cross_entropy(self, logits: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                      reduction: str = "mean", label_smoothing: float = 0.0, level: str = "fused") -> np.ndarray:
+    def cross_entropy(
+        self,
+        logits: Any,
+        target: Any,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        level: str = "fused",
+    ) -> np.ndarray:
         """Cross-entropy with F.cross_entropy's options, at one of the lesson's levels.
 
         logits (N, C), (N, C, d1, ...) with the classes on axis 1, or (C,) unbatched. target:
@@ -172,8 +197,15 @@ class Backend:
         fn = {"onehot": f.cross_entropy_onehot, "nll": f.cross_entropy_nll, "fused": f.cross_entropy}[level]
         return self.to_numpy(fn(x, t, **options))
 
-    def cross_entropy_grad(self, logits: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                           reduction: str = "mean", label_smoothing: float = 0.0) -> np.ndarray:
+    def cross_entropy_grad(
+        self,
+        logits: Any,
+        target: Any,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> np.ndarray:
         """d cross_entropy(...) / d logits, logits' shape; for "none", the gradient of the losses' sum.
 
         torch by autograd, JAX by jax.grad, NumPy by hand: softmax(z) * sum(a) - a for the
@@ -182,8 +214,16 @@ class Backend:
         x, t, options = self._loss_args("logits", logits, target, weight, ignore_index, reduction, label_smoothing)
         return self.to_numpy(self.functional.cross_entropy_grad(x, t, **options))
 
-    def train(self, spec: Spec, *, epochs: int | None = None, lr: float | None = None,
-              variant: str = "lesson", log_every: int = 0, log: LogFn | None = None) -> TrainResult:
+    def train(
+        self,
+        spec: Spec,
+        *,
+        epochs: int | None = None,
+        lr: float | None = None,
+        variant: str = "lesson",
+        log_every: int = 0,
+        log: LogFn | None = None,
+    ) -> TrainResult:
         """Train the spec's linear classifier the way the lesson does; ``log(epoch, cost)`` every ``log_every``.
 
         The spec gives the data, initial parameters, batches and SGD options; every backend
@@ -194,12 +234,24 @@ class Backend:
         variant = checks.choice("variant", variant, self.variants, where=f" for the {self.name} backend")
         if log_every < 0:
             raise BackendError(f"log_every: must be >= 0, got {log_every!r}")
-        x, w, b = (self.to_native(np.asarray(a, dtype=self.np_dtype))
-                   for a in (spec.x_train, spec.init_weight, spec.init_bias))
+        x, w, b = (
+            self.to_native(np.asarray(a, dtype=self.np_dtype)) for a in (spec.x_train, spec.init_weight, spec.init_bias)
+        )
         y = self.to_native(np.asarray(spec.y_train, dtype=np.int64))
         start = time.perf_counter()
-        native = self.train_native(x, y, w, b, lr=spec.lr, epochs=spec.epochs, variant=variant,
-                                   log_every=log_every, log=log, batches=spec.batches, **spec.optimizer_options)
+        native = self.train_native(
+            x,
+            y,
+            w,
+            b,
+            lr=spec.lr,
+            epochs=spec.epochs,
+            variant=variant,
+            log_every=log_every,
+            log=log,
+            batches=spec.batches,
+            **spec.optimizer_options,
+        )
         costs, weight, bias = (self.to_numpy(a) for a in native)
         seconds = time.perf_counter() - start
 
@@ -210,9 +262,19 @@ class Backend:
 
         bad = np.flatnonzero(~np.isfinite(costs))
         result = TrainResult(
-            backend=self.name, variant=variant, dtype=self.dtype, device=self.device, spec=spec.name,
-            lr=spec.lr, epochs=spec.epochs, costs=costs, weight=weight, bias=bias,
-            accuracy=accuracy(spec.x_train, spec.y_train), seconds=seconds, settings=self.settings(),
+            backend=self.name,
+            variant=variant,
+            dtype=self.dtype,
+            device=self.device,
+            spec=spec.name,
+            lr=spec.lr,
+            epochs=spec.epochs,
+            costs=costs,
+            weight=weight,
+            bias=bias,
+            accuracy=accuracy(spec.x_train, spec.y_train),
+            seconds=seconds,
+            settings=self.settings(),
             test_accuracy=None if spec.x_test is None or spec.y_test is None else accuracy(spec.x_test, spec.y_test),
             diverged_at=int(bad[0]) if bad.size else None,
         )
@@ -222,8 +284,16 @@ class Backend:
             raise TrainingDiverged(result)
         return result
 
-    def _loss_args(self, name: str, value: Any, target: Any, weight: Any, ignore_index: Any, reduction: str,
-                   label_smoothing: Any = None) -> tuple[Any, Any, dict[str, Any]]:
+    def _loss_args(
+        self,
+        name: str,
+        value: Any,
+        target: Any,
+        weight: Any,
+        ignore_index: Any,
+        reduction: str,
+        label_smoothing: Any = None,
+    ) -> tuple[Any, Any, dict[str, Any]]:
         """A loss's arguments, checked on the host (``checks``) and converted for the framework.
 
         Returns (input, target, options) as the backend's function takes them. With
@@ -236,8 +306,11 @@ class Backend:
         ignore_index = checks.integer("ignore_index", ignore_index)
         t = checks.target(target, x.shape, self.np_dtype, ignore_index, probabilities=label_smoothing is not None)
         w = checks.class_weight(weight, num_classes, self.np_dtype)
-        options: dict[str, Any] = {"weight": None if w is None else self.to_native(w), "ignore_index": ignore_index,
-                                   "reduction": checks.choice("reduction", reduction, checks.REDUCTIONS)}
+        options: dict[str, Any] = {
+            "weight": None if w is None else self.to_native(w),
+            "ignore_index": ignore_index,
+            "reduction": checks.choice("reduction", reduction, checks.REDUCTIONS),
+        }
         if label_smoothing is not None:
             options["label_smoothing"] = checks.label_smoothing(label_smoothing)
         return self.to_native(x), self.to_native(t), options

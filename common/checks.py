@@ -55,8 +55,9 @@ def label_smoothing(value: Any) -> float:
     return float(value)
 
 
-def target(value: Any, input_shape: tuple[int, ...], dtype: np.dtype, ignore_index: int = -100,
-           probabilities: bool = False) -> np.ndarray:
+def target(
+    value: Any, input_shape: tuple[int, ...], dtype: np.dtype, ignore_index: int = -100, probabilities: bool = False
+) -> np.ndarray:
     """Class indices (int64) of the input's shape without the class axis, each in [0, C) or
     ignore_index; or, where ``probabilities``, floats of the input's own shape, finite and >= 0."""
     t = np.asarray(value)
@@ -64,8 +65,9 @@ def target(value: Any, input_shape: tuple[int, ...], dtype: np.dtype, ignore_ind
     c = input_shape[class_axis(len(input_shape))]
     if probabilities and t.dtype.kind == "f" and t.shape == input_shape:
         if ignore_index >= 0:  # torch refuses these too; a negative one can't match and is let be
-            raise BackendError(f"ignore_index: doesn't apply to probability targets, got {ignore_index}; "
-                               "leave it at the default -100")
+            raise BackendError(
+                f"ignore_index: doesn't apply to probability targets, got {ignore_index}; leave it at the default -100"
+            )
         bad = np.argwhere(~(np.isfinite(t) & (t >= 0)))
         if len(bad):
             i = tuple(int(k) for k in bad[0])
@@ -82,8 +84,9 @@ def target(value: Any, input_shape: tuple[int, ...], dtype: np.dtype, ignore_ind
     bad = np.argwhere((t != ignore_index) & ((t < 0) | (t >= c)))
     if len(bad):  # (count, ndim): a scalar target's hit is one empty index
         i = tuple(int(k) for k in bad[0])
-        raise BackendError(f"target: class index {int(t[i])}{_at(i)} is outside [0, {c}) "
-                           f"and isn't ignore_index ({ignore_index})")
+        raise BackendError(
+            f"target: class index {int(t[i])}{_at(i)} is outside [0, {c}) and isn't ignore_index ({ignore_index})"
+        )
     return t.astype(np.int64, copy=False)
 
 
@@ -105,11 +108,15 @@ def class_weight(value: Any, num_classes: int, dtype: np.dtype) -> np.ndarray | 
 def nll_level_can_express(probabilities: bool, smoothing: float) -> None:
     """Level "nll" is nll_loss(log_softmax(z), y): one class per element, nothing else."""
     if probabilities:
-        raise BackendError("level: 'nll' can't take probability targets: nll_loss picks one class per "
-                           "element; use level 'onehot' or 'fused'")
+        raise BackendError(
+            "level: 'nll' can't take probability targets: nll_loss picks one class per "
+            "element; use level 'onehot' or 'fused'"
+        )
     if smoothing:
-        raise BackendError("level: 'nll' can't express label_smoothing: nll_loss(log_softmax(z), y) has no "
-                           "term for the other classes; use level 'onehot' or 'fused'")
+        raise BackendError(
+            "level: 'nll' can't express label_smoothing: nll_loss(log_softmax(z), y) has no "
+            "term for the other classes; use level 'onehot' or 'fused'"
+        )
 
 
 def check_plain_sgd(batches: Any, momentum: float, dampening: float, nesterov: bool, weight_decay: float) -> None:
@@ -117,13 +124,19 @@ def check_plain_sgd(batches: Any, momentum: float, dampening: float, nesterov: b
     that names the option."""
     if batches is not None and (not batches.full_batch or batches.shuffle):
         what = f"batch_size {batches.batch_size}" if not batches.full_batch else "shuffled rows"
-        raise BackendError(f"the fast path trains full batch only, in row order; this run asks for {what} "
-                           "(use the lesson variant)")
-    for name, value in (("momentum", momentum), ("dampening", dampening), ("nesterov", nesterov),
-                        ("weight_decay", weight_decay)):
+        raise BackendError(
+            f"the fast path trains full batch only, in row order; this run asks for {what} (use the lesson variant)"
+        )
+    for name, value in (
+        ("momentum", momentum),
+        ("dampening", dampening),
+        ("nesterov", nesterov),
+        ("weight_decay", weight_decay),
+    ):
         if value:
-            raise BackendError(f"the fast path is plain SGD; this run asks for {name} = {value!r} "
-                               "(use the lesson variant)")
+            raise BackendError(
+                f"the fast path is plain SGD; this run asks for {name} = {value!r} (use the lesson variant)"
+            )
 
 
 def _at(index: tuple[int, ...]) -> str:

@@ -34,10 +34,10 @@ from .spec import Spec
 class Check:
     """One comparison: ``max_abs`` must be <= ``tolerance``."""
 
-    check: str        # "expected", "costs", "params", "softmax", "log_softmax", "loss:fused", ...
+    check: str  # "expected", "costs", "params", "softmax", "log_softmax", "loss:fused", ...
     dtype: str
-    a: str            # a run's label, "torch" or "jax:fused"
-    b: str            # the other run's label, or "expected"
+    a: str  # a run's label, "torch" or "jax:fused"
+    b: str  # the other run's label, or "expected"
     max_abs: float
     max_rel: float
     tolerance: float
@@ -63,17 +63,29 @@ class Check:
         return frozenset(backend_of(x) for x in (self.a, *others))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "check": self.check, "dtype": self.dtype, "a": self.a, "b": self.b,
-                "max_abs": self.max_abs, "max_rel": self.max_rel, "tolerance": self.tolerance,
-                "headroom": self.headroom, "passed": self.passed}
+        return {
+            "group": self.group,
+            "check": self.check,
+            "dtype": self.dtype,
+            "a": self.a,
+            "b": self.b,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "tolerance": self.tolerance,
+            "headroom": self.headroom,
+            "passed": self.passed,
+        }
 
     def line(self) -> str:
         if self.check == "diverged":
-            return (f"FAIL diverged     {self.dtype:<8} {self.a:>11} {self.b}: "
-                    "its cost turned inf or nan; training stopped")
+            return (
+                f"FAIL diverged     {self.dtype:<8} {self.a:>11} {self.b}: its cost turned inf or nan; training stopped"
+            )
         verdict = "ok  " if self.passed else "FAIL"
-        return (f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
-                f"max|diff| {self.max_abs:9.3g}  tolerance {self.tolerance:8.3g}  ({self.headroom:.2g} of it)")
+        return (
+            f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
+            f"max|diff| {self.max_abs:9.3g}  tolerance {self.tolerance:8.3g}  ({self.headroom:.2g} of it)"
+        )
 
 
 def differences(a: Any, b: Any) -> tuple[float, float]:
@@ -85,7 +97,7 @@ def differences(a: Any, b: Any) -> tuple[float, float]:
     if a.size == 0:
         return 0.0, 0.0
     diff = np.abs(a - b)
-    both_inf = np.isinf(a) & np.isinf(b) & (a == b)   # -inf == -inf is agreement
+    both_inf = np.isinf(a) & np.isinf(b) & (a == b)  # -inf == -inf is agreement
     diff = np.where(both_inf, 0.0, diff)
     scale = np.maximum(np.abs(a), np.abs(b))
     rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
@@ -94,16 +106,32 @@ def differences(a: Any, b: Any) -> tuple[float, float]:
 
 # The report's tables: (group, title, the checks in it, what is compared).
 CHECK_GROUPS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("softmax", "Softmax outputs", ("softmax", "log_softmax"),
-     "softmax and log_softmax of the spec's initial logits, every value"),
-    ("loss", "Loss levels", ("loss:onehot", "loss:nll", "loss:fused"),
-     "the mean cross-entropy of the initial model, at the lesson's three levels"),
-    ("trajectory", "Training trajectory", ("diverged", "costs", "expected"),
-     "costs: the cost at every epoch of two runs; expected: a run against the costs the lesson printed; "
-     "diverged: a run whose cost turned inf or nan (it stopped there, and is compared no further)"),
+    (
+        "softmax",
+        "Softmax outputs",
+        ("softmax", "log_softmax"),
+        "softmax and log_softmax of the spec's initial logits, every value",
+    ),
+    (
+        "loss",
+        "Loss levels",
+        ("loss:onehot", "loss:nll", "loss:fused"),
+        "the mean cross-entropy of the initial model, at the lesson's three levels",
+    ),
+    (
+        "trajectory",
+        "Training trajectory",
+        ("diverged", "costs", "expected"),
+        "costs: the cost at every epoch of two runs; expected: a run against the costs the lesson printed; "
+        "diverged: a run whose cost turned inf or nan (it stopped there, and is compared no further)",
+    ),
     ("params", "Final parameters", ("params",), "the trained weight and bias, every entry"),
-    ("accuracy", "Training accuracy", ("accuracy",),
-     "the fraction of training samples classified correctly; must be equal (tolerance: half a sample)"),
+    (
+        "accuracy",
+        "Training accuracy",
+        ("accuracy",),
+        "the fraction of training samples classified correctly; must be equal (tolerance: half a sample)",
+    ),
 )
 
 
@@ -115,7 +143,7 @@ def group_of(check: str) -> str:
 
 
 def backend_of(run_label: str) -> str:
-    """"jax:fused" -> "jax"."""
+    """ "jax:fused" -> "jax"."""
     return run_label.split(":", 1)[0]
 
 
@@ -125,9 +153,16 @@ def scale_tolerances(spec: Spec, factor: float) -> Spec:
         raise ValueError(f"tolerance scale must be a finite number > 0, got {factor!r}")
     if factor == 1:
         return spec
-    scaled = {dtype: dataclasses.replace(t, expected_cost=t.expected_cost * factor, cost=t.cost * factor,
-                                         param=t.param * factor, output=t.output * factor)
-              for dtype, t in spec.tolerances.items()}
+    scaled = {
+        dtype: dataclasses.replace(
+            t,
+            expected_cost=t.expected_cost * factor,
+            cost=t.cost * factor,
+            param=t.param * factor,
+            output=t.output * factor,
+        )
+        for dtype, t in spec.tolerances.items()
+    }
     return dataclasses.replace(spec, tolerances=scaled)
 
 
@@ -144,8 +179,9 @@ def check_expected(result: TrainResult, spec: Spec) -> Check:
     """The run's costs at epochs 0, every, 2*every, ... against the spec's expected costs."""
     got = result.costs[list(spec.expected_epochs)]
     abs_, rel = differences(got, spec.expected_costs)
-    return Check("expected", result.dtype, label(result), "expected", abs_, rel,
-                 spec.tolerance(result.dtype).expected_cost)
+    return Check(
+        "expected", result.dtype, label(result), "expected", abs_, rel, spec.tolerance(result.dtype).expected_cost
+    )
 
 
 def check_pair(a: TrainResult, b: TrainResult, spec: Spec) -> list[Check]:
@@ -196,8 +232,13 @@ def check_runs(results: Iterable[TrainResult], spec: Spec, accuracy_scale: float
     results = list(results)
     # A diverged run stopped at its first inf/nan cost: it fails, and comparing its NaNs
     # with other runs would say nothing more.
-    checks = [Check("diverged", r.dtype, label(r), f"at epoch {r.diverged_at}", math.inf, math.inf,
-                    spec.tolerance(r.dtype).cost) for r in results if r.diverged_at is not None]
+    checks = [
+        Check(
+            "diverged", r.dtype, label(r), f"at epoch {r.diverged_at}", math.inf, math.inf, spec.tolerance(r.dtype).cost
+        )
+        for r in results
+        if r.diverged_at is not None
+    ]
     results = [r for r in results if r.diverged_at is None]
     checks += [check_expected(r, spec) for r in results if spec.expected_costs]
     for a, b in combinations(results, 2):
@@ -208,8 +249,12 @@ def check_runs(results: Iterable[TrainResult], spec: Spec, accuracy_scale: float
     return checks
 
 
-def compare_all(outputs: dict[str, dict[str, dict[str, np.ndarray]]], results: Iterable[TrainResult],
-                spec: Spec, tolerance_scale: float = 1.0) -> list[Check]:
+def compare_all(
+    outputs: dict[str, dict[str, dict[str, np.ndarray]]],
+    results: Iterable[TrainResult],
+    spec: Spec,
+    tolerance_scale: float = 1.0,
+) -> list[Check]:
     """Every check of the agreement report, in the order of ``CHECK_GROUPS``, then dtype.
 
     outputs: {dtype: {backend: forward_outputs(...)}}; results: every training run, any dtype.
@@ -222,8 +267,14 @@ def compare_all(outputs: dict[str, dict[str, dict[str, np.ndarray]]], results: I
     checks += check_runs(results, spec, accuracy_scale=tolerance_scale)
     groups = [group for group, _, _, _ in CHECK_GROUPS]
     names = [name for _, _, group_names, _ in CHECK_GROUPS for name in group_names]
-    rank = lambda c: (groups.index(c.group) if c.group in groups else len(groups),  # noqa: E731
-                      names.index(c.check) if c.check in names else len(names), c.dtype)
+
+    def rank(c: Check) -> tuple[int, int, str]:
+        return (
+            groups.index(c.group) if c.group in groups else len(groups),
+            names.index(c.check) if c.check in names else len(names),
+            c.dtype,
+        )
+
     return sorted(checks, key=rank)  # stable: pairs keep their order
 
 
@@ -253,9 +304,9 @@ class Deviation:
     run: str
     dtype: str
     max_abs: float
-    epoch: int          # where max_abs is
+    epoch: int  # where max_abs is
     max_rel: float
-    final_abs: float    # at the last epoch
+    final_abs: float  # at the last epoch
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -49,8 +49,9 @@ def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def synthetic(samples: int, features: int, classes: int, seed: int = 0,
-              separation: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(
+    samples: int, features: int, classes: int, seed: int = 0, separation: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs: class k's rows are centre_k + N(0, I), as (x (N, D), y (N,)).
 
     The centres are drawn from N(0, separation^2 / (2 D) I), so the root-mean-square distance
@@ -66,8 +67,9 @@ def synthetic(samples: int, features: int, classes: int, seed: int = 0,
     return x, y
 
 
-def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train_test_split(
+    x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A stratified split: (x_train, y_train, x_test, y_test), rows kept in their original order.
 
     From each class, round(test_fraction * class size) rows go to the test set, picked by one
@@ -131,7 +133,7 @@ class Batches:
 
     def __call__(self, epoch: int) -> list[np.ndarray]:
         order = self.order(epoch)
-        return [order[i:i + self.batch_size] for i in range(0, self.num_samples, self.batch_size)]
+        return [order[i : i + self.batch_size] for i in range(0, self.num_samples, self.batch_size)]
 
     def orders(self, epochs: int) -> np.ndarray:
         """(epochs + 1, N) int32: every epoch's order at once, for a loop compiled ahead (JAX's

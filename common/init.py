@@ -50,14 +50,14 @@ def torch_linear(out_features: int, in_features: int, seed: int) -> tuple[np.nda
     same, so the results agree with torch's to the last bit (tests/test_init.py checks this).
     """
     fan_in = in_features
-    a = math.sqrt(5)                                    # torch's literal expressions, for the same doubles
+    a = math.sqrt(5)  # torch's literal expressions, for the same doubles
     gain = math.sqrt(2.0 / (1 + a**2))
     weight_bound = math.sqrt(3.0) * (gain / math.sqrt(fan_in))
     bias_bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
 
     u = _torch_uniform_24bit(seed, out_features * in_features + out_features)
     weight = _scale(u[: out_features * in_features], weight_bound).reshape(out_features, in_features)
-    bias = _scale(u[out_features * in_features:], bias_bound)
+    bias = _scale(u[out_features * in_features :], bias_bound)
     return weight, bias
 
 
@@ -67,7 +67,7 @@ def _torch_uniform_24bit(seed: int, n: int) -> np.ndarray:
     state = np.random.RandomState(seed & 0xFFFFFFFF).get_state(legacy=False)
     bits = np.random.MT19937()
     bits.state = {"bit_generator": "MT19937", "state": state["state"]}
-    draws = bits.random_raw(n)                          # uint64 holding 32-bit outputs
+    draws = bits.random_raw(n)  # uint64 holding 32-bit outputs
     return (draws & (2**24 - 1)).astype(np.float64) / 2**24
 
 

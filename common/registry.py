@@ -19,16 +19,18 @@ from .checks import BackendError
 @dataclass(frozen=True)
 class BackendInfo:
     name: str
-    module: str           # the adapter module, imported on demand
-    cls: str              # the Backend subclass in it
+    module: str  # the adapter module, imported on demand
+    cls: str  # the Backend subclass in it
     requires: tuple[str, ...]  # top-level packages the framework needs
-    extra: str            # the pip extra that installs them
+    extra: str  # the pip extra that installs them
 
 
 BACKENDS: dict[str, BackendInfo] = {
     "numpy": BackendInfo("numpy", f"{__package__}.backends.numpy_impl.backend", "NumpyBackend", ("numpy",), ""),
     "torch": BackendInfo("torch", f"{__package__}.backends.torch_impl.backend", "TorchBackend", ("torch",), "torch"),
-    "jax": BackendInfo("jax", f"{__package__}.backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"),
+    "jax": BackendInfo(
+        "jax", f"{__package__}.backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"
+    ),
 }
 
 

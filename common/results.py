@@ -45,11 +45,21 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (lists for arrays), for JSON; ``from_dict`` reads it back exactly."""
         return {
-            "backend": self.backend, "variant": self.variant, "dtype": self.dtype, "device": self.device,
-            "spec": self.spec, "lr": self.lr, "epochs": self.epochs,
-            "costs": self.costs.tolist(), "weight": self.weight.tolist(), "bias": self.bias.tolist(),
-            "accuracy": self.accuracy, "test_accuracy": self.test_accuracy,
-            "seconds": self.seconds, "settings": self.settings, "diverged_at": self.diverged_at,
+            "backend": self.backend,
+            "variant": self.variant,
+            "dtype": self.dtype,
+            "device": self.device,
+            "spec": self.spec,
+            "lr": self.lr,
+            "epochs": self.epochs,
+            "costs": self.costs.tolist(),
+            "weight": self.weight.tolist(),
+            "bias": self.bias.tolist(),
+            "accuracy": self.accuracy,
+            "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds,
+            "settings": self.settings,
+            "diverged_at": self.diverged_at,
         }
 
     @classmethod

@@ -128,8 +128,12 @@ class Spec:
     @property
     def optimizer_options(self) -> dict[str, Any]:
         """momentum, dampening, nesterov, weight_decay: the keywords of torch.optim.SGD besides lr."""
-        return {"momentum": self.momentum, "dampening": self.dampening,
-                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+        return {
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
 
     def tolerance(self, dtype: str) -> Tolerance:
         if dtype not in self.tolerances:
@@ -160,22 +164,48 @@ _NUMBER = (int, float)
 _SCHEMA: dict[str, Any] = {
     "name": str,
     "description": str,
-    "data": {"source": str, "x_train": list, "y_train": list, "x_test": list, "y_test": list,
-             "test_fraction": _NUMBER, "split_seed": int, "standardize": bool,
-             "synthetic": {"samples": int, "seed": int, "separation": _NUMBER}},
+    "data": {
+        "source": str,
+        "x_train": list,
+        "y_train": list,
+        "x_test": list,
+        "y_test": list,
+        "test_fraction": _NUMBER,
+        "split_seed": int,
+        "standardize": bool,
+        "synthetic": {"samples": int, "seed": int, "separation": _NUMBER},
+    },
     "model": {"in_features": int, "out_features": int},
     "init": {"kind": str, "weight": list, "bias": list, "std": _NUMBER, "seed": int, "source": str},
-    "optimizer": {"name": str, "lr": _NUMBER, "epochs": int, "momentum": _NUMBER, "dampening": _NUMBER,
-                  "nesterov": bool, "weight_decay": _NUMBER, "batch_size": int, "shuffle": bool, "seed": int},
+    "optimizer": {
+        "name": str,
+        "lr": _NUMBER,
+        "epochs": int,
+        "momentum": _NUMBER,
+        "dampening": _NUMBER,
+        "nesterov": bool,
+        "weight_decay": _NUMBER,
+        "batch_size": int,
+        "shuffle": bool,
+        "seed": int,
+    },
     "expected": {"every": int, "costs": list, "source": str},
     "tolerance": dict,
 }
 _TOLERANCE_FIELDS = {"expected_cost", "cost", "param", "output", "note"}
 _REQUIRED_TOP = {"name", "data", "model", "init", "optimizer", "tolerance"}
 # Spec attribute -> optimizer field, for Spec.replace
-_REPLACEABLE = {"epochs": "epochs", "lr": "lr", "momentum": "momentum", "dampening": "dampening",
-                "nesterov": "nesterov", "weight_decay": "weight_decay", "batch_size": "batch_size",
-                "shuffle": "shuffle", "shuffle_seed": "seed"}
+_REPLACEABLE = {
+    "epochs": "epochs",
+    "lr": "lr",
+    "momentum": "momentum",
+    "dampening": "dampening",
+    "nesterov": "nesterov",
+    "weight_decay": "weight_decay",
+    "batch_size": "batch_size",
+    "shuffle": "shuffle",
+    "shuffle_seed": "seed",
+}
 
 
 def bundled_specs() -> list[str]:
@@ -212,8 +242,11 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
         raise SpecError(f"{sorted(missing)[0]}: missing from the spec")
 
     model, init, opt = raw["model"], raw["init"], raw["optimizer"]
-    for section, keys in (("model", ("in_features", "out_features")),
-                          ("init", ("kind",)), ("optimizer", ("name", "lr", "epochs"))):
+    for section, keys in (
+        ("model", ("in_features", "out_features")),
+        ("init", ("kind",)),
+        ("optimizer", ("name", "lr", "epochs")),
+    ):
         for key in keys:
             if key not in raw[section]:
                 raise SpecError(f"{section}.{key}: missing from the spec")
@@ -259,10 +292,18 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
     return Spec(
         name=check_str("name", raw["name"]),
         description=str(raw.get("description", "")).strip(),
-        num_classes=c, init_weight=w, init_bias=b,
-        expected_every=every, expected_costs=costs, expected_source=str(exp.get("source", "")).strip(),
-        tolerances=tolerances, path=path,
-        init_kind=init["kind"], init_source=str(init.get("source", "")).strip(),
-        data_source=raw["data"].get("source", "inline"), standardized=raw["data"].get("standardize", False),
-        **data, **options,
+        num_classes=c,
+        init_weight=w,
+        init_bias=b,
+        expected_every=every,
+        expected_costs=costs,
+        expected_source=str(exp.get("source", "")).strip(),
+        tolerances=tolerances,
+        path=path,
+        init_kind=init["kind"],
+        init_source=str(init.get("source", "")).strip(),
+        data_source=raw["data"].get("source", "inline"),
+        standardized=raw["data"].get("standardize", False),
+        **data,
+        **options,
     )

@@ -15,8 +15,12 @@ from . import init as initializers
 from .data import SOURCES, load_dataset, standardize, synthetic, train_test_split
 
 # the init fields each kind uses (besides kind and source), and which of them it needs
-_INIT_FIELDS = {"explicit": ({"weight", "bias"}, {"weight", "bias"}), "zeros": (set(), set()),
-                "normal": ({"std", "seed"}, {"std"}), "torch-linear": ({"seed"}, {"seed"})}
+_INIT_FIELDS = {
+    "explicit": ({"weight", "bias"}, {"weight", "bias"}),
+    "zeros": (set(), set()),
+    "normal": ({"std", "seed"}, {"std"}),
+    "torch-linear": ({"seed"}, {"seed"}),
+}
 _MAX_SEED = 2**63 - 1
 
 
@@ -42,8 +46,9 @@ def data_table(data: dict[str, Any], d: int, c: int) -> dict[str, Any]:
             x_test, y_test = _inline_pair(data, "test", d, c)
     else:
         if source not in SOURCES:
-            raise SpecError(f"data.source: unknown source {source!r}; known: {', '.join(SOURCES)} "
-                            "(or inline x_train/y_train)")
+            raise SpecError(
+                f"data.source: unknown source {source!r}; known: {', '.join(SOURCES)} (or inline x_train/y_train)"
+            )
         if inline_keys:
             raise SpecError(f"data.{inline_keys[0]}: not allowed with data.source = {source!r}")
         if source == "synthetic":
@@ -68,8 +73,10 @@ def data_table(data: dict[str, Any], d: int, c: int) -> dict[str, Any]:
         if fraction > 0:
             x, y, x_test, y_test = train_test_split(x, y, float(fraction), seed)
             if y.shape[0] == 0 or y_test.shape[0] == 0:
-                raise SpecError(f"data.test_fraction: {fraction!r} of {x.shape[0] + x_test.shape[0]} rows "
-                                f"leaves {y.shape[0]} for training and {y_test.shape[0]} for testing")
+                raise SpecError(
+                    f"data.test_fraction: {fraction!r} of {x.shape[0] + x_test.shape[0]} rows "
+                    f"leaves {y.shape[0]} for training and {y_test.shape[0]} for testing"
+                )
     if data.get("standardize", False):
         x, *rest = standardize(x, *([] if x_test is None else [x_test]))
         x_test = rest[0] if rest else None
@@ -112,8 +119,10 @@ def init_table(init: dict[str, Any], d: int, c: int) -> tuple[np.ndarray, np.nda
     allowed, required = _INIT_FIELDS[kind]
     for key in sorted(init.keys() - {"kind", "source"}):
         if key not in allowed:
-            raise SpecError(f"init.{key}: not used by init.kind = {kind!r}"
-                            + (f" (it takes {', '.join(sorted(allowed))})" if allowed else ""))
+            raise SpecError(
+                f"init.{key}: not used by init.kind = {kind!r}"
+                + (f" (it takes {', '.join(sorted(allowed))})" if allowed else "")
+            )
     for key in sorted(required):
         if key not in init:
             raise SpecError(f"init.{key}: missing (init.kind = {kind!r} needs {' and '.join(sorted(required))})")
@@ -152,13 +161,17 @@ def optimizer_table(opt: dict[str, Any], num_samples: int) -> dict[str, Any]:
         if not isinstance(out[key], bool):
             raise SpecError(f"optimizer.{key}: expected true or false, got {out[key]!r}")
     if out["nesterov"] and (out["momentum"] == 0 or out["dampening"] != 0):
-        raise SpecError(f"optimizer.nesterov: needs momentum > 0 and dampening = 0 (as torch's SGD), "
-                        f"got momentum {out['momentum']!r} and dampening {out['dampening']!r}")
+        raise SpecError(
+            f"optimizer.nesterov: needs momentum > 0 and dampening = 0 (as torch's SGD), "
+            f"got momentum {out['momentum']!r} and dampening {out['dampening']!r}"
+        )
     if "batch_size" in opt:
         out["batch_size"] = check_int("optimizer.batch_size", opt["batch_size"], minimum=1)
         if out["batch_size"] > num_samples:
-            raise SpecError(f"optimizer.batch_size: {out['batch_size']} is more than the {num_samples} "
-                            "training rows (leave it out for full batch)")
+            raise SpecError(
+                f"optimizer.batch_size: {out['batch_size']} is more than the {num_samples} "
+                "training rows (leave it out for full batch)"
+            )
     else:
         out["batch_size"] = None
     out["shuffle_seed"] = _check_seed("optimizer.seed", opt.get("seed", 0))
@@ -166,6 +179,7 @@ def optimizer_table(opt: dict[str, Any], num_samples: int) -> dict[str, Any]:
 
 
 # --- validators: each raises one SpecError naming the field and the value ---------------
+
 
 def check_fields(prefix: str, raw: dict[str, Any], schema: dict[str, Any]) -> None:
     for key, value in raw.items():
@@ -224,9 +238,7 @@ def _check_seed(where: str, value: Any) -> int:
 
 
 def is_number_list(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-    )
+    return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 def _float_matrix(where: str, value: Any) -> np.ndarray:

@@ -37,8 +37,10 @@ def require_backend(name: str) -> type[Backend]:
 
     missing = missing_packages(name)
     if missing:
-        reason = (f"backend {name!r} not installed: needs {', '.join(missing)} "
-                  f"(pip install 'softmax-rosetta[{BACKENDS[name].extra}]')")
+        reason = (
+            f"backend {name!r} not installed: needs {', '.join(missing)} "
+            f"(pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
+        )
         if os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all":
             pytest.fail(reason + " and SOFTMAX_ROSETTA_REQUIRE=all")
         pytest.skip(reason)
@@ -77,4 +79,5 @@ def assert_within(actual: Any, expected: Any, atol: float, what: str = "", rtol:
     worst = int(np.argmax(diff - allowed))
     assert np.all(diff <= allowed), (
         f"{what}: |diff| {diff.flat[worst]:.3g} > tolerance {allowed.flat[worst]:.3g} "
-        f"at {np.unravel_index(worst, diff.shape)} (actual {actual.flat[worst]!r}, expected {expected.flat[worst]!r})")
+        f"at {np.unravel_index(worst, diff.shape)} (actual {actual.flat[worst]!r}, expected {expected.flat[worst]!r})"
+    )

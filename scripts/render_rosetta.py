@@ -35,9 +35,19 @@ def find_chromium() -> str | None:
 
 def flags(profile: str, width: int, height: int) -> list[str]:
     """Headless, nothing fetched or synced in the background, a fresh profile, the window's size."""
-    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}"]
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+    ]
 
 
 def fresh_profile() -> tempfile.TemporaryDirectory:
@@ -45,8 +55,9 @@ def fresh_profile() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="rosetta-chromium-")
 
 
-def render(html: Path, png: Path, width: int = 1280, height: int = 2000, chromium: str | None = None,
-           timeout: float = 120) -> subprocess.CompletedProcess:
+def render(
+    html: Path, png: Path, width: int = 1280, height: int = 2000, chromium: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Screenshot ``html`` at width x height CSS pixels into ``png``; raises if no PNG comes out."""
     chromium = chromium or find_chromium()
     if chromium is None:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from softmax_rosetta.tools.cli import main
 from softmax_rosetta.spec import SPEC_DIR
+from softmax_rosetta.tools.cli import main
 
 SEED = (SPEC_DIR / "seed.toml").read_text()
 
@@ -23,16 +23,36 @@ def _spec(tmp_path, old, new, name="bad.toml"):
 
 SPEC_CASES = [
     # (what, pattern in seed.toml, replacement, message)
-    ("non-finite feature", r"^x_train = \[\[1, 2, 1, 1\]", "x_train = [[1, 2, nan, 1]",
-     "data.x_train: non-finite value nan at index (0, 2)"),
-    ("wrong shape", r"^x_train = \[\[1, 2, 1, 1\]", "x_train = [[1, 2, 1]",
-     "data.x_train: rows of different lengths [3, 4]"),
-    ("empty data set", r"^x_train = \[\[1, 2, 1, 1\],[^=]*\]\]\ny_train = \[[^\]]*\]", "x_train = []\ny_train = []",
-     "data.x_train: the data set is empty"),
-    ("label out of range", r"^y_train = \[2, 2, 2, 1, 1, 1, 0, 0\]", "y_train = [2, 2, 2, 1, 1, 1, 0, 3]",
-     "data.y_train: label 3 at index 7 is outside [0, 3)"),
-    ("negative label", r"^y_train = \[2, 2, 2, 1, 1, 1, 0, 0\]", "y_train = [2, 2, 2, 1, 1, 1, 0, -1]",
-     "data.y_train: label -1 at index 7 is outside [0, 3)"),
+    (
+        "non-finite feature",
+        r"^x_train = \[\[1, 2, 1, 1\]",
+        "x_train = [[1, 2, nan, 1]",
+        "data.x_train: non-finite value nan at index (0, 2)",
+    ),
+    (
+        "wrong shape",
+        r"^x_train = \[\[1, 2, 1, 1\]",
+        "x_train = [[1, 2, 1]",
+        "data.x_train: rows of different lengths [3, 4]",
+    ),
+    (
+        "empty data set",
+        r"^x_train = \[\[1, 2, 1, 1\],[^=]*\]\]\ny_train = \[[^\]]*\]",
+        "x_train = []\ny_train = []",
+        "data.x_train: the data set is empty",
+    ),
+    (
+        "label out of range",
+        r"^y_train = \[2, 2, 2, 1, 1, 1, 0, 0\]",
+        "y_train = [2, 2, 2, 1, 1, 1, 0, 3]",
+        "data.y_train: label 3 at index 7 is outside [0, 3)",
+    ),
+    (
+        "negative label",
+        r"^y_train = \[2, 2, 2, 1, 1, 1, 0, 0\]",
+        "y_train = [2, 2, 2, 1, 1, 1, 0, -1]",
+        "data.y_train: label -1 at index 7 is outside [0, 3)",
+    ),
     ("zero learning rate", r"^lr = 0.1", "lr = 0", "optimizer.lr: must be a finite number > 0, got 0"),
     ("negative epochs", r"^epochs = 1000", "epochs = -1", "optimizer.epochs: must be >= 0, got -1"),
     ("unknown field", r"^lr = 0.1", "lr = 0.1\nlearning_rate = 0.1", "optimizer.learning_rate: unknown field"),
@@ -85,4 +105,6 @@ def test_cuda_without_a_gpu_is_an_error_not_a_fallback(capsys, backend):
         pytest.skip(f"{backend} sees a GPU here")
     assert main(["train", backend, "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"softmax-rosetta: error: device: the {backend} backend can't use 'cuda' on this machine; available: cpu"
+    assert (
+        err == f"softmax-rosetta: error: device: the {backend} backend can't use 'cuda' on this machine; available: cpu"
+    )

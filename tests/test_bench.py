@@ -40,7 +40,7 @@ def test_bench_runs_every_workload_and_reports_the_floor(small_floor):
         assert r["fast"] == (r["variant"] == "fast")
     for w in result["workloads"]:
         assert w["floor_s"] == max(w["floor_read_s"], w["floor_matmul_s"]) > 0
-        assert w["final_cost_spread"] < 1e-5   # the fast path and the lesson end at the same cost
+        assert w["final_cost_spread"] < 1e-5  # the fast path and the lesson end at the same cost
     assert [(t["workload"], t["variant"]) for t in result["targets"]] == [("L", "fast"), ("M", "fast")]
     (proc,) = result["processes"]
     assert proc["ok"] and proc["backend"] == "numpy" and proc["process"]["cpus"] == result["cpus"]
@@ -52,15 +52,24 @@ def test_bench_runs_every_workload_and_reports_the_floor(small_floor):
 
 
 def test_bench_targets_say_by_how_much_they_are_missed():
-    result = {"workloads": [{"name": "L", "floor_s": 1.0}, {"name": "T", "floor_s": 1.0}],
-              "runs": [{"workload": "L", "backend": "numpy", "variant": "fast", "fast": True, "ok": True,
-                        "median_per_epoch": 4.5},
-                       {"workload": "L", "backend": "numpy", "variant": "lesson", "fast": False, "ok": True,
-                        "median_per_epoch": 9.0},
-                       {"workload": "T", "backend": "torch", "variant": "lesson", "ok": True, "median_per_epoch": 1.0},
-                       {"workload": "T", "backend": "numpy", "variant": "fast", "ok": True, "median_per_epoch": 0.1}]}
+    result = {
+        "workloads": [{"name": "L", "floor_s": 1.0}, {"name": "T", "floor_s": 1.0}],
+        "runs": [
+            {"workload": "L", "backend": "numpy", "variant": "fast", "fast": True, "ok": True, "median_per_epoch": 4.5},
+            {
+                "workload": "L",
+                "backend": "numpy",
+                "variant": "lesson",
+                "fast": False,
+                "ok": True,
+                "median_per_epoch": 9.0,
+            },
+            {"workload": "T", "backend": "torch", "variant": "lesson", "ok": True, "median_per_epoch": 1.0},
+            {"workload": "T", "backend": "numpy", "variant": "fast", "ok": True, "median_per_epoch": 0.1},
+        ],
+    }
     targets = {(t["workload"], t["backend"], t["variant"]): t for t in check_targets(result)}
-    assert set(targets) == {("L", "numpy", "fast"), ("T", "numpy", "fast")}   # fast paths only; T against torch
+    assert set(targets) == {("L", "numpy", "fast"), ("T", "numpy", "fast")}  # fast paths only; T against torch
     assert not targets["L", "numpy", "fast"]["met"] and "missed by 1.50x" in targets["L", "numpy", "fast"]["text"]
     assert targets["T", "numpy", "fast"]["met"] and targets["T", "numpy", "fast"]["value"] == pytest.approx(10)
 
@@ -68,8 +77,23 @@ def test_bench_targets_say_by_how_much_they_are_missed():
 @pytest.mark.slow
 def test_bench_command_json_and_usage_errors(small_floor, capsys, tmp_path):
     md = tmp_path / "bench.md"
-    argv = ["bench", "--workloads", "T", "--backends", "numpy", "--variants", "fast", "--epochs", "2",
-            "--repeats", "1", "--no-progress", "--json", "--markdown", str(md)]
+    argv = [
+        "bench",
+        "--workloads",
+        "T",
+        "--backends",
+        "numpy",
+        "--variants",
+        "fast",
+        "--epochs",
+        "2",
+        "--repeats",
+        "1",
+        "--no-progress",
+        "--json",
+        "--markdown",
+        str(md),
+    ]
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema"] == "softmax-rosetta/bench" and data["floor"]["matmul_n"] == 64
@@ -82,7 +106,7 @@ def test_bench_command_json_and_usage_errors(small_floor, capsys, tmp_path):
     assert main(["bench", "--backends", "nope"]) == 2
     assert main(["bench", "--device", "tpu"]) == 2
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "--floor-bytes", str(8 << 20)])   # no hidden options
+        main(["bench", "--floor-bytes", str(8 << 20)])  # no hidden options
     assert exit_info.value.code == 2
 
 
@@ -114,9 +138,12 @@ def test_the_floor_through_a_backend_measures_with_its_public_api(name):
 
 
 def test_a_gpu_run_times_the_backends_with_one_and_measures_the_floor_through_the_first():
-    known = {"ok": True, "numpy": {"known": ["cpu"], "available": ["cpu"]},
-             "torch": {"known": ["cpu", "cuda"], "available": ["cpu"]},
-             "jax": {"known": ["cpu", "cuda"], "available": ["cpu", "cuda"]}}
+    known = {
+        "ok": True,
+        "numpy": {"known": ["cpu"], "available": ["cpu"]},
+        "torch": {"known": ["cpu", "cuda"], "available": ["cpu"]},
+        "jax": {"known": ["cpu", "cuda"], "available": ["cpu", "cuda"]},
+    }
 
     def launch(function, kwargs, on_progress):
         assert function == "timing:devices"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from softmax_rosetta.tools.cli import main
 from softmax_rosetta.testing import assert_within
+from softmax_rosetta.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^epoch: (\d+) cost: (\S+)$")
@@ -46,19 +46,25 @@ def test_train_options(capsys):
     assert lines[-1].startswith("train accuracy: ")
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax"),
-    (["train", "numpy", "--dtype", "float16"], "dtype: unknown dtype 'float16'; known: float32, float64"),
-    (["train", "numpy", "--device", "cuda"], "device: unknown device 'cuda' for the numpy backend; known: cpu"),
-    (["train", "numpy", "--spec", "nope"], "spec: unknown spec 'nope'"),
-    (["train", "numpy", "--variant", "fused"], "variant: unknown variant 'fused' for the numpy backend; known: lesson"),
-    (["train", "numpy", "--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
-    (["train", "numpy", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
-    (["train", "numpy", "--epochs", "-5"], "argument --epochs: must be >= 0, got -5"),
-    (["train", "numpy", "--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
-    (["compare", "--backends", "numpy,mxnet"], "--backends: unknown backend 'mxnet'; known: numpy, torch, jax"),
-    (["compare", "--dtypes", "float16"], "--dtypes: unknown dtype 'float16'; known: float32, float64"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax"),
+        (["train", "numpy", "--dtype", "float16"], "dtype: unknown dtype 'float16'; known: float32, float64"),
+        (["train", "numpy", "--device", "cuda"], "device: unknown device 'cuda' for the numpy backend; known: cpu"),
+        (["train", "numpy", "--spec", "nope"], "spec: unknown spec 'nope'"),
+        (
+            ["train", "numpy", "--variant", "fused"],
+            "variant: unknown variant 'fused' for the numpy backend; known: lesson",
+        ),
+        (["train", "numpy", "--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
+        (["train", "numpy", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
+        (["train", "numpy", "--epochs", "-5"], "argument --epochs: must be >= 0, got -5"),
+        (["train", "numpy", "--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
+        (["compare", "--backends", "numpy,mxnet"], "--backends: unknown backend 'mxnet'; known: numpy, torch, jax"),
+        (["compare", "--dtypes", "float16"], "--dtypes: unknown dtype 'float16'; known: float32, float64"),
+    ],
+)
 def test_a_users_mistake_is_one_line_and_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         code = main(argv)
@@ -75,7 +81,9 @@ def test_bad_spec_file_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text((ROOT / "common/specs/seed.toml").read_text().replace("lr = 0.1", "lr = -0.1"))
     assert main(["train", "numpy", "--spec", str(bad)]) == 2
-    assert capsys.readouterr().err.strip() == "softmax-rosetta: error: optimizer.lr: must be a finite number > 0, got -0.1"
+    assert (
+        capsys.readouterr().err.strip() == "softmax-rosetta: error: optimizer.lr: must be a finite number > 0, got -0.1"
+    )
 
 
 def test_debug_shows_the_traceback():
@@ -115,18 +123,26 @@ def _python(code):
 
 
 def test_numpy_backend_imports_no_framework():
-    out = _python("import sys; from softmax_rosetta import get_backend, load_spec; "
-                  "get_backend('numpy').train(load_spec('seed'), epochs=3); "
-                  "print(sorted(m for m in ('torch', 'jax', 'flax', 'optax') if m in sys.modules))")
+    out = _python(
+        "import sys; from softmax_rosetta import get_backend, load_spec; "
+        "get_backend('numpy').train(load_spec('seed'), epochs=3); "
+        "print(sorted(m for m in ('torch', 'jax', 'flax', 'optax') if m in sys.modules))"
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
 def test_without_torch_and_jax(tmp_path):
-    out = _python(BLOCK + "from softmax_rosetta.tools.cli import main; from softmax_rosetta import available_backends; "
-                  "print(available_backends()); sys.exit(main(['train', 'numpy', '--epochs', '0']))")
+    out = _python(
+        BLOCK + "from softmax_rosetta.tools.cli import main; from softmax_rosetta import available_backends; "
+        "print(available_backends()); sys.exit(main(['train', 'numpy', '--epochs', '0']))"
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["['numpy']", "epoch: 0 cost: 1.6167852878570557", "train accuracy: 0.1250 (8 samples)"]
+    assert out.stdout.splitlines() == [
+        "['numpy']",
+        "epoch: 0 cost: 1.6167852878570557",
+        "train accuracy: 0.1250 (8 samples)",
+    ]
     for name, extra in (("torch", "torch"), ("jax", "jax")):
         out = _python(BLOCK + f"from softmax_rosetta.tools.cli import main; sys.exit(main(['train', '{name}']))")
         assert out.returncode == 2

@@ -20,8 +20,10 @@ import pytest
 from softmax_rosetta.registry import missing_packages
 from softmax_rosetta.testing import require_backend
 
-TOLERANCE = {"float64": {"rtol": 1e-12, "atol": 1e-12},
-             "float32": {"rtol": 1.3e-6, "atol": 1e-5}}  # torch.testing.assert_close, float32
+TOLERANCE = {
+    "float64": {"rtol": 1e-12, "atol": 1e-12},
+    "float32": {"rtol": 1.3e-6, "atol": 1e-5},
+}  # torch.testing.assert_close, float32
 REDUCTIONS = ("mean", "sum", "none")
 HAVE_TORCH = not missing_packages("torch")
 
@@ -29,11 +31,11 @@ HAVE_TORCH = not missing_packages("torch")
 @dataclass(frozen=True)
 class Case:
     name: str
-    logits: np.ndarray            # float64 values; cast to the dtype under test
-    target: np.ndarray            # int64 class indices, or float64 class probabilities
+    logits: np.ndarray  # float64 values; cast to the dtype under test
+    target: np.ndarray  # int64 class indices, or float64 class probabilities
     options: dict = field(default_factory=dict)  # weight, ignore_index, label_smoothing
-    extreme: bool = False         # a probability underflows to 0: log(softmax) is -inf there
-    onehot: bool = True           # False: the one-hot level's single sum differs from torch here
+    extreme: bool = False  # a probability underflows to 0: log(softmax) is -inf there
+    onehot: bool = True  # False: the one-hot level's single sum differs from torch here
 
     @property
     def soft(self):
@@ -67,21 +69,35 @@ def _table():
     soft = rng.dirichlet(np.ones(4), size=6)
     one_hot_soft = np.eye(4)[y]  # probabilities with exact zeros
     # the edge cases keep the shape (6, 4): JAX compiles its ops once per shape
-    big = np.array([[1e4, 1e4 - 1, -1e4, 0.0], [-1e4, -1e4 + 3, 5.0, 1e4 - 0.5],
-                    [1e4, -1e4, -1e4, -1e4], [0.0, 1e4, 1e4, 1e4 - 2],
-                    [-1e4, -1e4, -1e4, -1e4], [1e4, 1e4, 1e4, -1e4]])
+    big = np.array(
+        [
+            [1e4, 1e4 - 1, -1e4, 0.0],
+            [-1e4, -1e4 + 3, 5.0, 1e4 - 0.5],
+            [1e4, -1e4, -1e4, -1e4],
+            [0.0, 1e4, 1e4, 1e4 - 2],
+            [-1e4, -1e4, -1e4, -1e4],
+            [1e4, 1e4, 1e4, -1e4],
+        ]
+    )
     y_big = np.array([0, 3, 1, 2, 2, 3])
-    with_inf = np.array([[-inf, 2.0, 3.0, 0.5], [0.5, -inf, 2.0, -inf],
-                         [1e4, -1e4, 0.0, -inf], [1.0, 2.0, -inf, 0.0],
-                         [-inf, -inf, -inf, 0.0], [-inf, 1e4, 1e4, -1e4]])
-    z3 = rng.normal(size=(3, 5, 4)) * 3                   # (N, C, d1)
+    with_inf = np.array(
+        [
+            [-inf, 2.0, 3.0, 0.5],
+            [0.5, -inf, 2.0, -inf],
+            [1e4, -1e4, 0.0, -inf],
+            [1.0, 2.0, -inf, 0.0],
+            [-inf, -inf, -inf, 0.0],
+            [-inf, 1e4, 1e4, -1e4],
+        ]
+    )
+    z3 = rng.normal(size=(3, 5, 4)) * 3  # (N, C, d1)
     y3 = rng.integers(0, 5, size=(3, 4))
     y3[0, 1] = y3[2, 3] = -100
-    z4 = rng.normal(size=(2, 3, 4, 2))                    # (N, C, d1, d2)
+    z4 = rng.normal(size=(2, 3, 4, 2))  # (N, C, d1, d2)
     y4 = rng.integers(0, 3, size=(2, 4, 2))
     y4[1, 2, 0] = -100
     soft4 = np.moveaxis(rng.dirichlet(np.ones(3), size=(2, 4, 2)), -1, 1)
-    zu = np.array([0.3, -1.2, 2.5, 0.0, 1.1])             # (C,), unbatched
+    zu = np.array([0.3, -1.2, 2.5, 0.0, 1.1])  # (C,), unbatched
     zl = rng.normal(size=(64, 10)) * 3
     yl = rng.integers(0, 10, size=64)
     yl[::7] = 4
@@ -104,12 +120,15 @@ def _table():
         Case("2d-all-ignored", z, np.full(6, -100)),
         Case("2d-all-ignored-weight-smoothing", z, np.full(6, -100), all_options),
         Case("2d-counted-weights-all-zero", z, np.array([0, 0, -100, 0, 0, -100]), {"weight": [0.0, 1.0, 1.0, 1.0]}),
-        Case("2d-counted-weights-all-zero-smoothing", z, np.array([0, 0, -100, 0, 0, -100]),
-             {"weight": [0.0, 1.0, 1.0, 1.0], "label_smoothing": 0.1},
-             onehot=False),  # torch's mean: nll 0/0 = nan; the one-hot level's one sum: smoothing / 0 = inf
+        Case(
+            "2d-counted-weights-all-zero-smoothing",
+            z,
+            np.array([0, 0, -100, 0, 0, -100]),
+            {"weight": [0.0, 1.0, 1.0, 1.0], "label_smoothing": 0.1},
+            onehot=False,
+        ),  # torch's mean: nll 0/0 = nan; the one-hot level's one sum: smoothing / 0 = inf
         Case("C1-default", z[:, :1], np.zeros(6, dtype=np.int64)),
-        Case("C1-all-options", z[:, :1], np.array([0, -100, 0, 0, 0, 0]),
-             {"weight": [2.0], "label_smoothing": 0.4}),
+        Case("C1-all-options", z[:, :1], np.array([0, -100, 0, 0, 0, 0]), {"weight": [2.0], "label_smoothing": 0.4}),
         Case("soft", z, soft),
         Case("soft-weight", z, soft, {"weight": w}),
         Case("soft-smoothing", z, soft, {"label_smoothing": 0.25}),
@@ -123,25 +142,46 @@ def _table():
         Case("neg-inf-on-target", with_inf, np.array([0, 2, 1, 3, 0, 3]), extreme=True),  # inf loss, finite gradient
         Case("neg-inf-weight-ignore", with_inf, np.array([0, -100, 0, 1, -100, 2]), {"weight": w}, extreme=True),
         Case("neg-inf-smoothing", with_inf, np.array([1, 2, 0, 3, 3, 2]), {"label_smoothing": 0.1}, extreme=True),
-        Case("neg-inf-smoothing-only-in-ignored", np.vstack([with_inf[:2], z[:4]]), np.array([-100, -100, 0, 3, 1, 2]),
-             {"label_smoothing": 0.1, "weight": [1.0, 1.0, 1.0, 0.5]}),  # finite: the ignored row is masked
-        Case("neg-inf-smoothing-zero-weight", with_inf, np.array([1, 2, 0, 3, 3, 1]),
-             {"label_smoothing": 0.1, "weight": [0.0, 1.0, 1.0, 1.0]}, extreme=True),  # 0 * -inf: nan
+        Case(
+            "neg-inf-smoothing-only-in-ignored",
+            np.vstack([with_inf[:2], z[:4]]),
+            np.array([-100, -100, 0, 3, 1, 2]),
+            {"label_smoothing": 0.1, "weight": [1.0, 1.0, 1.0, 0.5]},
+        ),  # finite: the ignored row is masked
+        Case(
+            "neg-inf-smoothing-zero-weight",
+            with_inf,
+            np.array([1, 2, 0, 3, 3, 1]),
+            {"label_smoothing": 0.1, "weight": [0.0, 1.0, 1.0, 1.0]},
+            extreme=True,
+        ),  # 0 * -inf: nan
         Case("neg-inf-soft", with_inf, one_hot_soft, extreme=True),  # 0 * -inf: nan, as torch
         Case("neg-inf-soft-smoothing", with_inf, soft, {"label_smoothing": 0.2}, extreme=True),
         Case("3d-default", z3, np.where(y3 == -100, 1, y3)),
         Case("3d-all-options", z3, y3, {"weight": [1.0, 0.5, 2.0, 0.0, 1.5], "label_smoothing": 0.2}),
-        Case("3d-soft-weight", z3, np.moveaxis(rng.dirichlet(np.ones(5), size=(3, 4)), -1, 1),
-             {"weight": [1.0, 0.5, 2.0, 0.0, 1.5]}),
+        Case(
+            "3d-soft-weight",
+            z3,
+            np.moveaxis(rng.dirichlet(np.ones(5), size=(3, 4)), -1, 1),
+            {"weight": [1.0, 0.5, 2.0, 0.0, 1.5]},
+        ),
         Case("4d-all-options", z4, y4, {"weight": [1.0, 3.0, 0.5], "label_smoothing": 0.05}),
         Case("4d-soft-weight-smoothing", z4, soft4, {"weight": [1.0, 3.0, 0.5], "label_smoothing": 0.05}),
         Case("unbatched-default", zu, np.array(2)),
         Case("unbatched-all-options", zu, np.array(4), {"weight": [1.0, 2.0, 0.5, 1.0, 3.0], "label_smoothing": 0.3}),
         Case("unbatched-ignored", zu, np.array(-100), {"weight": [1.0, 2.0, 0.5, 1.0, 3.0]}),
-        Case("unbatched-soft-weight-smoothing", zu, rng.dirichlet(np.ones(5)),
-             {"weight": [1.0, 2.0, 0.5, 1.0, 3.0], "label_smoothing": 0.3}),
-        Case("large-batch-all-options", zl, np.where(yl == 4, -100, yl),
-             {"weight": wl, "ignore_index": -100, "label_smoothing": 0.1}),
+        Case(
+            "unbatched-soft-weight-smoothing",
+            zu,
+            rng.dirichlet(np.ones(5)),
+            {"weight": [1.0, 2.0, 0.5, 1.0, 3.0], "label_smoothing": 0.3},
+        ),
+        Case(
+            "large-batch-all-options",
+            zl,
+            np.where(yl == 4, -100, yl),
+            {"weight": wl, "ignore_index": -100, "label_smoothing": 0.1},
+        ),
         Case("large-batch-soft-weight", zl, rng.dirichlet(np.full(10, 0.3), size=64), {"weight": wl}),
     ]
     names = [c.name for c in cases]
@@ -164,8 +204,17 @@ def _classes_last(x):
     return np.moveaxis(x, 1, -1) if x.ndim > 1 else x
 
 
-def reference(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
-              *, gradient=False, log_probs=False):
+def reference(
+    logits,
+    target,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    *,
+    gradient=False,
+    log_probs=False,
+):
     """F.cross_entropy (or F.nll_loss, with ``log_probs``) in float64, as ATen composes it:
     the weighted nll term plus label smoothing's term, or the probability-target formula.
     With ``gradient``: d (loss, summed for "none") / d input, by the chain rule as autograd runs
@@ -256,8 +305,13 @@ def assert_matches(actual, wanted, dtype, what):
     actual = np.asarray(actual)
     assert actual.dtype == np.dtype(dtype), f"{what}: dtype {actual.dtype}, expected {dtype}"
     assert actual.shape == np.shape(wanted), f"{what}: shape {actual.shape}, expected {np.shape(wanted)}"
-    np.testing.assert_allclose(actual.astype(np.float64), np.asarray(wanted, dtype=np.float64),
-                               equal_nan=True, err_msg=what, **TOLERANCE[dtype])
+    np.testing.assert_allclose(
+        actual.astype(np.float64),
+        np.asarray(wanted, dtype=np.float64),
+        equal_nan=True,
+        err_msg=what,
+        **TOLERANCE[dtype],
+    )
 
 
 # --- the table, in every backend -------------------------------------------------------------
@@ -291,8 +345,9 @@ def test_nll_loss_matches_torch(be, dtype, case, reduction):
     got = be.nll_loss(lp, target, reduction=reduction, **options)
     assert_matches(got, expected(case, reduction, dtype, nll=True), dtype, f"{be.name} nll_loss")
     grad = be.nll_loss_grad(lp, target, reduction=reduction, **options)
-    assert_matches(grad, expected(case, reduction, dtype, gradient=True, nll=True), dtype,
-                   f"{be.name} d nll_loss / d log_probs")
+    assert_matches(
+        grad, expected(case, reduction, dtype, gradient=True, nll=True), dtype, f"{be.name} d nll_loss / d log_probs"
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -301,14 +356,26 @@ def test_reference_matches_torch(case, reduction):
     """The float64 reference that stands in for torch where torch is missing is torch's answer."""
     require_backend("torch")
     logits, target, options = case.args("float64")
-    assert_matches(reference(logits, target, reduction=reduction, **options),
-                   torch_value(case, reduction, "float64"), "float64", "reference value")
-    assert_matches(reference(logits, target, reduction=reduction, gradient=True, **options),
-                   torch_value(case, reduction, "float64", gradient=True), "float64", "reference gradient")
+    assert_matches(
+        reference(logits, target, reduction=reduction, **options),
+        torch_value(case, reduction, "float64"),
+        "float64",
+        "reference value",
+    )
+    assert_matches(
+        reference(logits, target, reduction=reduction, gradient=True, **options),
+        torch_value(case, reduction, "float64", gradient=True),
+        "float64",
+        "reference gradient",
+    )
     if case in INDEX_CASES:
         lp = _nll_input(logits)
-        assert_matches(reference(lp, target, reduction=reduction, log_probs=True, **options),
-                       torch_value(case, reduction, "float64", nll=True), "float64", "reference nll_loss")
+        assert_matches(
+            reference(lp, target, reduction=reduction, log_probs=True, **options),
+            torch_value(case, reduction, "float64", nll=True),
+            "float64",
+            "reference nll_loss",
+        )
 
 
 # --- what the table shows, said once in words -------------------------------------------------
@@ -320,9 +387,9 @@ def test_the_table_has_what_torch_gives_at_the_edges():
         c = by_name[name]
         return reference(c.logits, c.target, reduction=reduction, **c.options, **kw)
 
-    assert np.isnan(ref("2d-all-ignored"))                     # 0 / 0
+    assert np.isnan(ref("2d-all-ignored"))  # 0 / 0
     assert ref("2d-all-ignored", "sum") == 0.0
-    assert np.all(ref("2d-all-ignored", gradient=True) == 0)   # ... with a zero gradient
+    assert np.all(ref("2d-all-ignored", gradient=True) == 0)  # ... with a zero gradient
     assert np.all(np.isnan(ref("2d-counted-weights-all-zero", gradient=True)[[0, 1, 3, 4]]))
     assert ref("C1-default") == 0.0
     assert np.isinf(ref("neg-inf-on-target")) and np.all(np.isfinite(ref("neg-inf-on-target", gradient=True)))
@@ -344,9 +411,11 @@ def test_onehot_level_breaks_where_a_probability_underflows(be, reduction):
 
 # --- JAX: the same functions under jit, with no check inside ----------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in CASES if c.name in (
-    "4d-all-options", "soft-weight-smoothing", "unbatched-all-options")],
-    ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.name in ("4d-all-options", "soft-weight-smoothing", "unbatched-all-options")],
+    ids=lambda c: c.name,
+)
 def test_jax_losses_run_under_jit(case):
     require_backend("jax")
     import jax

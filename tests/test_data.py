@@ -65,7 +65,7 @@ def test_split_is_stratified_seeded_and_ordered():
     rows = {tuple(r) for r in np.concatenate([xtr, xte])}
     assert len(np.unique(np.concatenate([xtr, xte]), axis=0)) == len(np.unique(x, axis=0)) == len(rows)
     again = train_test_split(x, y, 0.2, seed=0)
-    assert all(np.array_equal(a, b) for a, b in zip((xtr, ytr, xte, yte), again))
+    assert all(np.array_equal(a, b) for a, b in zip((xtr, ytr, xte, yte), again, strict=True))
     other = train_test_split(x, y, 0.2, seed=1)
     assert not np.array_equal(xte, other[2])
 
@@ -73,11 +73,11 @@ def test_split_is_stratified_seeded_and_ordered():
 def test_standardize_uses_training_statistics_only():
     rng = np.random.default_rng(0)
     train = rng.normal(5.0, 3.0, size=(50, 3))
-    train[:, 2] = 7.0                                           # a constant feature
+    train[:, 2] = 7.0  # a constant feature
     test = rng.normal(5.0, 3.0, size=(20, 3))
     s_train, s_test = standardize(train, test)
     assert np.allclose(s_train[:, :2].mean(axis=0), 0) and np.allclose(s_train[:, :2].std(axis=0), 1)
-    assert np.all(s_train[:, 2] == 0)                           # centred, not divided by 0
+    assert np.all(s_train[:, 2] == 0)  # centred, not divided by 0
     expected = (test[:, :2] - train[:, :2].mean(axis=0)) / train[:, :2].std(axis=0)
     assert np.allclose(s_test[:, :2], expected)
 
@@ -88,7 +88,7 @@ def test_digits_spec_is_standardised_on_its_training_rows():
     active = spec.x_train.std(axis=0) > 0
     assert np.allclose(spec.x_train.mean(axis=0), 0)
     assert np.allclose(spec.x_train.std(axis=0)[active], 1)
-    assert not np.allclose(spec.x_test.mean(axis=0), 0)        # the test rows weren't used
+    assert not np.allclose(spec.x_test.mean(axis=0), 0)  # the test rows weren't used
 
 
 def test_batches_cover_every_row_once_per_epoch():
@@ -99,7 +99,7 @@ def test_batches_cover_every_row_once_per_epoch():
         assert [len(r) for r in batches] == [4, 4, 2]
         assert sorted(np.concatenate(batches).tolist()) == list(range(10))
         assert np.array_equal(np.concatenate(batches), b.order(epoch))
-    assert not np.array_equal(b.order(0), b.order(1))           # a new order each epoch
+    assert not np.array_equal(b.order(0), b.order(1))  # a new order each epoch
     assert np.array_equal(b.order(4), np.random.default_rng([3, 4]).permutation(10))
     assert b.orders(4).shape == (5, 10) and np.array_equal(b.orders(4)[2], b.order(2))
 

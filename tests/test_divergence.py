@@ -58,5 +58,7 @@ def test_the_cli_says_so_in_one_line_and_exits_1(capsys):
     assert main(["train", "numpy", "--lr", "1e38"]) == 1
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0] == "epoch: 0 cost: 1.6167852878570557"
-    assert captured.err.strip() == ("softmax-rosetta: numpy diverged at epoch 1: cost nan (float32, lr 1e+38); "
-                                    "training stopped there. Try a smaller --lr.")
+    assert captured.err.strip() == (
+        "softmax-rosetta: numpy diverged at epoch 1: cost nan (float32, lr 1e+38); "
+        "training stopped there. Try a smaller --lr."
+    )

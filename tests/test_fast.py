@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, get_backend, load_spec
+from softmax_rosetta.testing import DTYPES, assert_within, require_backend, selected_backends
 from softmax_rosetta.tools.bench import make_data
 from softmax_rosetta.tools.cli import main
-from softmax_rosetta.testing import DTYPES, assert_within, require_backend, selected_backends
 
 SELECTED = selected_backends()
 
-FAST = [(name, v) for name in SELECTED for v in {"numpy": ("fast",), "torch": ("fast", "compiled"),
-                                                   "jax": ("fast",)}[name]]
+FAST = [
+    (name, v) for name in SELECTED for v in {"numpy": ("fast",), "torch": ("fast", "compiled"), "jax": ("fast",)}[name]
+]
 IDS = [f"{n}:{v}" for n, v in FAST]
 
 
@@ -66,7 +67,7 @@ def test_fast_path_follows_the_lesson_on_a_larger_problem(name, variant, dtype):
     lesson = train_raw(name, "lesson", dtype, x, y, w, b, 0.05, 60)
     fast = train_raw(name, variant, dtype, x, y, w, b, 0.05, 60)
     assert lesson[0][-1] < lesson[0][0]  # it learns
-    for what, a, e in zip(("costs", "weight", "bias"), fast, lesson):
+    for what, a, e in zip(("costs", "weight", "bias"), fast, lesson, strict=True):
         assert_within(a, e, tol.cost if what == "costs" else tol.param, f"{name}:{variant} {what}")
 
 
@@ -82,7 +83,7 @@ def test_numpy_row_blocks_equal_one_block(dtype):
     atol = 1e-6 if dtype == "float32" else 1e-13
     for rows in (7, 64):
         blocked = train_fast(x, y, w, b, lr, 40, block_rows=rows)
-        for a, e in zip(blocked, whole):
+        for a, e in zip(blocked, whole, strict=True):
             assert a.dtype == e.dtype
             assert_within(a, e, atol, f"block_rows={rows}")
 
@@ -100,8 +101,11 @@ def test_numpy_fast_path_picks_blocks_for_a_large_x():
 def test_fast_paths_refuse_what_they_dont_cover(seed_spec, name, variant):
     require_backend(name)
     be = get_backend(name)
-    for changes, words in (({"momentum": 0.9}, "momentum"), ({"weight_decay": 0.01}, "weight_decay"),
-                           ({"batch_size": 4}, "batch_size 4")):
+    for changes, words in (
+        ({"momentum": 0.9}, "momentum"),
+        ({"weight_decay": 0.01}, "weight_decay"),
+        ({"batch_size": 4}, "batch_size 4"),
+    ):
         with pytest.raises(BackendError, match=words):
             be.train(seed_spec.replace(**changes), variant=variant)
 
@@ -115,6 +119,7 @@ def test_fast_variant_from_the_command_line(capsys):
 
 
 # --- the bench's machinery, tiny (no timing is asserted) ----------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -130,7 +135,7 @@ def test_jax_fast_path_layouts_agree(dtype):
     args[1] = jnp.asarray(y)
     rows, cols = (run(*args, jnp.asarray(0.05, dtype=dtype), 41, classes_first=f) for f in (False, True))
     tol = spec.tolerance(dtype)
-    for what, a, e in zip(("costs", "weight", "bias"), cols, rows):
+    for what, a, e in zip(("costs", "weight", "bias"), cols, rows, strict=True):
         assert_within(np.asarray(a), np.asarray(e), tol.cost if what == "costs" else tol.param, what)
 
 
@@ -148,7 +153,7 @@ def test_torch_large_x_path_follows_the_lesson(monkeypatch, variant):
     tol = spec.tolerance("float32")
     lesson = train_raw("torch", "lesson", "float32", x, y, w, b, 0.05, 30)
     large = train_raw("torch", variant, "float32", x, y, w, b, 0.05, 30)
-    for what, a, e in zip(("costs", "weight", "bias"), large, lesson):
+    for what, a, e in zip(("costs", "weight", "bias"), large, lesson, strict=True):
         assert_within(a, e, tol.cost if what == "costs" else tol.param, what)
 
 
@@ -160,8 +165,7 @@ def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, d
 
     require_backend(name)
     with pytest.raises(TrainingDiverged) as info:
-        get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype],
-                                             variant=variant)
+        get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype], variant=variant)
     result = info.value.result
     assert result.diverged_at == 1 and len(result.costs) == 2 and np.isfinite(result.costs[0])
     assert str(info.value).startswith(f"{name}:{variant} diverged at epoch 1: cost ")

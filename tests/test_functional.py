@@ -59,9 +59,11 @@ def test_large_logits_do_not_overflow(be, dtype, scale):
 def test_three_levels_agree(be, dtype, seed_spec):
     """The lesson's point: one-hot x -log(softmax), nll(log_softmax) and the fused op are one loss."""
     rng = np.random.default_rng(2)
-    cases = [(seed_spec.x_train @ seed_spec.init_weight.T + seed_spec.init_bias, seed_spec.y_train),
-             (rng.normal(size=(3, 5)), np.array([4, 2, 3])),
-             (rng.normal(size=(64, 10)) * 3, rng.integers(0, 10, size=64))]
+    cases = [
+        (seed_spec.x_train @ seed_spec.init_weight.T + seed_spec.init_bias, seed_spec.y_train),
+        (rng.normal(size=(3, 5)), np.array([4, 2, 3])),
+        (rng.normal(size=(64, 10)) * 3, rng.integers(0, 10, size=64)),
+    ]
     for z, y in cases:
         for reduction in ("mean", "sum", "none"):
             values = {level: be.cross_entropy(z, y, reduction=reduction, level=level) for level in LEVELS}
@@ -86,12 +88,15 @@ def test_loss_matches_the_formula(be, dtype):
     assert_within(be.nll_loss(be.log_softmax(z), y), per_row.mean(), 8 * _atol(dtype), "nll_loss")
 
 
-@pytest.mark.parametrize("target,message", [
-    (np.array([2, -1]), r"target: class index -1 at position 1 is outside \[0, 3\)"),
-    (np.array([3, 0]), r"target: class index 3 at position 0 is outside \[0, 3\)"),
-    (np.array([0.0, 1.0]), r"target: expected integer class indices, got dtype float64"),
-    (np.array([0, 1, 2]), r"target: expected shape \(2,\) for input of shape \(2, 3\), got \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "target,message",
+    [
+        (np.array([2, -1]), r"target: class index -1 at position 1 is outside \[0, 3\)"),
+        (np.array([3, 0]), r"target: class index 3 at position 0 is outside \[0, 3\)"),
+        (np.array([0.0, 1.0]), r"target: expected integer class indices, got dtype float64"),
+        (np.array([0, 1, 2]), r"target: expected shape \(2,\) for input of shape \(2, 3\), got \(3,\)"),
+    ],
+)
 def test_bad_targets_raise_the_same_error_everywhere(backend_name, target, message):
     """NumPy would wrap -1 to the last class and JAX would return garbage: we refuse, in every backend."""
     be = get_backend(backend_name)

@@ -9,7 +9,7 @@ from softmax_rosetta.testing import require_backend
 
 # (out_features, in_features): square, wide, tall, 1 x 1, fan_in not a power of 4 (bound not exact in float32)
 SHAPES = [(3, 4), (10, 64), (1, 1), (5, 7), (100, 3), (3, 100), (2, 17), (4, 1000)]
-SEEDS = [0, 1, 2, 42, 12345, 2**31 - 1, 2**32 + 7]   # the last: torch uses its low 32 bits
+SEEDS = [0, 1, 2, 42, 12345, 2**31 - 1, 2**32 + 7]  # the last: torch uses its low 32 bits
 
 
 def test_torch_linear_reproduces_the_seed_specs_values():
@@ -38,7 +38,7 @@ def test_torch_linear_matches_torch_bit_for_bit(shape, seed):
 def test_torch_linear_bounds_and_spread():
     weight, bias = torch_linear(50, 64, seed=0)
     assert np.abs(weight).max() <= 1 / 8 and np.abs(bias).max() <= 1 / 8
-    assert weight.std() == pytest.approx(1 / 8 / np.sqrt(3), rel=0.05)        # U(-b, b) has std b / sqrt(3)
+    assert weight.std() == pytest.approx(1 / 8 / np.sqrt(3), rel=0.05)  # U(-b, b) has std b / sqrt(3)
 
 
 def test_zeros_and_normal():
@@ -47,14 +47,15 @@ def test_zeros_and_normal():
     w, b = normal(30, 40, std=0.5, seed=3)
     assert w.shape == (30, 40) and b.shape == (30,)
     assert w.std() == pytest.approx(0.5, rel=0.05)
-    assert np.array_equal(w.astype(np.float32).astype(np.float64), w)        # float32 values
+    assert np.array_equal(w.astype(np.float32).astype(np.float64), w)  # float32 values
     w2, b2 = normal(30, 40, std=0.5, seed=3)
     assert np.array_equal(w, w2) and np.array_equal(b, b2)
     assert not np.array_equal(w, normal(30, 40, std=0.5, seed=4)[0])
 
 
-@pytest.mark.parametrize("name,kind", [("seed", "explicit"), ("iris", "torch-linear"), ("digits", "torch-linear"),
-                                       ("synthetic", "normal")])
+@pytest.mark.parametrize(
+    "name,kind", [("seed", "explicit"), ("iris", "torch-linear"), ("digits", "torch-linear"), ("synthetic", "normal")]
+)
 def test_bundled_specs_init(name, kind):
     spec = load_spec(name)
     assert spec.init_kind == kind

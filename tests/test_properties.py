@@ -34,8 +34,13 @@ EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.
 
 def logits_and_targets(max_rows=4096, max_classes=1000):
     """(rows, classes, seed, scale, share of -inf): small to print, shrinkable; ``make`` builds the arrays."""
-    return st.tuples(st.integers(1, max_rows), st.integers(1, max_classes), st.integers(0, 2**32 - 1),
-                     st.sampled_from([1e-3, 1.0, 30.0, 1e3, 1e4]), st.sampled_from([0.0, 0.0, 0.1, 0.5]))
+    return st.tuples(
+        st.integers(1, max_rows),
+        st.integers(1, max_classes),
+        st.integers(0, 2**32 - 1),
+        st.sampled_from([1e-3, 1.0, 30.0, 1e3, 1e4]),
+        st.sampled_from([0.0, 0.0, 0.1, 0.5]),
+    )
 
 
 def make(params):
@@ -93,18 +98,33 @@ def test_softmax_and_log_softmax_properties(all_backends, data):
         assert p.dtype == be.np_dtype and lp.dtype == be.np_dtype
         # rows sum to 1 and lie in [0, 1]
         assert np.all((p >= 0) & (p <= 1)), be.name
-        np.testing.assert_allclose(p.astype(np.float64).sum(axis=1), 1.0, rtol=0, atol=8 * EPS[be.dtype] * np.sqrt(z.shape[1]) + 4 * EPS[be.dtype], err_msg=be.name)
+        np.testing.assert_allclose(
+            p.astype(np.float64).sum(axis=1),
+            1.0,
+            rtol=0,
+            atol=8 * EPS[be.dtype] * np.sqrt(z.shape[1]) + 4 * EPS[be.dtype],
+            err_msg=be.name,
+        )
         # agreement with the float64 reference (and so, transitively, across backends)
         np.testing.assert_allclose(p, p_ref, rtol=0, atol=16 * EPS[be.dtype], err_msg=f"{be.name} {be.dtype} softmax")
         finite = np.isfinite(lp_ref)
-        assert np.array_equal(np.isfinite(lp), finite), f"{be.name} {be.dtype}: -inf where the input is -inf, nowhere else"
+        assert np.array_equal(np.isfinite(lp), finite), (
+            f"{be.name} {be.dtype}: -inf where the input is -inf, nowhere else"
+        )
         err = np.abs(lp.astype(np.float64)[finite] - lp_ref[finite])
-        assert np.all(err <= np.broadcast_to(bound(zr, be.dtype), z.shape)[finite]), f"{be.name} {be.dtype} log_softmax: {err.max():.3g}"
+        assert np.all(err <= np.broadcast_to(bound(zr, be.dtype), z.shape)[finite]), (
+            f"{be.name} {be.dtype} log_softmax: {err.max():.3g}"
+        )
         # log_softmax = log(softmax) where softmax is a normal, non-zero number
         normal = p.astype(np.float64) > np.finfo(be.dtype).tiny * 1e6
         # (p is off by a few eps relative, so log p by a few eps absolute; lp by eps times its size)
-        np.testing.assert_allclose(np.log(p.astype(np.float64)[normal]), lp.astype(np.float64)[normal],
-                                   rtol=16 * EPS[be.dtype], atol=16 * EPS[be.dtype], err_msg=be.name)
+        np.testing.assert_allclose(
+            np.log(p.astype(np.float64)[normal]),
+            lp.astype(np.float64)[normal],
+            rtol=16 * EPS[be.dtype],
+            atol=16 * EPS[be.dtype],
+            err_msg=be.name,
+        )
 
 
 @given(data=logits_and_targets(max_rows=512, max_classes=200), shift=st.sampled_from([-100.0, -1.0, 0.5, 7.0, 1e3]))
@@ -134,7 +154,9 @@ def test_cross_entropy_is_nonnegative_and_agrees(all_backends, data):
         expected = -lp_ref[np.arange(len(y)), y]
         assert np.all(per_row >= 0), f"{be.name} {be.dtype}: negative loss {per_row.min()}"
         tol = bound(z.astype(np.float64), be.dtype)[:, 0]
-        assert np.all(np.abs(per_row - expected) <= tol), f"{be.name} {be.dtype}: {np.max(np.abs(per_row - expected)):.3g}"
+        assert np.all(np.abs(per_row - expected) <= tol), (
+            f"{be.name} {be.dtype}: {np.max(np.abs(per_row - expected)):.3g}"
+        )
         mean = float(be.cross_entropy(z, y))
         assert abs(mean - expected.mean()) <= float(np.max(tol)), be.name
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = ("report.md", "report.json", "junit.xml", "loss.png", "deviation.png")
 INSTALLED = available_backends()
 HAVE_PLOT = importlib.util.find_spec("matplotlib") is not None
-WRITTEN = FILES if HAVE_PLOT else FILES[:3]   # without matplotlib, the plots are skipped (and said so)
+WRITTEN = FILES if HAVE_PLOT else FILES[:3]  # without matplotlib, the plots are skipped (and said so)
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,9 @@ def test_report_json_holds_every_check_run_and_the_reference(passing):
     # every general variant runs: jax "fused", ...
     variants = {n: backend_class(n).general_variants() for n in INSTALLED}
     assert "fused" in variants.get("jax", ["fused"])
-    expected = {(n if v == "lesson" else f"{n}:{v}", d)
-                for n in INSTALLED for v in variants[n] for d in ("float32", "float64")}
+    expected = {
+        (n if v == "lesson" else f"{n}:{v}", d) for n in INSTALLED for v in variants[n] for d in ("float32", "float64")
+    }
     assert labels == expected
     assert data["reference"]["backend"] == "numpy" and data["reference"]["dtype"] == "float64"
     assert len(data["reference"]["costs"]) == 41
@@ -132,14 +133,21 @@ def test_report_md_reads_top_down(passing):
     md = (out / "report.md").read_text()
     headings = [line for line in md.splitlines() if line.startswith("## ")]
     assert headings[0].startswith("## Summary")
-    order = ["## Summary", "## Backends", "## Deviation", "## Environment", "## Checks in detail", "## Tolerances",
-             "## Plots"]
+    order = [
+        "## Summary",
+        "## Backends",
+        "## Deviation",
+        "## Environment",
+        "## Checks in detail",
+        "## Tolerances",
+        "## Plots",
+    ]
     positions = [md.index(h) for h in order]
     assert positions == sorted(positions)
     for word in ["Python", "numpy", "Threads", "headroom", "OMP_NUM_THREADS", "XLA_FLAGS"]:
         assert word in md, word
-    environment = md[md.index("## Environment"):md.index("## Checks in detail")]
-    for b in load(out)["backends"]:   # each backend's versions and settings, as its process recorded them
+    environment = md[md.index("## Environment") : md.index("## Checks in detail")]
+    for b in load(out)["backends"]:  # each backend's versions and settings, as its process recorded them
         for package, version in b["versions"].items():
             assert f"{package} {version}" in environment, package
         for key in b["settings"]:
@@ -170,8 +178,9 @@ def test_plots_are_pngs(passing):
 @pytest.mark.skipif(len(INSTALLED) < 2, reason="comparing backends needs two (one alone can match the lesson exactly)")
 def test_tolerance_scale_1e_9_fails_and_names_the_failing_checks_first(small_spec, tmp_path):
     backends = ",".join(INSTALLED[:2])
-    code, stdout, stderr = compare(tmp_path, "--spec", small_spec, "--backends", backends, "--dtypes", "float32",
-                                   "--tolerance-scale", "1e-9")
+    code, stdout, stderr = compare(
+        tmp_path, "--spec", small_spec, "--backends", backends, "--dtypes", "float32", "--tolerance-scale", "1e-9"
+    )
     assert code == 1, stdout + stderr
     lines = stdout.splitlines()
     first_result = next(i for i, line in enumerate(lines) if line.startswith(("Failing checks", "| check")))
@@ -217,7 +226,7 @@ def test_a_perturbed_backend_fails_on_exactly_that_backend(small_spec, tmp_path,
     data = load(tmp_path)
     assert data["summary"]["suspects"] == ["torch"]
 
-    def torch_in(c):   # "torch:fast" is a variant of the torch backend
+    def torch_in(c):  # "torch:fast" is a variant of the torch backend
         return "torch" in (c["a"].split(":")[0], c["b"].split(":")[0])
 
     failed = [c for c in data["checks"] if not c["passed"]]
@@ -225,8 +234,11 @@ def test_a_perturbed_backend_fails_on_exactly_that_backend(small_spec, tmp_path,
     assert all(torch_in(c) for c in failed)
     assert all(c["passed"] for c in data["checks"] if not torch_in(c))
     # every comparison of torch with another backend fails; accuracy was computed before the shift
-    others = [c for c in data["checks"] if torch_in(c) and c["check"] != "accuracy"
-              and {c["a"].split(":")[0], c["b"].split(":")[0]} != {"torch"}]
+    others = [
+        c
+        for c in data["checks"]
+        if torch_in(c) and c["check"] != "accuracy" and {c["a"].split(":")[0], c["b"].split(":")[0]} != {"torch"}
+    ]
     assert others and all(not c["passed"] for c in others)
     md = (tmp_path / "report.md").read_text()
     assert md.startswith("# **FAIL** (pointing at torch)")
@@ -246,8 +258,10 @@ CRASHES = {
 }
 
 
-@pytest.mark.parametrize("how, error", [("raises", "RuntimeError: made to fail on purpose"),
-                                        ("dies", "its process exited with status 3: about to exit")])
+@pytest.mark.parametrize(
+    "how, error",
+    [("raises", "RuntimeError: made to fail on purpose"), ("dies", "its process exited with status 3: about to exit")],
+)
 def test_a_backend_that_crashes_is_a_failure_never_a_pass(how, error, small_spec, tmp_path, monkeypatch, capsys):
     (tmp_path / "crashing_backend.py").write_text(CRASHES[how])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
@@ -270,9 +284,15 @@ def test_without_matplotlib_the_report_says_the_plots_were_skipped(small_spec, t
     summary = tmp_path / "step-summary.md"
     summary.write_text("earlier step\n")
     out = tmp_path / "out"
-    code, stdout, stderr = compare(out, "--spec", small_spec, "--backends", "numpy",
-                                   env={"GITHUB_STEP_SUMMARY": str(summary)},
-                                   python_prelude="import sys; sys.modules['matplotlib'] = None")
+    code, stdout, stderr = compare(
+        out,
+        "--spec",
+        small_spec,
+        "--backends",
+        "numpy",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+        python_prelude="import sys; sys.modules['matplotlib'] = None",
+    )
     assert code == 0, stdout + stderr
     assert not (out / "loss.png").exists() and not (out / "deviation.png").exists()
     md = (out / "report.md").read_text()
@@ -303,14 +323,17 @@ def test_skipped_backends_are_listed_with_their_reason_and_not_counted(small_spe
     assert err.count("\n") == 1 and "torch: not installed" in err
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--backends", "numpy,nope"], "unknown backend 'nope'"),
-    (["--dtypes", "float16"], "unknown dtype 'float16'"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--tolerance-scale", "0"], "must be a finite number > 0"),
-    (["--tolerance-scale", "nan"], "must be a finite number > 0"),
-    (["--spec", "no-such-spec"], "unknown spec"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--backends", "numpy,nope"], "unknown backend 'nope'"),
+        (["--dtypes", "float16"], "unknown dtype 'float16'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--tolerance-scale", "0"], "must be a finite number > 0"),
+        (["--tolerance-scale", "nan"], "must be a finite number > 0"),
+        (["--spec", "no-such-spec"], "unknown spec"),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(argv, words, tmp_path, capsys):
     try:
         code = cli.main(["compare", "--out", str(tmp_path / "out"), *argv])
@@ -358,13 +381,19 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypat
 
 # --- compare.py's pieces the report relies on ----------------------------------------------
 
+
 def _check(a, b, max_abs, check="costs", dtype="float32", tol=1.0):
     return Check(check, dtype, a, b, max_abs, 0.0, tol)
 
 
 def test_suspects_name_the_backend_in_every_failing_comparison():
-    checks = [_check("numpy", "torch", 5), _check("numpy", "jax", 0), _check("torch", "jax", 5),
-              _check("torch", "jax:fused", 5), _check("jax", "jax:fused", 0)]
+    checks = [
+        _check("numpy", "torch", 5),
+        _check("numpy", "jax", 0),
+        _check("torch", "jax", 5),
+        _check("torch", "jax:fused", 5),
+        _check("jax", "jax:fused", 0),
+    ]
     assert suspects(checks) == ["torch"]
     # two backends: nothing says which one is right
     assert suspects([_check("numpy", "torch", 5)]) == ["numpy", "torch"]
@@ -391,8 +420,20 @@ def test_accuracy_must_be_equal(seed_spec):
 
     from softmax_rosetta.backend import TrainResult
 
-    r = TrainResult("numpy", "lesson", "float32", "cpu", "seed", 0.1, 0, np.zeros(1), np.zeros((3, 4)), np.zeros(3),
-                    accuracy=1.0, seconds=0.0)
+    r = TrainResult(
+        "numpy",
+        "lesson",
+        "float32",
+        "cpu",
+        "seed",
+        0.1,
+        0,
+        np.zeros(1),
+        np.zeros((3, 4)),
+        np.zeros(3),
+        accuracy=1.0,
+        seconds=0.0,
+    )
     assert check_accuracy(r, replace(r, backend="torch"), seed_spec).passed
     off_by_one = check_accuracy(r, replace(r, backend="torch", accuracy=7 / 8), seed_spec)
     assert not off_by_one.passed and off_by_one.headroom == pytest.approx(2.0)

@@ -22,9 +22,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REGENERATE = "regenerate them with: softmax-rosetta rosetta"
 # The concepts the docs must cover, by key in the concept table (tools/rosetta/concepts.py).
-REQUIRED = ["softmax", "log-softmax", "one-hot", "loss-onehot", "loss-nll", "loss-fused",
-            "option-weight", "option-ignore-index", "option-reduction", "option-label-smoothing",
-            "option-probabilities", "model", "optimizer", "step", "loop", "fused"]
+REQUIRED = [
+    "softmax",
+    "log-softmax",
+    "one-hot",
+    "loss-onehot",
+    "loss-nll",
+    "loss-fused",
+    "option-weight",
+    "option-ignore-index",
+    "option-reduction",
+    "option-label-smoothing",
+    "option-probabilities",
+    "model",
+    "optimizer",
+    "step",
+    "loop",
+    "fused",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +48,9 @@ def fresh(trained):
     training runs shared with the rest of the session through conftest's ``trained``)."""
     unselected = [name for name in rosetta.ORDER if name not in SELECTED]
     if unselected:
-        pytest.skip("the docs' numbers need every backend; "
-                    f"SOFTMAX_ROSETTA_BACKENDS leaves out {', '.join(unselected)}")
+        pytest.skip(
+            f"the docs' numbers need every backend; SOFTMAX_ROSETTA_BACKENDS leaves out {', '.join(unselected)}"
+        )
     for name in rosetta.ORDER:
         require_backend(name)
     return rosetta.build(runs=lambda name, variant: trained(name, variant, rosetta.DTYPE))
@@ -46,6 +62,7 @@ def rendered(fresh):
 
 
 # --- complete -----------------------------------------------------------------------------------
+
 
 def test_every_concept_has_three_backends_code_a_note_and_numbers(fresh):
     assert [s.concept.key for s in fresh.sections] == REQUIRED
@@ -78,7 +95,7 @@ def test_each_block_is_its_files_lines_and_links_to_them(fresh, rendered):
         for b in rosetta.ORDER:
             for block in s.blocks[b]:
                 lines = (ROOT / block.path).read_text(encoding="utf-8").splitlines()
-                assert block.code == textwrap.dedent("\n".join(lines[block.line - 1:block.end_line])), block
+                assert block.code == textwrap.dedent("\n".join(lines[block.line - 1 : block.end_line])), block
                 assert block.link == f"../{block.path}#L{block.line}"
                 assert f"]({block.link})" in md and f'href="{block.link}"' in page
                 assert f"```python\n{block.code}\n```" in md
@@ -88,8 +105,10 @@ def test_a_name_that_is_gone_fails_loudly():
     """The errors name the file that lacks the code and the file with the table that names it."""
     assert (ROOT / rosetta.TABLE_FILE).is_file() and rosetta.TABLE_FILE.endswith("concepts.py")
     table = re.escape(rosetta.TABLE_FILE)
-    with pytest.raises(rosetta.RosettaError,
-                       match=rf"backends/numpy_impl/functional.py has no 'softmax_v2' .*the concept table, {table}\)"):
+    with pytest.raises(
+        rosetta.RosettaError,
+        match=rf"backends/numpy_impl/functional.py has no 'softmax_v2' .*the concept table, {table}\)",
+    ):
         rosetta.extract("numpy", "functional:softmax_v2")
     with pytest.raises(rosetta.RosettaError, match=rf"backends/torch_impl/nope.py does not exist .*in {table}\)"):
         rosetta.extract("torch", "nope:train")
@@ -105,6 +124,7 @@ def test_a_name_that_is_gone_fails_loudly():
 
 
 # --- current ------------------------------------------------------------------------------------
+
 
 def test_the_committed_docs_are_current(fresh):
     problems = rosetta.check(DOCS, fresh)
@@ -131,15 +151,16 @@ def test_staleness_is_caught_and_rounding_is_not(fresh, rendered, tmp_path):
     assert problem.startswith(f"{md_path} is stale: line {line} differs"), problem
 
     # a number off by more than its tolerance: stale; within it (another machine's last digit): current
-    cell = "| final cost | `0.254148` |"     # the fused loop's final cost in NumPy; tolerance 2e-6
+    cell = "| final cost | `0.254148` |"  # the fused loop's final cost in NumPy; tolerance 2e-6
     assert md.count(cell) == 1
     md_path.write_text(md.replace(cell, cell.replace("0.254148", "0.254149")))
     assert rosetta.check(tmp_path, fresh) == []
     md_path.write_text(md.replace(cell, cell.replace("0.254148", "0.254158")))
-    line = md[:md.index(cell)].count("\n") + 1
+    line = md[: md.index(cell)].count("\n") + 1
     assert rosetta.check(tmp_path, fresh) == [
         f"{md_path} is stale: line {line} shows 0.254158, the backends now give 0.254148 "
-        "(allowed: 2e-06 + one unit of the last digit)"]
+        "(allowed: 2e-06 + one unit of the last digit)"
+    ]
 
     # in the page, highlighted code is compared by its text: another Pygments may mark it up otherwise
     md_path.write_text(md)
@@ -178,6 +199,7 @@ def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
 
 
 # --- the HTML page ------------------------------------------------------------------------------
+
 
 def test_the_page_is_self_contained_with_three_columns_and_the_plot(fresh, rendered):
     page = rendered["rosetta.html"]
@@ -234,15 +256,19 @@ def test_the_page_renders_in_headless_chromium_with_three_readable_columns(tmp_p
     probe = tmp_path / "probe.html"
     probe.write_text(html.replace("</body>", LAYOUT_PROBE + "\n</body>"), encoding="utf-8")
     with render.fresh_profile() as profile:
-        dom = subprocess.run([chromium, *render.flags(profile, 1280, 2000), "--dump-dom", probe.as_uri()],
-                             capture_output=True, text=True, timeout=120).stdout
+        dom = subprocess.run(
+            [chromium, *render.flags(profile, 1280, 2000), "--dump-dom", probe.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
     found = re.search(r"<pre id=\"probe\">(.*?)</pre>", dom, re.S)
     assert found, dom[-2000:]
     layout = json.loads(found.group(1).replace("&quot;", '"'))
-    assert layout["viewport"] == 1280 and layout["page"] <= 1280, layout   # no sideways scrolling of the page
+    assert layout["viewport"] == 1280 and layout["page"] <= 1280, layout  # no sideways scrolling of the page
     assert layout["columns"] and all(len(c) == 3 for c in layout["columns"])
-    for (a, b, c) in layout["columns"]:
-        assert a[1] == b[1] == c[1] and a[0] < b[0] < c[0], layout     # side by side, in order
-        assert min(a[2], b[2], c[2]) >= 380, layout                     # each column ~ a third of the page
+    for a, b, c in layout["columns"]:
+        assert a[1] == b[1] == c[1] and a[0] < b[0] < c[0], layout  # side by side, in order
+        assert min(a[2], b[2], c[2]) >= 380, layout  # each column ~ a third of the page
     assert 11 <= layout["code_font_px"] <= 13 and layout["overflow_x"] == "auto", layout
-    assert layout["scrolling_blocks"] > 0   # long lines scroll inside their block
+    assert layout["scrolling_blocks"] > 0  # long lines scroll inside their block

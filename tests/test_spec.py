@@ -124,6 +124,7 @@ def test_missing_file_and_bad_toml(tmp_path):
 
 # --- the fields beyond the seed's: data sources, splits, init kinds, SGD options -------------------
 
+
 def _raw(name):
     return tomllib.loads((SPEC_DIR / f"{name}.toml").read_text())
 
@@ -139,7 +140,12 @@ BAD_NEW_SPECS = [
     ("iris", "data.split_seed", 2**64, r"^data.split_seed: must be <= 2\*\*63 - 1"),
     ("iris", "model.in_features", 5, r"^model.in_features: 5 but data source 'iris' has 4 features"),
     ("iris", "model.out_features", 4, r"^model.out_features: 4 but data source 'iris' has 3 classes"),
-    ("iris", "data.synthetic", {"samples": 10}, r"^data.synthetic: only used with data.source = 'synthetic', not 'iris'"),
+    (
+        "iris",
+        "data.synthetic",
+        {"samples": 10},
+        r"^data.synthetic: only used with data.source = 'synthetic', not 'iris'",
+    ),
     ("iris", "init.kind", "normal", r"^init.std: missing \(init.kind = 'normal' needs std\)"),
     ("iris", "init.kind", "zeros", r"^init.seed: not used by init.kind = 'zeros'$"),
     ("iris", "init.std", 0.1, r"^init.std: not used by init.kind = 'torch-linear' \(it takes seed\)"),
@@ -161,10 +167,20 @@ BAD_NEW_SPECS = [
     ("synthetic", "data.synthetic.separation", 0, r"^data.synthetic.separation: must be a finite number > 0, got 0"),
     ("synthetic", "data.synthetic.colour", 1, r"^data.synthetic.colour: unknown field"),
     ("synthetic", "data.synthetic", DELETE, r"^data.synthetic: missing"),
-    ("synthetic", "optimizer.dampening", 0.5,
-     r"^optimizer.nesterov: needs momentum > 0 and dampening = 0 \(as torch's SGD\), got momentum 0.9 and dampening 0.5"),
+    (
+        "synthetic",
+        "optimizer.dampening",
+        0.5,
+        r"^optimizer.nesterov: needs momentum > 0 and dampening = 0 \(as torch's SGD\), "
+        r"got momentum 0.9 and dampening 0.5",
+    ),
     ("synthetic", "init.std", -1.0, r"^init.std: must be a finite number > 0, got -1.0"),
-    ("seed", "data.x_test", [[1, 2, 3, 4]], r"^data.y_test: missing from the spec \(data.x_test and data.y_test go together\)"),
+    (
+        "seed",
+        "data.x_test",
+        [[1, 2, 3, 4]],
+        r"^data.y_test: missing from the spec \(data.x_test and data.y_test go together\)",
+    ),
     ("seed", "data.source", "iris", r"^data.x_train: not allowed with data.source = 'iris'"),
     ("seed", "data.test_fraction", 0.9, r"^data.test_fraction: 0.9 of 8 rows leaves 0 for training and 8 for testing"),
     ("seed", "data.split_seed", 3, r"^data.split_seed: only used with data.test_fraction"),
@@ -172,8 +188,9 @@ BAD_NEW_SPECS = [
 ]
 
 
-@pytest.mark.parametrize("base,field,value,message", BAD_NEW_SPECS,
-                         ids=[f"{b}:{f}={v!r}"[:50] for b, f, v, _ in BAD_NEW_SPECS])
+@pytest.mark.parametrize(
+    "base,field,value,message", BAD_NEW_SPECS, ids=[f"{b}:{f}={v!r}"[:50] for b, f, v, _ in BAD_NEW_SPECS]
+)
 def test_bad_new_field_is_one_clear_error(base, field, value, message):
     raw = _raw(base)
     _set(raw, field, value)
@@ -183,7 +200,12 @@ def test_bad_new_field_is_one_clear_error(base, field, value, message):
 
 
 def test_bundled_specs_load_with_their_shapes():
-    shapes = {"seed": (8, 0, 4, 3), "iris": (120, 30, 4, 3), "digits": (1438, 359, 64, 10), "synthetic": (384, 128, 16, 4)}
+    shapes = {
+        "seed": (8, 0, 4, 3),
+        "iris": (120, 30, 4, 3),
+        "digits": (1438, 359, 64, 10),
+        "synthetic": (384, 128, 16, 4),
+    }
     assert set(bundled_specs()) == set(shapes)
     for name, (n, m, d, c) in shapes.items():
         spec = load_spec(name)
@@ -217,7 +239,7 @@ def test_inline_test_set_and_split_of_inline_data():
     raw = _seed_raw()
     raw["data"]["test_fraction"] = 0.5
     spec = spec_from_dict(raw)
-    assert spec.num_samples + spec.num_test == 8 and spec.num_test == 5   # round(1.5) + round(1.5) + round(1.0)
+    assert spec.num_samples + spec.num_test == 8 and spec.num_test == 5  # round(1.5) + round(1.5) + round(1.0)
 
 
 def test_replace_validates_the_optimizer_options():
@@ -225,11 +247,13 @@ def test_replace_validates_the_optimizer_options():
     mini = spec.replace(batch_size=16, shuffle=True, momentum=0.9, nesterov=True, weight_decay=1e-3)
     assert (mini.batch_size, mini.shuffle, mini.momentum, mini.nesterov) == (16, True, 0.9, True)
     assert mini.replace(batch_size=None).batch_size is None
-    for changes, message in [({"nesterov": True}, r"^optimizer.nesterov: needs momentum > 0"),
-                             ({"batch_size": 0}, r"^optimizer.batch_size: must be >= 1"),
-                             ({"momentum": -1}, r"^optimizer.momentum: must be a finite number >= 0"),
-                             ({"shuffle": 1}, r"^optimizer.shuffle: expected true or false"),
-                             ({"colour": 1}, r"^colour: can't be replaced")]:
+    for changes, message in [
+        ({"nesterov": True}, r"^optimizer.nesterov: needs momentum > 0"),
+        ({"batch_size": 0}, r"^optimizer.batch_size: must be >= 1"),
+        ({"momentum": -1}, r"^optimizer.momentum: must be a finite number >= 0"),
+        ({"shuffle": 1}, r"^optimizer.shuffle: expected true or false"),
+        ({"colour": 1}, r"^colour: can't be replaced"),
+    ]:
         with pytest.raises(SpecError, match=message):
             spec.replace(**changes)
 

@@ -10,7 +10,14 @@ import pytest
 
 from softmax_rosetta import get_backend
 from softmax_rosetta.compare import check_expected, check_forward, check_pair, forward_outputs
-from softmax_rosetta.testing import DTYPES, assert_within, require_backend, require_device, selected_backends, training_runs
+from softmax_rosetta.testing import (
+    DTYPES,
+    assert_within,
+    require_backend,
+    require_device,
+    selected_backends,
+    training_runs,
+)
 
 SELECTED = selected_backends()
 
@@ -90,10 +97,10 @@ def test_epochs_lr_and_logging(seed_spec, backend_name):
 
 def test_results_record_their_precision_settings(trained):
     settings = {}
-    for name, variant in RUNS:
-        require_backend(name)
-        settings[name] = trained(name, variant, "float32").settings
-    for name, s in settings.items():
+    for backend, variant in RUNS:
+        require_backend(backend)
+        settings[backend] = trained(backend, variant, "float32").settings
+    for s in settings.values():
         assert s["python"] and s["numpy"]
     if "torch" in settings:
         assert settings["torch"]["cuda_matmul_fp32_precision"] == "ieee"  # TF32 off

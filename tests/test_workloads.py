@@ -20,15 +20,17 @@ NEW_SPECS = ("iris", "digits", "synthetic")
 
 # (spec, changes): the bundled specs as shipped ({}), and with torch's SGD options varied
 WORKLOADS = [
-    ("iris", {}),                                                    # full batch, the lesson's SGD
+    ("iris", {}),  # full batch, the lesson's SGD
     ("iris", {"epochs": 50, "lr": 0.01, "batch_size": 16, "shuffle": True, "momentum": 0.9}),
-    ("digits", {}),                                                  # shuffled mini-batches, momentum
+    ("digits", {}),  # shuffled mini-batches, momentum
     ("digits", {"epochs": 100, "lr": 0.5, "batch_size": None, "shuffle": False, "momentum": 0.0}),
-    ("synthetic", {}),                                               # Nesterov, weight decay, short last batch
+    ("synthetic", {}),  # Nesterov, weight decay, short last batch
     ("synthetic", {"epochs": 20, "nesterov": False, "dampening": 0.5, "weight_decay": 0.0}),
     ("synthetic", {"epochs": 20, "nesterov": False, "momentum": 0.0, "weight_decay": 0.01, "shuffle": False}),
-    ("synthetic", {"epochs": 20, "nesterov": False, "dampening": 0.1, "weight_decay": 0.01,
-                   "batch_size": None, "shuffle": False}),           # full batch, dampening + decay
+    (
+        "synthetic",
+        {"epochs": 20, "nesterov": False, "dampening": 0.1, "weight_decay": 0.01, "batch_size": None, "shuffle": False},
+    ),  # full batch, dampening + decay
 ]
 WORKLOAD_IDS = [f"{name}" + "".join(f",{k}={v}" for k, v in changes.items()) for name, changes in WORKLOADS]
 RUNS = training_runs()
@@ -73,7 +75,7 @@ def test_every_backend_agrees_with_the_reference_and_with_torch(run, index, name
 
     if name == "torch" or "torch" not in SELECTED:
         return
-    reference = run(index, "torch", "lesson", dtype)           # torch.optim.SGD defines the options
+    reference = run(index, "torch", "lesson", dtype)  # torch.optim.SGD defines the options
     assert_within(result.costs, reference.costs, tol.cost, "every epoch's cost vs torch")
     assert_within(result.weight, reference.weight, tol.param, "final weight vs torch")
     assert_within(result.bias, reference.bias, tol.param, "final bias vs torch")
@@ -151,8 +153,12 @@ def test_specs_command_lists_every_bundled_spec(capsys):
 
     assert main(["specs"]) == 0
     out = capsys.readouterr().out
-    for line in ("iris       120+30 x 4 -> 3", "digits     1438+359 x 64 -> 10", "synthetic  384+128 x 16 -> 4",
-                 "seed       8 x 4 -> 3"):
+    for line in (
+        "iris       120+30 x 4 -> 3",
+        "digits     1438+359 x 64 -> 10",
+        "synthetic  384+128 x 16 -> 4",
+        "seed       8 x 4 -> 3",
+    ):
         assert line in out
 
 
@@ -175,7 +181,7 @@ def test_expected_command_writes_the_float64_reference(tmp_path, capsys):
     assert np.array_equal(spec.expected_costs, reference.costs[[0, 10, 20]])
     assert "softmax-rosetta expected" in spec.expected_source
     before = path.read_text()
-    assert expected_main([str(path), "--write"]) == 0 and path.read_text() == before   # idempotent
+    assert expected_main([str(path), "--write"]) == 0 and path.read_text() == before  # idempotent
     # the seed's costs are the lesson's printout: never overwritten
     seed = tmp_path / "seed.toml"
     seed.write_text((SPEC_DIR / "seed.toml").read_text())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from softmax_rosetta.backend import BackendError, TrainingDiverged
 from softmax_rosetta.registry import BACKENDS, backend_class, get_backend, missing_packages
@@ -59,7 +59,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="The softmax-classification lesson in PyTorch, JAX and NumPy, checked against each other.")
+    parser = _Parser(
+        prog=PROG,
+        description="The softmax-classification lesson in PyTorch, JAX and NumPy, checked against each other.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -68,31 +71,51 @@ def _parser() -> argparse.ArgumentParser:
     _spec_options(train)
     train.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     train.add_argument("--device", default="cpu", help="cpu (default) or cuda (torch, jax)")
-    train.add_argument("--variant", default="lesson",
-                       help="lesson (default); fast (full-batch plain SGD, every backend); torch also compiled; jax also fused")
+    train.add_argument(
+        "--variant",
+        default="lesson",
+        help="lesson (default); fast (full-batch plain SGD, every backend); torch also compiled; jax also fused",
+    )
     train.add_argument("--epochs", type=_int_at_least(0), help="number of epochs (default: the spec's)")
     train.add_argument("--lr", type=_positive_float(), help="learning rate (default: the spec's)")
-    train.add_argument("--log-every", type=_int_at_least(0), default=None,
-                       help="print the cost every N epochs (default: as often as the spec's expected costs, 100 for the seed; 0: never)")
+    train.add_argument(
+        "--log-every",
+        type=_int_at_least(0),
+        default=None,
+        help="print the cost every N epochs "
+        "(default: as often as the spec's expected costs, 100 for the seed; 0: never)",
+    )
     train.add_argument("--json", action="store_true", help="print the whole result as JSON on stdout instead")
     train.set_defaults(run=_train)
 
     compare = sub.add_parser(
-        "compare", help="run every installed backend, check that they agree, write the agreement report",
+        "compare",
+        help="run every installed backend, check that they agree, write the agreement report",
         description="Run each backend in its own process on the spec, compare every pair of backends and "
-                    "each against the float64 NumPy reference, and write report.md, report.json, junit.xml, "
-                    "loss.png and deviation.png to --out. Exit status 0: everything agrees; 1: a check "
-                    "failed or a backend failed to run; 2: a usage error.")
+        "each against the float64 NumPy reference, and write report.md, report.json, junit.xml, "
+        "loss.png and deviation.png to --out. Exit status 0: everything agrees; 1: a check "
+        "failed or a backend failed to run; 2: a usage error.",
+    )
     compare.add_argument("--backends", default=None, help="comma-separated backends (default: every installed one)")
     compare.add_argument("--dtypes", default="float32,float64", help="comma-separated dtypes (default float32,float64)")
     compare.add_argument("--device", default="cpu", help="cpu (default) or cuda; NumPy always runs on the CPU")
     _spec_options(compare)
     compare.add_argument("--out", default="reports", help="folder for the report files (default: reports)")
-    compare.add_argument("--tolerance-scale", type=_positive_float(), default=1.0, metavar="F",
-                         help="multiply every tolerance by F (< 1 tightens: how much headroom is there?)")
+    compare.add_argument(
+        "--tolerance-scale",
+        type=_positive_float(),
+        default=1.0,
+        metavar="F",
+        help="multiply every tolerance by F (< 1 tightens: how much headroom is there?)",
+    )
     compare.add_argument("--no-plots", action="store_true", help="don't draw loss.png and deviation.png")
-    compare.add_argument("--timeout", type=_positive_float(), default=None, metavar="SECONDS",
-                         help="give up on a backend process after this long (default: no limit)")
+    compare.add_argument(
+        "--timeout",
+        type=_positive_float(),
+        default=None,
+        metavar="SECONDS",
+        help="give up on a backend process after this long (default: no limit)",
+    )
     compare.set_defaults(run=_compare)
 
     backends = sub.add_parser("backends", help="list the backends, whether installed, versions and devices")
@@ -104,22 +127,26 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
 
     rosetta = sub.add_parser(
-        "rosetta", help="write docs/rosetta.md and docs/rosetta.html: the lesson in the three backends side by side",
+        "rosetta",
+        help="write docs/rosetta.md and docs/rosetta.html: the lesson in the three backends side by side",
         description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code, as the concept "
-                    "table in tools/rosetta/concepts.py names it: each concept's code in NumPy, PyTorch and JAX, "
-                    "linked to its file and line, a note on what differs, and the numbers every backend computes on "
-                    "the seed spec. --check writes nothing and exits 1 if either file is stale against the code.")
+        "table in tools/rosetta/concepts.py names it: each concept's code in NumPy, PyTorch and JAX, "
+        "linked to its file and line, a note on what differs, and the numbers every backend computes on "
+        "the seed spec. --check writes nothing and exits 1 if either file is stale against the code.",
+    )
     rosetta.add_argument("--out", default="docs", help="folder for rosetta.md and rosetta.html (default: docs)")
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
     rosetta.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     rosetta.set_defaults(run=_rosetta)
 
     expected = sub.add_parser(
-        "expected", help="print a spec's expected costs (the float64 NumPy reference); --write puts them in the spec",
+        "expected",
+        help="print a spec's expected costs (the float64 NumPy reference); --write puts them in the spec",
         description="Train the NumPy backend in float64 on the spec and print its [expected] table: the costs at "
-                    "epochs 0, every, 2*every, ... With --write, replace the spec file's every, source and costs "
-                    "lines (its comments are kept). A spec whose expected costs came from elsewhere (the seed's "
-                    "are the lesson's printout) is never overwritten.")
+        "epochs 0, every, 2*every, ... With --write, replace the spec file's every, source and costs "
+        "lines (its comments are kept). A spec whose expected costs came from elsewhere (the seed's "
+        "are the lesson's printout) is never overwritten.",
+    )
     expected.add_argument("spec", help="a bundled spec's name or a path to a .toml file")
     expected.add_argument("--write", action="store_true", help="write the costs into the spec file")
     expected.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
@@ -131,7 +158,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--spec", default="seed", help=f"a bundled spec ({', '.join(bundled_specs())}) or a path to a TOML file (default: seed)")
+    p.add_argument(
+        "--spec",
+        default="seed",
+        help=f"a bundled spec ({', '.join(bundled_specs())}) or a path to a TOML file (default: seed)",
+    )
 
 
 def _int_at_least(minimum: int):
@@ -143,6 +174,7 @@ def _int_at_least(minimum: int):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
@@ -155,6 +187,7 @@ def _positive_float():
         if not (value > 0 and value != float("inf")):
             raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
         return value
+
     return parse
 
 
@@ -165,8 +198,7 @@ def _train(args: argparse.Namespace) -> int:
     log_every = args.log_every
     if log_every is None:
         log_every = spec.expected_every if spec.expected_costs else 100
-    result = be.train(spec, epochs=args.epochs, lr=args.lr, variant=args.variant,
-                      log_every=log_every, log=log)
+    result = be.train(spec, epochs=args.epochs, lr=args.lr, variant=args.variant, log_every=log_every, log=log)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         print()
@@ -193,9 +225,17 @@ def _compare(args: argparse.Namespace) -> int:
 
     dtypes = _split(args.dtypes, DTYPES, "dtypes")
     backends = None if args.backends is None else _split(args.backends, list(BACKENDS), "backends")
-    options = CompareOptions(spec=args.spec, backends=backends, dtypes=dtypes, device=args.device, out=args.out,
-                             tolerance_scale=args.tolerance_scale, plots=not args.no_plots, timeout=args.timeout,
-                             command=_compare_command(args))
+    options = CompareOptions(
+        spec=args.spec,
+        backends=backends,
+        dtypes=dtypes,
+        device=args.device,
+        out=args.out,
+        tolerance_scale=args.tolerance_scale,
+        plots=not args.no_plots,
+        timeout=args.timeout,
+        command=_compare_command(args),
+    )
     try:
         return compare(options)
     except CompareError as exc:
@@ -268,8 +308,10 @@ def _rosetta(args: argparse.Namespace) -> int:
             return 0
         missing = [b for b in ORDER if missing_packages(b)]
         if missing:
-            print(f"{PROG}: numbers not checked ({', '.join(missing)} not installed): checking the code only",
-                  file=sys.stderr)
+            print(
+                f"{PROG}: numbers not checked ({', '.join(missing)} not installed): checking the code only",
+                file=sys.stderr,
+            )
         problems = check(args.out, build(numbers=not missing))
     except RosettaError as exc:
         raise UsageError(str(exc)) from None

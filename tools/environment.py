@@ -13,13 +13,27 @@ import platform
 from typing import Any
 
 import numpy as np
+
 from softmax_rosetta.backend import Backend
 
 # Environment variables that change thread counts or precision; those set are recorded.
-ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-            "NUMEXPR_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "XLA_FLAGS", "JAX_PLATFORMS",
-            "JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION", "NVIDIA_TF32_OVERRIDE",
-            "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG")
+ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "XLA_FLAGS",
+    "JAX_PLATFORMS",
+    "JAX_ENABLE_X64",
+    "JAX_DEFAULT_MATMUL_PRECISION",
+    "NVIDIA_TF32_OVERRIDE",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+    "CUDA_VISIBLE_DEVICES",
+    "CUBLAS_WORKSPACE_CONFIG",
+)
 SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
 
 
@@ -34,9 +48,14 @@ def environment(backend: Backend | None = None) -> dict[str, Any]:
 
 def machine() -> dict[str, Any]:
     """The host: CPU model and SIMD flags, cores, memory, OS, Python, NumPy."""
-    info: dict[str, Any] = {"nproc": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform(),
-                            "python": platform.python_version(), "implementation": platform.python_implementation(),
-                            "numpy": np.__version__}
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+    }
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             lines = f.read().splitlines()
@@ -97,9 +116,11 @@ def blas_info() -> list[dict[str, Any]]:
 def _openblas(path: str) -> dict[str, Any]:
     lib = ctypes.CDLL(path)
     info: dict[str, Any] = {"internal_api": "openblas", "filepath": path}
-    for key, fn, restype in (("architecture", "get_corename", ctypes.c_char_p),
-                             ("num_threads", "get_num_threads", ctypes.c_int),
-                             ("config", "get_config", ctypes.c_char_p)):
+    for key, fn, restype in (
+        ("architecture", "get_corename", ctypes.c_char_p),
+        ("num_threads", "get_num_threads", ctypes.c_int),
+        ("config", "get_config", ctypes.c_char_p),
+    ):
         for symbol in (f"scipy_openblas_{fn}64_", f"openblas_{fn}64_", f"openblas_{fn}"):
             f = getattr(lib, symbol, None)
             if f is not None:

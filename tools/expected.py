@@ -34,10 +34,12 @@ def reference_costs(spec: Spec, every: int) -> list[float]:
 
 def expected_table(name: str, costs: list[float], every: int) -> str:
     """The lines of the [expected] table, costs written in full (repr: they read back exactly)."""
-    rows = [", ".join(repr(c) for c in costs[i:i + 4]) for i in range(0, len(costs), 4)]
-    return (f"every = {every}\n"
-            f'source = "{COMMAND} {name} --write (the NumPy backend in float64, numpy {np.__version__})"\n'
-            "costs = [" + ",\n         ".join(rows) + "]\n")
+    rows = [", ".join(repr(c) for c in costs[i : i + 4]) for i in range(0, len(costs), 4)]
+    return (
+        f"every = {every}\n"
+        f'source = "{COMMAND} {name} --write (the NumPy backend in float64, numpy {np.__version__})"\n'
+        "costs = [" + ",\n         ".join(rows) + "]\n"
+    )
 
 
 def write_expected(path: str | Path, table: str) -> None:
@@ -50,8 +52,8 @@ def write_expected(path: str | Path, table: str) -> None:
     if re.search(r"^source\s*=", body, flags=re.M) and COMMAND not in body:
         raise SpecError(f"expected.source: {path}'s expected costs don't come from {COMMAND}; not overwriting them")
     keys = list(re.finditer(r"^(?:every|source)\s*=[^\n]*\n|^costs\s*=\s*\[.*?\][^\n]*\n", body, flags=re.M | re.S))
-    if keys:   # the new lines go where the old ones were
-        body = body[:keys[0].start()] + table + body[keys[-1].end():]
+    if keys:  # the new lines go where the old ones were
+        body = body[: keys[0].start()] + table + body[keys[-1].end() :]
     else:
         body = table + "\n" + body
-    atomic_write(path, text[:match.start(1)] + body + text[match.end(1):])
+    atomic_write(path, text[: match.start(1)] + body + text[match.end(1) :])

@@ -35,8 +35,10 @@ from typing import Any
 PROGRESS = "progress\t"
 
 # The child's first lines, before any import that could start a thread pool.
-_LAUNCH = ("import os, runpy, sys; cpus = {cpus!r}; cpus and os.sched_setaffinity(0, cpus); "
-           "sys.argv[1:] = {argv!r}; runpy.run_module('softmax_rosetta.tools.worker', run_name='__main__')")
+_LAUNCH = (
+    "import os, runpy, sys; cpus = {cpus!r}; cpus and os.sched_setaffinity(0, cpus); "
+    "sys.argv[1:] = {argv!r}; runpy.run_module('softmax_rosetta.tools.worker', run_name='__main__')"
+)
 
 
 @dataclass
@@ -44,11 +46,11 @@ class Outcome:
     """What one child process gave back."""
 
     ok: bool
-    result: Any = None          # the function's return value, read back from JSON
-    error: str = ""             # one line: the exception, the exit status, or the timeout
-    usage: bool = False         # the error is a user's mistake (BackendError, SpecError), not a crash
-    seconds: float = 0.0        # wall time of the whole process
-    log: str = ""               # what the child printed, progress lines left out
+    result: Any = None  # the function's return value, read back from JSON
+    error: str = ""  # one line: the exception, the exit status, or the timeout
+    usage: bool = False  # the error is a user's mistake (BackendError, SpecError), not a crash
+    seconds: float = 0.0  # wall time of the whole process
+    log: str = ""  # what the child printed, progress lines left out
 
 
 def progress(label: str) -> None:
@@ -56,9 +58,15 @@ def progress(label: str) -> None:
     print(f"{PROGRESS}{label}", flush=True)
 
 
-def run(function: str, kwargs: dict[str, Any], *, env: dict[str, str] | None = None,
-        cpus: Sequence[int] | None = None, timeout: float | None = None,
-        on_progress: Callable[[str], None] | None = None) -> Outcome:
+def run(
+    function: str,
+    kwargs: dict[str, Any],
+    *,
+    env: dict[str, str] | None = None,
+    cpus: Sequence[int] | None = None,
+    timeout: float | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> Outcome:
     """Call ``module:function(**kwargs)`` in a fresh Python process; its return value must be JSON."""
     with tempfile.TemporaryDirectory(prefix="softmax-rosetta-") as tmp:
         job_path, result_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
@@ -67,9 +75,16 @@ def run(function: str, kwargs: dict[str, Any], *, env: dict[str, str] | None = N
         launch = _LAUNCH.format(cpus=list(cpus or []), argv=[job_path, result_path])
         start = time.perf_counter()
         log: list[str] = []
-        proc = subprocess.Popen([sys.executable, "-c", launch], env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                                start_new_session=True)  # its own process group: a kill reaches its children
+        proc = subprocess.Popen(
+            [sys.executable, "-c", launch],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )  # its own process group: a kill reaches its children
         reader = threading.Thread(target=_read, args=(proc.stdout, log, on_progress), daemon=True)
         reader.start()
         try:
@@ -77,8 +92,12 @@ def run(function: str, kwargs: dict[str, Any], *, env: dict[str, str] | None = N
         except subprocess.TimeoutExpired:
             _kill(proc)
             reader.join(5)
-            return Outcome(False, error=f"did not finish within {timeout:g} s",
-                           seconds=time.perf_counter() - start, log="".join(log))
+            return Outcome(
+                False,
+                error=f"did not finish within {timeout:g} s",
+                seconds=time.perf_counter() - start,
+                log="".join(log),
+            )
         except BaseException:  # KeyboardInterrupt: leave no orphan behind
             _kill(proc)
             raise
@@ -104,7 +123,7 @@ def _read(stream: Any, log: list[str], on_progress: Callable[[str], None] | None
     for line in stream:
         if line.startswith(PROGRESS):
             if on_progress is not None:
-                on_progress(line[len(PROGRESS):].rstrip("\n"))
+                on_progress(line[len(PROGRESS) :].rstrip("\n"))
         else:
             log.append(line)
 
@@ -140,8 +159,11 @@ def _child(job_path: str, result_path: str) -> int:
         data: dict[str, Any] = {"ok": True, "result": result}
     except Exception as exc:  # the parent reports it; the traceback goes to the log
         traceback.print_exc()
-        data = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
-                "usage": isinstance(exc, (BackendError, SpecError))}
+        data = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "usage": isinstance(exc, (BackendError, SpecError)),
+        }
     atomic_write(result_path, json.dumps(data))
     return 0 if data["ok"] else 1
 

@@ -69,13 +69,15 @@ class JaxBackend(Backend):
         return {name: version(name) for name in ("jax", "jaxlib", "flax", "optax")}
 
     def settings(self):
-        info = {**super().settings(),
-                "jax_device": str(self.jax_device),
-                "jax_devices": [str(d) for d in jax.devices()],
-                "model_matmul_precision": str(PRECISION),
-                "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
-                "jax_enable_x64": bool(jax.config.jax_enable_x64),
-                "xla_flags": os.environ.get("XLA_FLAGS", "")}
+        info = {
+            **super().settings(),
+            "jax_device": str(self.jax_device),
+            "jax_devices": [str(d) for d in jax.devices()],
+            "model_matmul_precision": str(PRECISION),
+            "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
+            "jax_enable_x64": bool(jax.config.jax_enable_x64),
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        }
         return info
 
     def set_threads(self, threads):
@@ -101,4 +103,3 @@ class JaxBackend(Backend):
         loop = {"lesson": train, "fused": train_fused, "fast": train_fast}[variant]
         with jax.default_device(self.jax_device):
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
-

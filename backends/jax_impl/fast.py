@@ -54,7 +54,7 @@ def _run_epochs(graphdef, state, x, y, batch_size, num_epochs, orders):
         return (nnx.state((model, optimizer)), epoch_cost + cost * (xb.shape[0] / n)), None
 
     def run_epoch(state, rows):
-        xs, ys = (x, y) if rows is None else (x[rows], y[rows])   # this epoch's order
+        xs, ys = (x, y) if rows is None else (x[rows], y[rows])  # this epoch's order
         cut = num_full * batch_size
         full = (xs[:cut].reshape(num_full, batch_size, -1), ys[:cut].reshape(num_full, batch_size))
         carry, _ = jax.lax.scan(one_batch, (state, jnp.zeros((), x.dtype)), full)
@@ -76,8 +76,22 @@ def _run_epochs(graphdef, state, x, y, batch_size, num_epochs, orders):
     return state, costs
 
 
-def train_fused(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-                momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train_fused(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """The same run as ``train.train`` as one compiled program: jit around lax.scan over the epochs.
 
     A compiled loop can't call ``batches(epoch)``; it takes the same rows as arrays instead:
@@ -104,7 +118,7 @@ def scanned_costs(costs, log_every=0, log=None):
     stopped there: a scan can't stop early, so the later epochs did nothing), then logged."""
     finite = jnp.isfinite(costs)
     if not finite.all():
-        costs = costs[:int(jnp.argmin(finite)) + 1]
+        costs = costs[: int(jnp.argmin(finite)) + 1]
     if log is not None and log_every:
         for epoch in range(0, len(costs), log_every):
             log(epoch, float(costs[epoch]))
@@ -137,16 +151,16 @@ def run(x, y, weight, bias, lr, steps, classes_first=False):
     y_one_hot = jax.nn.one_hot(y, c, dtype=x.dtype)
     if classes_first:
         y_one_hot = y_one_hot.T
-    axis = 0 if classes_first else 1       # the classes' axis
+    axis = 0 if classes_first else 1  # the classes' axis
     scale = (lr / n).astype(x.dtype)
 
     def epoch(carry, _):
         (w, b), finite_so_far = carry
-        z = lax.dot_general(x, w, (((1,), (1,)), ((), ())), precision=PRECISION)       # x W^T (N, C)
+        z = lax.dot_general(x, w, (((1,), (1,)), ((), ())), precision=PRECISION)  # x W^T (N, C)
         z = z.T + b[:, None] if classes_first else z + b
         log_p = jax.nn.log_softmax(z, axis=axis)
         cost = -jnp.sum(log_p * y_one_hot) / n
-        dz = jnp.exp(log_p) - y_one_hot                                                 # p - Y
+        dz = jnp.exp(log_p) - y_one_hot  # p - Y
         rows = 1 if classes_first else 0
         grad_w = lax.dot_general(dz, x, (((rows,), (0,)), ((), ())), precision=PRECISION)  # (p - Y)^T x
         # a scan can't stop early: after a non-finite cost the parameters stay where that
@@ -159,14 +173,29 @@ def run(x, y, weight, bias, lr, steps, classes_first=False):
     return costs, w, b
 
 
-def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-               momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train_fast(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """Epochs 0..epochs inclusive of full-batch SGD, the same trajectory as ``train.train``.
 
     x (N, D), y (N,) int, weight (C, D), bias (C,): jax arrays on one device.
     Returns (costs (epochs + 1,), weight (C, D), bias (C,)).
     """
     check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
-    costs, w, b = run(x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1,
-                      classes_first=x.size < CLASSES_FIRST_BELOW)
+    costs, w, b = run(
+        x, y, weight, bias, jnp.asarray(lr, dtype=x.dtype), epochs + 1, classes_first=x.size < CLASSES_FIRST_BELOW
+    )
     return scanned_costs(costs, log_every, log), w, b

@@ -87,7 +87,7 @@ def _target_distribution(target, weight, ignore_index, label_smoothing, z):
 
 
 def _reduce(losses, reduction, denominator):
-    """"none": the losses; "sum": their sum; "mean": their sum / denominator (0 / 0 = nan, as torch)."""
+    """ "none": the losses; "sum": their sum; "mean": their sum / denominator (0 / 0 = nan, as torch)."""
     if reduction == "mean":
         return losses.sum() / denominator
     if reduction == "sum":
@@ -128,8 +128,9 @@ def cross_entropy_nll(logits, target, weight=None, ignore_index=-100, reduction=
 
     nll_loss picks one class per element: no label smoothing, no probability targets here.
     """
-    return nll_loss(jax.nn.log_softmax(logits, axis=1 if logits.ndim > 1 else 0), target,
-                    weight, ignore_index, reduction)
+    return nll_loss(
+        jax.nn.log_softmax(logits, axis=1 if logits.ndim > 1 else 0), target, weight, ignore_index, reduction
+    )
 
 
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -165,13 +166,17 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
 # --- gradients, by jax.grad ---------------------------------------------------------------------
 def cross_entropy_grad(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """d cross_entropy / d logits by jax.grad, the shape of logits ("none": the gradient of the losses' sum)."""
+
     def loss(z):
         return cross_entropy(z, target, weight, ignore_index, reduction, label_smoothing).sum()
+
     return jax.grad(loss)(logits)
 
 
 def nll_loss_grad(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
     """d nll_loss / d log_probs by jax.grad ("none": the gradient of the losses' sum)."""
+
     def loss(lp):
         return nll_loss(lp, target, weight, ignore_index, reduction).sum()
+
     return jax.grad(loss)(log_probs)

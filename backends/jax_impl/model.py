@@ -17,8 +17,9 @@ class SoftmaxClassifier(nnx.Module):
     """
 
     def __init__(self, in_features, out_features, *, dtype=jnp.float32, rngs):
-        self.linear = nnx.Linear(in_features, out_features, dtype=dtype, param_dtype=dtype,
-                                 precision=PRECISION, rngs=rngs)
+        self.linear = nnx.Linear(
+            in_features, out_features, dtype=dtype, param_dtype=dtype, precision=PRECISION, rngs=rngs
+        )
 
     def __call__(self, x):
         return self.linear(x)

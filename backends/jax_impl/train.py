@@ -53,8 +53,8 @@ def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
 
 
 class DampenedTraceState(NamedTuple):
-    steps: jax.Array        # steps taken so far, int32
-    trace: optax.Updates    # the momentum buffer, one per parameter
+    steps: jax.Array  # steps taken so far, int32
+    trace: optax.Updates  # the momentum buffer, one per parameter
 
 
 def dampened_trace(momentum, dampening):
@@ -67,8 +67,9 @@ def dampened_trace(momentum, dampening):
     def update_fn(updates, state, params=None):
         del params
         first = state.steps == 0
-        trace = jax.tree.map(lambda g, buf: jnp.where(first, g, momentum * buf + (1 - dampening) * g),
-                             updates, state.trace)
+        trace = jax.tree.map(
+            lambda g, buf: jnp.where(first, g, momentum * buf + (1 - dampening) * g), updates, state.trace
+        )
         return trace, DampenedTraceState(steps=optax.safe_increment(state.steps), trace=trace)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -100,8 +101,22 @@ def train_step(model, optimizer, x, y):
     return cost
 
 
-def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-          momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """Epochs 0..epochs inclusive; each takes one SGD step per batch, the lesson's full batch by default.
 
     x (N, D), y (N,), weight (C, D), bias (C,) are jax arrays on one device. ``batches(epoch)``
@@ -122,7 +137,7 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
     costs = []
     for epoch in range(epochs + 1):
         epoch_cost = 0.0
-        for rows in (batches(epoch) if batches is not None else [slice(None)]):
+        for rows in batches(epoch) if batches is not None else [slice(None)]:
             xb, yb = x[rows], y[rows]
             cost = train_step(model, optimizer, xb, yb)
             epoch_cost = epoch_cost + cost * (xb.shape[0] / n)  # full batch: * 1.0, exactly the cost

@@ -30,8 +30,23 @@ BLOCK_BYTES = 8 << 20
 UNBLOCKED_BYTES = 2 * BLOCK_BYTES
 
 
-def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-               momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, block_rows=None):
+def train_fast(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    block_rows=None,
+):
     """Epochs 0..epochs inclusive of full-batch SGD, the same trajectory as ``train.train``.
 
     x (N, D), y (N,) int class indices, weight (C, D), bias (C,), all NumPy; lr in x's dtype.
@@ -56,55 +71,66 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
     if block_rows < 1:
         raise ValueError(f"block_rows: must be >= 1, got {block_rows!r}")
     block_rows = min(int(block_rows), n)
-    w = np.array(weight, dtype=dtype)          # updated in place
+    w = np.array(weight, dtype=dtype)  # updated in place
     b = np.array(bias, dtype=dtype)
-    scale = dtype.type(lr) / dtype.type(n)     # lr / N: one multiply on (C, D), not two on (N, C)
+    scale = dtype.type(lr) / dtype.type(n)  # lr / N: one multiply on (C, D), not two on (N, C)
 
     starts = list(range(0, n, block_rows))
     # The softmax works on the logits transposed, (C, rows): NumPy reduces over a short last
     # axis slowly, one small reduction per row, and over the first axis as whole-row vector
     # ops (docs/benchmarks.md has the measurements); (p - Y)^T x is then a plain
     # (C, rows) @ (rows, D) matmul.
-    y_one_hot_t = np.zeros((c, n), dtype=dtype)          # Y^T, made once
+    y_one_hot_t = np.zeros((c, n), dtype=dtype)  # Y^T, made once
     y_one_hot_t[y, np.arange(n)] = 1
     # where z^T[y_i, i] sits in each block's flat (C, rows) logits
-    at_target = [y[s:s + block_rows] * min(block_rows, n - s) + np.arange(min(block_rows, n - s)) for s in starts]
+    at_target = [y[s : s + block_rows] * min(block_rows, n - s) + np.arange(min(block_rows, n - s)) for s in starts]
 
     # workspace, reused every block of every epoch
-    z = np.empty((block_rows, c), dtype=dtype)           # x W^T, as the matmul writes it
-    z_t_flat = np.empty(c * block_rows, dtype=dtype)     # z^T + b, then p^T, then (p - Y)^T
-    row = np.empty((1, block_rows), dtype=dtype)         # each row's max, then its sum of exp, then 1 / sum
-    log_row = np.empty((1, block_rows), dtype=dtype)     # log of each row's sum of exp
+    z = np.empty((block_rows, c), dtype=dtype)  # x W^T, as the matmul writes it
+    z_t_flat = np.empty(c * block_rows, dtype=dtype)  # z^T + b, then p^T, then (p - Y)^T
+    row = np.empty((1, block_rows), dtype=dtype)  # each row's max, then its sum of exp, then 1 / sum
+    log_row = np.empty((1, block_rows), dtype=dtype)  # log of each row's sum of exp
     z_y = np.empty(block_rows, dtype=dtype)
     grad_w = np.empty((c, d), dtype=dtype)
     grad_b = np.empty(c, dtype=dtype)
     block_w = np.empty((c, d), dtype=dtype) if len(starts) > 1 else grad_w
     block_b = np.empty(c, dtype=dtype) if len(starts) > 1 else grad_b
-    b_column, w_t = b[:, None], w.T                      # views: they follow the in-place updates
+    b_column, w_t = b[:, None], w.T  # views: they follow the in-place updates
     costs = np.empty(epochs + 1, dtype=dtype)
     # each block's views, made once (a view costs about as much as a small ufunc call)
     blocks = []
     for i, s in enumerate(starts):
         m = min(block_rows, n - s)
-        blocks.append((x[s:s + m], z[:m], z_t_flat[:c * m].reshape(c, m), row[:, :m], log_row[:, :m], z_y[:m],
-                       at_target[i], y_one_hot_t[:, s:s + m], (block_w, block_b) if i else (grad_w, grad_b)))
+        blocks.append(
+            (
+                x[s : s + m],
+                z[:m],
+                z_t_flat[: c * m].reshape(c, m),
+                row[:, :m],
+                log_row[:, :m],
+                z_y[:m],
+                at_target[i],
+                y_one_hot_t[:, s : s + m],
+                (block_w, block_b) if i else (grad_w, grad_b),
+            )
+        )
 
     for epoch in range(epochs + 1):
         total = 0.0
-        for xb, zb, zt, rb, lrb, zyb, at, yb, (gw, gb) in blocks:   # xb: rows of X, a view
+        for xb, zb, zt, rb, lrb, zyb, at, yb, (gw, gb) in blocks:  # xb: rows of X, a view
             np.matmul(xb, w_t, out=zb)
-            np.add(zb.T, b_column, out=zt)              # transpose and add the bias in one pass
+            np.add(zb.T, b_column, out=zt)  # transpose and add the bias in one pass
             np.max(zt, axis=0, keepdims=True, out=rb)
-            zt -= rb                                    # z - max z: exp can't overflow
-            np.take(z_t_flat, at, out=zyb)              # (z - max z)[y]
+            zt -= rb  # z - max z: exp can't overflow
+            np.take(z_t_flat, at, out=zyb)  # (z - max z)[y]
             np.exp(zt, out=zt)
             np.sum(zt, axis=0, keepdims=True, out=rb)
-            np.log(rb, out=lrb)                         # logsumexp(z) - max z
-            lrb -= zyb                                  # each row's loss
+            np.log(rb, out=lrb)  # logsumexp(z) - max z
+            lrb -= zyb  # each row's loss
             total += float(lrb.sum())
             np.reciprocal(rb, out=rb)
-            zt *= rb                                    # p^T = softmax(z)^T (a multiply is faster than a divide)
-            zt -= yb                                    # (p - Y)^T: N times dcost/dz, transposed
+            zt *= rb  # p^T = softmax(z)^T (a multiply is faster than a divide)
+            zt -= yb  # (p - Y)^T: N times dcost/dz, transposed
             # the gradient's matmul reads xb again, now from the cache
             np.matmul(zt, xb, out=gw)
             np.sum(zt, axis=1, out=gb)
@@ -119,5 +145,5 @@ def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(costs[epoch]))
         if not math.isfinite(total):  # diverged: stop here, as train.train does
-            return costs[:epoch + 1], w, b
+            return costs[: epoch + 1], w, b
     return costs, w, b

@@ -85,7 +85,7 @@ def _target_distribution(target, weight, ignore_index, label_smoothing, z):
 
 
 def _reduce(losses, reduction, denominator):
-    """"none": the losses; "sum": their sum; "mean": their sum / denominator.
+    """ "none": the losses; "sum": their sum; "mean": their sum / denominator.
 
     Every target ignored gives 0 / 0 = nan for the mean, as torch gives.
     """
@@ -99,10 +99,12 @@ def _reduce(losses, reduction, denominator):
 def _quiet(loss):
     """torch returns inf and nan quietly (log 0 off the target, 0 * -inf, 0 / 0 when every
     target is ignored); the losses below do the same instead of printing a RuntimeWarning."""
+
     @functools.wraps(loss)
     def quiet_loss(*args, **kwargs):
         with np.errstate(divide="ignore", invalid="ignore"):
             return loss(*args, **kwargs)
+
     return quiet_loss
 
 

@@ -67,8 +67,22 @@ def train_step(model, optimizer, x, y):
     return cost
 
 
-def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-          momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """Epochs 0..epochs inclusive; each takes one SGD step per batch, the lesson's full batch by default.
 
     x (N, D), y (N,), weight (C, D), bias (C,) are NumPy arrays. ``batches(epoch)`` lists each
@@ -86,12 +100,12 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
     optimizer = make_optimizer(model, lr, momentum, dampening, nesterov, weight_decay)
     costs = np.zeros(epochs + 1, dtype=x.dtype)
     for epoch in range(epochs + 1):
-        for rows in (batches(epoch) if batches is not None else [slice(None)]):
+        for rows in batches(epoch) if batches is not None else [slice(None)]:
             xb, yb = x[rows], y[rows]
             cost = train_step(model, optimizer, xb, yb)
             costs[epoch] += cost * (len(xb) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, float(costs[epoch]))
         if not np.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
-            return costs[:epoch + 1], *weight_and_bias(model)
+            return costs[: epoch + 1], *weight_and_bias(model)
     return costs, *weight_and_bias(model)

@@ -40,10 +40,13 @@ class TorchBackend(Backend):
         return {"torch": torch.__version__}
 
     def settings(self):
-        info = {**super().settings(), **self._threads(),
-                "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
-                "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
-                "float32_matmul_precision": torch.get_float32_matmul_precision()}
+        info = {
+            **super().settings(),
+            **self._threads(),
+            "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
+            "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        }
         if self.device == "cuda":
             info["gpu"] = torch.cuda.get_device_name()
         return info

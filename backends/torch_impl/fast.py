@@ -56,18 +56,18 @@ def step(x, y, y_one_hot_t, w, b, z, z_t, row, log_row, z_y, grad_w, scale):
     """
     if z is None:
         torch.mm(w, x.t(), out=z_t)
-        z_t.add_(b.unsqueeze(1))                     # z^T = W x^T + b
+        z_t.add_(b.unsqueeze(1))  # z^T = W x^T + b
     else:
         torch.mm(x, w.t(), out=z)
-        torch.add(z.t(), b.unsqueeze(1), out=z_t)    # z^T = (x W^T)^T + b, transposed in the same pass
+        torch.add(z.t(), b.unsqueeze(1), out=z_t)  # z^T = (x W^T)^T + b, transposed in the same pass
     torch.amax(z_t, dim=0, keepdim=True, out=row)
-    z_t.sub_(row)                                    # z - max z: exp can't overflow
+    z_t.sub_(row)  # z - max z: exp can't overflow
     torch.gather(z_t, 0, y, out=z_y)
     z_t.exp_()
     torch.sum(z_t, dim=0, keepdim=True, out=row)
-    cost = torch.log(row, out=log_row).sub_(z_y).mean()   # mean of logsumexp(z) - z[y]
-    z_t.div_(row)                                    # p^T = softmax(z)^T
-    z_t.sub_(y_one_hot_t)                            # (p - Y)^T: N times dcost/dz, transposed
+    cost = torch.log(row, out=log_row).sub_(z_y).mean()  # mean of logsumexp(z) - z[y]
+    z_t.div_(row)  # p^T = softmax(z)^T
+    z_t.sub_(y_one_hot_t)  # (p - Y)^T: N times dcost/dz, transposed
     torch.mm(z_t, x, out=grad_w)
     # not w.addmm_(z_t, x, alpha=-scale), one op fewer: on the CPU its rounding drifts from
     # the lesson's 2-3 times more than the other backends do (1.4e-6 vs 5e-7 in float32)
@@ -89,16 +89,30 @@ def _functional_step(x, y_one_hot, w, b, scale, classes_first):
         y_one_hot = y_one_hot.t()
     else:
         z = x @ w.t() + b
-    dim = 0 if classes_first else 1          # the classes' dim
+    dim = 0 if classes_first else 1  # the classes' dim
     log_p = F.log_softmax(z, dim=dim)
     cost = -(log_p * y_one_hot).sum() / n
-    dz = log_p.exp() - y_one_hot             # p - Y, or its transpose
+    dz = log_p.exp() - y_one_hot  # p - Y, or its transpose
     grad_w = dz @ x if classes_first else dz.t() @ x
     return cost, w - scale * grad_w, b - scale * dz.sum(dim=1 - dim)
 
 
-def train_fast(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-               momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train_fast(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """Epochs 0..epochs inclusive of full-batch SGD, the same trajectory as ``train.train``.
 
     x (N, D), y (N,) int64, weight (C, D), bias (C,): tensors on one device.
@@ -151,8 +165,22 @@ def compile_step(x, y, weight, bias, lr):
     return _compiled[key]
 
 
-def train_compiled(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-                   momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train_compiled(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """``train_fast`` with the step compiled by ``torch.compile`` (Inductor); the first call for a
     shape compiles it (see ``compile_step``). Same arguments, same result."""
     check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
@@ -186,10 +214,10 @@ def _diverged(cost, costs, epoch, epochs, every):
         return not math.isfinite(cost.item())
     if epoch % every and epoch != epochs:
         return False
-    return not bool(torch.isfinite(costs[max(0, epoch - every + 1):epoch + 1]).all())
+    return not bool(torch.isfinite(costs[max(0, epoch - every + 1) : epoch + 1]).all())
 
 
 def _up_to_divergence(costs):
     """The costs up to and including the first non-finite one (as train.train returns them)."""
     first = int(torch.nonzero(~torch.isfinite(costs))[0, 0])
-    return costs[:first + 1]
+    return costs[: first + 1]

@@ -76,7 +76,7 @@ def _target_distribution(target, weight, ignore_index, label_smoothing, z):
 
 
 def _reduce(losses, reduction, denominator):
-    """"none": the losses; "sum": their sum; "mean": their sum / denominator (0 / 0 = nan)."""
+    """ "none": the losses; "sum": their sum; "mean": their sum / denominator (0 / 0 = nan)."""
     if reduction == "mean":
         return losses.sum() / denominator
     if reduction == "sum":
@@ -113,15 +113,21 @@ def cross_entropy_nll(logits, target, weight=None, ignore_index=-100, reduction=
 
     nll_loss picks one class per element: no label smoothing, no probability targets here.
     """
-    return F.nll_loss(F.log_softmax(logits, dim=_class_dim(logits)), target,
-                      weight=weight, ignore_index=ignore_index, reduction=reduction)
+    return F.nll_loss(
+        F.log_softmax(logits, dim=_class_dim(logits)),
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
 
 
 def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Level 3, fused: F.cross_entropy(z, y, ...) = F.nll_loss(F.log_softmax(z, dim=1), y, ...) in one call,
     with label smoothing and probability targets besides: every option is torch's own."""
-    return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index,
-                           reduction=reduction, label_smoothing=label_smoothing)
+    return F.cross_entropy(
+        logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing
+    )
 
 
 # --- gradients, by autograd ---------------------------------------------------------------------

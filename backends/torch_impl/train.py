@@ -9,8 +9,9 @@ from .model import init_model, weight_and_bias
 
 def make_optimizer(model, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """The lesson's optimizer: torch.optim.SGD itself, on the model's parameters."""
-    return optim.SGD(model.parameters(), lr=lr, momentum=momentum, dampening=dampening,
-                     nesterov=nesterov, weight_decay=weight_decay)
+    return optim.SGD(
+        model.parameters(), lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay
+    )
 
 
 def loss_fn(model, x, y):
@@ -31,8 +32,22 @@ def train_step(model, optimizer, x, y):
     return cost.detach()
 
 
-def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None,
-          momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+def train(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
     """Epochs 0..epochs inclusive; each takes one SGD step per batch, the lesson's full batch by default.
 
     x (N, D), y (N,), weight (C, D), bias (C,) are tensors on one device. ``batches(epoch)``
@@ -52,12 +67,12 @@ def train(x, y, weight, bias, lr, epochs, log_every=0, log=None, *, batches=None
     optimizer = make_optimizer(model, lr, momentum, dampening, nesterov, weight_decay)
     costs = torch.zeros(epochs + 1, dtype=x.dtype, device=x.device)
     for epoch in range(epochs + 1):
-        for rows in (batches(epoch) if batches is not None else [slice(None)]):
+        for rows in batches(epoch) if batches is not None else [slice(None)]:
             xb, yb = x[rows], y[rows]
             cost = train_step(model, optimizer, xb, yb)
             costs[epoch] += cost * (len(xb) / n)  # full batch: * 1.0, exactly the cost
         if log is not None and log_every and epoch % log_every == 0:
             log(epoch, costs[epoch].item())
         if not torch.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
-            return costs[:epoch + 1], *weight_and_bias(model)
+            return costs[: epoch + 1], *weight_and_bias(model)
     return costs, *weight_and_bias(model)

@@ -18,13 +18,15 @@ from .runner import Options, run
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``bench`` subcommand, added to the command line's subparsers."""
     bench = sub.add_parser(
-        "bench", help="time every backend's training variants against the machine's floor",
+        "bench",
+        help="time every backend's training variants against the machine's floor",
         description="Time every backend's training variants (each backend in its own process, threads pinned) on "
-                    "three workloads: T, the seed spec (per-step overhead); M, the digits (1797 x 64 -> 10); L, "
-                    "synthetic 100,000 x 784 -> 10. M and L are compared to the machine's floor, measured in the "
-                    "same run: max(bytes of X / memory read bandwidth, 4 N D C flops / float32 matmul rate) per "
-                    "epoch. Prints a table; docs/benchmarks.md has the numbers and how to read them. Exit status 1 "
-                    "if a backend or variant failed to run.")
+        "three workloads: T, the seed spec (per-step overhead); M, the digits (1797 x 64 -> 10); L, "
+        "synthetic 100,000 x 784 -> 10. M and L are compared to the machine's floor, measured in the "
+        "same run: max(bytes of X / memory read bandwidth, 4 N D C flops / float32 matmul rate) per "
+        "epoch. Prints a table; docs/benchmarks.md has the numbers and how to read them. Exit status 1 "
+        "if a backend or variant failed to run.",
+    )
     add = bench.add_argument
     add("--quick", action="store_true", help="a CI-sized run: fewer epochs and repeats, L at 20,000 rows")
     add("--device", default="cpu", help="cpu (default) or cuda: torch and jax on a GPU (L at 1,000,000 rows)")
@@ -47,9 +49,19 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     """Run the benchmark as the command line asks; print the table (or JSON). Exit status 1 if a
     backend or variant failed to run."""
-    opts = Options(quick=args.quick, device=args.device, size=args.size, workloads=_names(args.workloads) or (),
-                   backends=_names(args.backends), variants=_names(args.variants), threads=args.threads,
-                   repeats=args.repeats, epochs=args.epochs, timeout=args.timeout, progress=not args.no_progress)
+    opts = Options(
+        quick=args.quick,
+        device=args.device,
+        size=args.size,
+        workloads=_names(args.workloads) or (),
+        backends=_names(args.backends),
+        variants=_names(args.variants),
+        threads=args.threads,
+        repeats=args.repeats,
+        epochs=args.epochs,
+        timeout=args.timeout,
+        progress=not args.no_progress,
+    )
     if not opts.workloads:
         raise BackendError("--workloads: empty list")
     stdout = stdout or sys.stdout

@@ -31,8 +31,9 @@ from ..environment import blas_info, process
 from ..worker import progress
 
 
-def measure(*, device: str, threads: int, repeats: int, read_bytes: int, matmul_n: int,
-            backend: str | None = None) -> dict[str, Any]:
+def measure(
+    *, device: str, threads: int, repeats: int, read_bytes: int, matmul_n: int, backend: str | None = None
+) -> dict[str, Any]:
     """Memory read bandwidth (bytes / s) and float32 matmul rate (flop / s), each the median of
     ``repeats``: on the CPU with NumPy, on a GPU through ``backend``."""
     start = time.perf_counter()
@@ -42,8 +43,13 @@ def measure(*, device: str, threads: int, repeats: int, read_bytes: int, matmul_
         if backend is None:
             raise ValueError(f"the floor on {device!r} is measured through a backend; none given")
         info = _device(backend, device, repeats, read_bytes, matmul_n)
-    return {**info, "threads": threads, "blas": blas_info(), "process": process(),
-            "seconds_total": time.perf_counter() - start}
+    return {
+        **info,
+        "threads": threads,
+        "blas": blas_info(),
+        "process": process(),
+        "seconds_total": time.perf_counter() - start,
+    }
 
 
 def _median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
@@ -71,9 +77,16 @@ def _cpu(threads: int, repeats: int, read_bytes: int, matmul_n: int) -> dict[str
     out = np.empty((n, n), dtype=np.float32)
     t, times = _median_seconds(lambda: np.matmul(x, y, out=out), repeats)
     best = max(bandwidth, key=lambda k: bandwidth[k]["bytes_per_s"])
-    return {"device": "cpu", "bandwidth": bandwidth[best]["bytes_per_s"], "bandwidth_method": best,
-            "bandwidth_methods": bandwidth, "read_bytes": nbytes,
-            "matmul_rate": 2 * n ** 3 / t, "matmul_n": n, "matmul_seconds": times}
+    return {
+        "device": "cpu",
+        "bandwidth": bandwidth[best]["bytes_per_s"],
+        "bandwidth_method": best,
+        "bandwidth_methods": bandwidth,
+        "read_bytes": nbytes,
+        "matmul_rate": 2 * n**3 / t,
+        "matmul_n": n,
+        "matmul_seconds": times,
+    }
 
 
 def _read_bandwidth(threads: int, repeats: int, read_bytes: int) -> tuple[dict[str, dict[str, Any]], int]:
@@ -119,16 +132,25 @@ def _device(name: str, device: str, repeats: int, read_bytes: int, matmul_n: int
     x, y = (be.to_native(rng.random((n, n), dtype=np.float32)) for _ in range(2))
     tm, mtimes = _median_seconds(timed(lambda: x @ y), repeats)
     method = f"{name} sum"
-    return {"device": device, "backend": {"name": name, **be.settings()}, "bandwidth": bandwidth,
-            "bandwidth_method": method, "bandwidth_methods": {method: {"bytes_per_s": bandwidth, "seconds": times}},
-            "read_bytes": nbytes, "matmul_rate": 2 * n ** 3 / tm, "matmul_n": n, "matmul_seconds": mtimes}
+    return {
+        "device": device,
+        "backend": {"name": name, **be.settings()},
+        "bandwidth": bandwidth,
+        "bandwidth_method": method,
+        "bandwidth_methods": {method: {"bytes_per_s": bandwidth, "seconds": times}},
+        "read_bytes": nbytes,
+        "matmul_rate": 2 * n**3 / tm,
+        "matmul_n": n,
+        "matmul_seconds": mtimes,
+    }
 
 
 def better(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The floor from two measurements: the higher bandwidth and the higher matmul rate."""
     floor = dict(before)
-    floor["measured"] = [{k: m.get(k) for k in ("bandwidth", "bandwidth_method", "matmul_rate")}
-                         for m in (before, after) if m.get("ok")]
+    floor["measured"] = [
+        {k: m.get(k) for k in ("bandwidth", "bandwidth_method", "matmul_rate")} for m in (before, after) if m.get("ok")
+    ]
     if after.get("ok"):
         if after["bandwidth"] > floor["bandwidth"]:
             floor.update(bandwidth=after["bandwidth"], bandwidth_method=after["bandwidth_method"])

@@ -24,7 +24,7 @@ class Progress:
             return
         elapsed = time.perf_counter() - self.start
         if self.tty:
-            if not step and elapsed - self.drawn < 0.1:   # at most 10 redraws a second
+            if not step and elapsed - self.drawn < 0.1:  # at most 10 redraws a second
                 return
             self.drawn = elapsed
             width = 24

@@ -23,16 +23,19 @@ def _rate(value: float, unit: str) -> str:
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """The header: device, threads, floor, load."""
     f = result["floor"]
-    lines = [f"softmax-rosetta bench: {result['device']}, float32, {result['threads']} thread(s)"
-             + (" (--quick)" if result["quick"] else "")
-             + f"; machine: {result['machine'].get('cpu', '?')}, {result['machine'].get('nproc')} CPUs,"
-             f" {result['machine'].get('ram_gib', '?')} GiB",
-             f"floor: memory read {_rate(f['bandwidth'], 'B')} ({f['bandwidth_method']}), float32 matmul "
-             f"{_rate(f['matmul_rate'], 'FLOP')} (sgemm {f['matmul_n']}), the better of "
-             + " and ".join(f"{_rate(m['bandwidth'], 'B')}, {_rate(m['matmul_rate'], 'FLOP')}"
-                            for m in f.get("measured", []))
-             + " measured before and after; load average before / after: "
-             f"{result['load_before']} / {result['load_after']}"]
+    lines = [
+        f"softmax-rosetta bench: {result['device']}, float32, {result['threads']} thread(s)"
+        + (" (--quick)" if result["quick"] else "")
+        + f"; machine: {result['machine'].get('cpu', '?')}, {result['machine'].get('nproc')} CPUs,"
+        f" {result['machine'].get('ram_gib', '?')} GiB",
+        f"floor: memory read {_rate(f['bandwidth'], 'B')} ({f['bandwidth_method']}), float32 matmul "
+        f"{_rate(f['matmul_rate'], 'FLOP')} (sgemm {f['matmul_n']}), the better of "
+        + " and ".join(
+            f"{_rate(m['bandwidth'], 'B')}, {_rate(m['matmul_rate'], 'FLOP')}" for m in f.get("measured", [])
+        )
+        + " measured before and after; load average before / after: "
+        f"{result['load_before']} / {result['load_after']}",
+    ]
     blas = next((b for b in f.get("blas", []) if b.get("internal_api") == "openblas"), None)
     if blas:
         unset = result["unset_for_benchmark"]
@@ -54,9 +57,18 @@ def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], l
             rows.append([r["backend"], r["variant"], "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
             continue
         compiles = {(r["backend"], "*"), (r["backend"], r["variant"])} & COMPILING
-        rows.append([r["backend"], r["variant"], _time(r["median_per_epoch"]), _time(r["min_per_epoch"]),
-                     _time(r["max_per_epoch"]), str(r["repeats"]),
-                     f"{r['compile_seconds']:.2f} s" if compiles else "-", f"{r['ratio']:.2f}"])
+        rows.append(
+            [
+                r["backend"],
+                r["variant"],
+                _time(r["median_per_epoch"]),
+                _time(r["min_per_epoch"]),
+                _time(r["max_per_epoch"]),
+                str(r["repeats"]),
+                f"{r['compile_seconds']:.2f} s" if compiles else "-",
+                f"{r['ratio']:.2f}",
+            ]
+        )
     for r in result["runs"]:
         if "workload" not in r and not r.get("ok"):
             rows.append([r["backend"], "(all)", "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
@@ -64,11 +76,15 @@ def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], l
 
 
 def workload_line(wl: dict[str, Any]) -> str:
-    line = (f"{wl['name']}: {wl['title']}, {wl['n']:,} x {wl['d']} -> {wl['c']}, {wl['epochs']} epochs "
-            f"({wl['steps']} steps)")
+    line = (
+        f"{wl['name']}: {wl['title']}, {wl['n']:,} x {wl['d']} -> {wl['c']}, {wl['epochs']} epochs "
+        f"({wl['steps']} steps)"
+    )
     if wl["versus"] == "floor":
-        line += (f"; floor per epoch {_time(wl['floor_s'])} = max(read X {_time(wl['floor_read_s'])}, "
-                 f"matmuls {_time(wl['floor_matmul_s'])})")
+        line += (
+            f"; floor per epoch {_time(wl['floor_s'])} = max(read X {_time(wl['floor_read_s'])}, "
+            f"matmuls {_time(wl['floor_matmul_s'])})"
+        )
     else:
         line += "; ratio: to the fastest variant"
     return line
@@ -97,10 +113,13 @@ def text_report(result: dict[str, Any]) -> str:
 def markdown_report(result: dict[str, Any]) -> str:
     """The results as Markdown: the tables, the floor, the machine and the command that made them."""
     m = result["machine"]
-    out = [f"Run {result['started']}: `{' '.join(result['command'] or ['softmax-rosetta', 'bench'])}`", "",
-           f"- machine: {m.get('cpu', '?')} ({', '.join(m.get('simd', []))}), {m.get('nproc')} CPUs, "
-           f"{m.get('ram_gib', '?')} GiB RAM; {m.get('platform')}; Python {m.get('python')}",
-           f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}"]
+    out = [
+        f"Run {result['started']}: `{' '.join(result['command'] or ['softmax-rosetta', 'bench'])}`",
+        "",
+        f"- machine: {m.get('cpu', '?')} ({', '.join(m.get('simd', []))}), {m.get('nproc')} CPUs, "
+        f"{m.get('ram_gib', '?')} GiB RAM; {m.get('platform')}; Python {m.get('python')}",
+        f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}",
+    ]
     versions = {}
     for p in result["processes"]:
         versions.update(p.get("versions", {}))

@@ -41,10 +41,10 @@ Launch = Callable[[str, dict[str, Any], Callable[[str], None] | None], dict[str,
 class Sizes:
     """How much a run measures, on a device, full or ``--quick``."""
 
-    repeats: int          # timed runs per variant, at least (--repeats)
-    min_seconds: float    # more timed runs while they add up to less than this
-    floor_bytes: int      # the array the floor reads once: far larger than the caches
-    matmul_n: int         # the floor's n x n float32 matmul
+    repeats: int  # timed runs per variant, at least (--repeats)
+    min_seconds: float  # more timed runs while they add up to less than this
+    floor_bytes: int  # the array the floor reads once: far larger than the caches
+    matmul_n: int  # the floor's n x n float32 matmul
 
 
 SIZES = {
@@ -59,14 +59,14 @@ SIZES = {
 class Options:
     quick: bool = False
     device: str = "cpu"
-    size: int | None = None                     # rows of L
+    size: int | None = None  # rows of L
     workloads: tuple[str, ...] = ("T", "M", "L")
-    backends: tuple[str, ...] | None = None     # None: every installed one
-    variants: tuple[str, ...] | None = None     # None: every one
-    threads: int | None = None                  # None: the CPUs this process may use
+    backends: tuple[str, ...] | None = None  # None: every installed one
+    variants: tuple[str, ...] | None = None  # None: every one
+    threads: int | None = None  # None: the CPUs this process may use
     repeats: int | None = None
-    epochs: int | None = None                   # None: each workload's
-    timeout: float | None = None                # seconds, for each process
+    epochs: int | None = None  # None: each workload's
+    timeout: float | None = None  # seconds, for each process
     progress: bool = True
 
 
@@ -100,8 +100,14 @@ def run(opts: Options) -> dict[str, Any]:
 
     def launch(function: str, kwargs: dict[str, Any], on_progress: Callable[[str], None] | None) -> dict[str, Any]:
         """One process: its result, or ``ok`` False with the error and the end of its log."""
-        out = worker.run(f"softmax_rosetta.tools.bench.{function}", kwargs, env=env, cpus=cpus,
-                         timeout=opts.timeout, on_progress=on_progress)
+        out = worker.run(
+            f"softmax_rosetta.tools.bench.{function}",
+            kwargs,
+            env=env,
+            cpus=cpus,
+            timeout=opts.timeout,
+            on_progress=on_progress,
+        )
         if out.ok:
             return {"ok": True, **out.result, "wall_seconds": out.seconds}
         return {"ok": False, "error": out.error, "wall_seconds": out.seconds, "log": out.log[-4000:]}
@@ -111,12 +117,20 @@ def run(opts: Options) -> dict[str, Any]:
         names, floor_backend = _on_device(opts, names, launch)
 
     result: dict[str, Any] = {
-        "schema": "softmax-rosetta/bench", "schema_version": 1,
+        "schema": "softmax-rosetta/bench",
+        "schema_version": 1,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": ["softmax-rosetta", "bench", *sys.argv[2:]] if Path(sys.argv[0]).name == "softmax-rosetta" else None,
-        "quick": opts.quick, "device": opts.device, "dtype": "float32", "threads": threads, "cpus": cpus,
-        "unset_for_benchmark": unset, "machine": machine(), "load_before": _loadavg(),
-        "repeats": repeats, "min_seconds": sizes.min_seconds,
+        "quick": opts.quick,
+        "device": opts.device,
+        "dtype": "float32",
+        "threads": threads,
+        "cpus": cpus,
+        "unset_for_benchmark": unset,
+        "machine": machine(),
+        "load_before": _loadavg(),
+        "repeats": repeats,
+        "min_seconds": sizes.min_seconds,
     }
     progress = Progress(total=2 + len(names), enabled=opts.progress)
     with tempfile.TemporaryDirectory(prefix="softmax-rosetta-bench-") as tmp:
@@ -126,18 +140,30 @@ def run(opts: Options) -> dict[str, Any]:
             kind = workloads.WORKLOADS[key]
             epochs = opts.epochs if opts.epochs is not None else (kind.quick_epochs if opts.quick else kind.epochs)
             described.append(workloads.save(key, os.path.join(tmp, f"{key}.npz"), rows=rows, epochs=epochs))
-        floor_args = {"device": opts.device, "backend": floor_backend, "threads": threads, "repeats": repeats,
-                      "read_bytes": sizes.floor_bytes, "matmul_n": sizes.matmul_n}
+        floor_args = {
+            "device": opts.device,
+            "backend": floor_backend,
+            "threads": threads,
+            "repeats": repeats,
+            "read_bytes": sizes.floor_bytes,
+            "matmul_n": sizes.matmul_n,
+        }
         before = launch("floor:measure", floor_args, progress.update)
         progress.update("floor measured", step=True)
         if not before["ok"]:
             raise BackendError(f"measuring the floor failed: {before['error']}\n{before['log']}")
         processes = []
         for name in names:
-            plan = {"backend": name, "device": opts.device, "threads": threads, "repeats": repeats,
-                    "min_seconds": sizes.min_seconds, "max_repeats": max(repeats, 200),
-                    "variants": list(opts.variants) if opts.variants else None,
-                    "workloads": [{"name": w["name"], "data": w["data"], "epochs": w["epochs"]} for w in described]}
+            plan = {
+                "backend": name,
+                "device": opts.device,
+                "threads": threads,
+                "repeats": repeats,
+                "min_seconds": sizes.min_seconds,
+                "max_repeats": max(repeats, 200),
+                "variants": list(opts.variants) if opts.variants else None,
+                "workloads": [{"name": w["name"], "data": w["data"], "epochs": w["epochs"]} for w in described],
+            }
             processes.append({"backend": name, **launch("timing:time_backend", plan, progress.update)})
             progress.update(f"{name} done", step=True)
         after = launch("floor:measure", floor_args, progress.update)

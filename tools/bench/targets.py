@@ -36,15 +36,25 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         if wl not in floors or run is None or base is None:
             continue
         value = base["median_per_epoch"] / run["median_per_epoch"]
-        text = (f"{wl} {backend} {variant}: {value:.1f}x faster per epoch than {' '.join(BASELINE)} "
-                f"(target >= {bound:g}x)")
+        text = (
+            f"{wl} {backend} {variant}: {value:.1f}x faster per epoch than {' '.join(BASELINE)} (target >= {bound:g}x)"
+        )
         out.append(_target(run, "speedup", bound, value, value >= bound, text, bound / value))
     return out
 
 
-def _target(run: dict[str, Any], kind: str, bound: float, value: float, met: bool, text: str,
-            missed_by: float) -> dict[str, Any]:
+def _target(
+    run: dict[str, Any], kind: str, bound: float, value: float, met: bool, text: str, missed_by: float
+) -> dict[str, Any]:
     if not met:
         text += f": missed by {missed_by:.2f}x"
-    return {"workload": run["workload"], "backend": run["backend"], "variant": run["variant"], "kind": kind,
-            "bound": bound, "value": value, "met": met, "text": text}
+    return {
+        "workload": run["workload"],
+        "backend": run["backend"],
+        "variant": run["variant"],
+        "kind": kind,
+        "bound": bound,
+        "value": value,
+        "met": met,
+        "text": text,
+    }

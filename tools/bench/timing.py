@@ -37,8 +37,17 @@ def devices(names: list[str]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def time_backend(*, backend: str, device: str, threads: int, repeats: int, min_seconds: float, max_repeats: int,
-                 variants: list[str] | None, workloads: list[dict[str, Any]]) -> dict[str, Any]:
+def time_backend(
+    *,
+    backend: str,
+    device: str,
+    threads: int,
+    repeats: int,
+    min_seconds: float,
+    max_repeats: int,
+    variants: list[str] | None,
+    workloads: list[dict[str, Any]],
+) -> dict[str, Any]:
     """Every variant of ``backend`` (those of ``variants``, if given) on each workload's data."""
     start = time.perf_counter()
     cls = backend_class(backend)
@@ -52,24 +61,59 @@ def time_backend(*, backend: str, device: str, threads: int, repeats: int, min_s
         native = [be.to_native(a) for a in (x, y.astype(np.int64), w, b)]
         for variant in [v for v in be.variants if not variants or v in variants]:
             label = f"{workload['name']} {backend} {variant}"
-            entry: dict[str, Any] = {"workload": workload["name"], "backend": backend, "variant": variant,
-                                     "fast": variant in be.fast_variants, "device": be.device,
-                                     "epochs": epochs, "steps": epochs + 1}
+            entry: dict[str, Any] = {
+                "workload": workload["name"],
+                "backend": backend,
+                "variant": variant,
+                "fast": variant in be.fast_variants,
+                "device": be.device,
+                "epochs": epochs,
+                "steps": epochs + 1,
+            }
             try:
-                entry.update(_time_variant(be, native, lr, epochs, variant, label,
-                                           repeats=repeats, min_seconds=min_seconds, max_repeats=max_repeats))
+                entry.update(
+                    _time_variant(
+                        be,
+                        native,
+                        lr,
+                        epochs,
+                        variant,
+                        label,
+                        repeats=repeats,
+                        min_seconds=min_seconds,
+                        max_repeats=max_repeats,
+                    )
+                )
             except Exception as exc:  # one variant failing (a compiler missing) leaves the others
                 traceback.print_exc()
                 entry.update(ok=False, error=f"{type(exc).__name__}: {exc}")
             results.append(entry)
         del native, data, x
-    return {"backend": backend, "device": be.device, "versions": be.versions(), "settings": be.settings(),
-            "threads": thread_settings, "blas": blas_info(), "process": process(), "runs": results,
-            "seconds_total": time.perf_counter() - start}
+    return {
+        "backend": backend,
+        "device": be.device,
+        "versions": be.versions(),
+        "settings": be.settings(),
+        "threads": thread_settings,
+        "blas": blas_info(),
+        "process": process(),
+        "runs": results,
+        "seconds_total": time.perf_counter() - start,
+    }
 
 
-def _time_variant(be: Backend, native: list[Any], lr: float, epochs: int, variant: str, label: str, *,
-                  repeats: int, min_seconds: float, max_repeats: int) -> dict[str, Any]:
+def _time_variant(
+    be: Backend,
+    native: list[Any],
+    lr: float,
+    epochs: int,
+    variant: str,
+    label: str,
+    *,
+    repeats: int,
+    min_seconds: float,
+    max_repeats: int,
+) -> dict[str, Any]:
     x, y, w, b = native
 
     def once() -> tuple[float, Any]:
@@ -86,6 +130,14 @@ def _time_variant(be: Backend, native: list[Any], lr: float, epochs: int, varian
         times.append(t)
         progress(label)
     costs = be.to_numpy(out[0])
-    return {"ok": True, "seconds": times, "warmup_seconds": first, "median": statistics.median(times),
-            "min": min(times), "max": max(times), "repeats": len(times),
-            "first_cost": float(costs[0]), "final_cost": float(costs[-1])}
+    return {
+        "ok": True,
+        "seconds": times,
+        "warmup_seconds": first,
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+        "repeats": len(times),
+        "first_cost": float(costs[0]),
+        "final_cost": float(costs[-1]),
+    }

@@ -1,8 +1,8 @@
 """The benchmark's workloads: what each one is, and its arrays.
 
-    T  the seed spec, 8 x 4 -> 3: per-step overhead, compared to the fastest variant;
-    M  the digits, all 1797 x 64 -> 10 (standardised), compared to the floor;
-    L  synthetic Gaussian blobs, 100,000 x 784 -> 10 (``--size`` rows), compared to the floor.
+T  the seed spec, 8 x 4 -> 3: per-step overhead, compared to the fastest variant;
+M  the digits, all 1797 x 64 -> 10 (standardised), compared to the floor;
+L  synthetic Gaussian blobs, 100,000 x 784 -> 10 (``--size`` rows), compared to the floor.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from softmax_rosetta.backend import BackendError
 class Workload:
     key: str
     title: str
-    epochs: int          # full run
-    quick_epochs: int    # --quick
-    versus: str          # "floor" or "fastest": what the ratio column divides by
+    epochs: int  # full run
+    quick_epochs: int  # --quick
+    versus: str  # "floor" or "fastest": what the ratio column divides by
 
 
 WORKLOADS = {
@@ -48,6 +48,7 @@ def make_data(key: str, rows: int | None = None) -> dict[str, Any]:
 
     if key == "T":
         from softmax_rosetta.spec import load_spec
+
         spec = load_spec("seed")
         x, y, (w, b), lr = spec.x_train, spec.y_train, (spec.init_weight, spec.init_bias), spec.lr
         title = "seed spec"
@@ -64,9 +65,14 @@ def make_data(key: str, rows: int | None = None) -> dict[str, Any]:
         title = "synthetic Gaussian blobs"
     else:
         raise _unknown(key)
-    return {"x": np.ascontiguousarray(x, dtype=np.float32), "y": np.asarray(y, dtype=np.int64),
-            "weight": np.asarray(w, dtype=np.float32), "bias": np.asarray(b, dtype=np.float32),
-            "lr": np.float64(lr), "title": title}
+    return {
+        "x": np.ascontiguousarray(x, dtype=np.float32),
+        "y": np.asarray(y, dtype=np.int64),
+        "weight": np.asarray(w, dtype=np.float32),
+        "bias": np.asarray(b, dtype=np.float32),
+        "lr": np.float64(lr),
+        "title": title,
+    }
 
 
 def save(key: str, path: str, *, rows: int, epochs: int) -> dict[str, Any]:
@@ -76,9 +82,20 @@ def save(key: str, path: str, *, rows: int, epochs: int) -> dict[str, Any]:
     np.savez(path, **{k: v for k, v in data.items() if k != "title"})
     n, d = data["x"].shape
     c = data["weight"].shape[0]
-    return {"name": key, "title": data["title"], "n": n, "d": d, "c": c, "epochs": epochs,
-            "steps": epochs + 1, "lr": float(data["lr"]), "versus": WORKLOADS[key].versus,
-            "x_bytes": int(data["x"].nbytes), "flops_per_epoch": 4 * n * d * c, "data": path}
+    return {
+        "name": key,
+        "title": data["title"],
+        "n": n,
+        "d": d,
+        "c": c,
+        "epochs": epochs,
+        "steps": epochs + 1,
+        "lr": float(data["lr"]),
+        "versus": WORKLOADS[key].versus,
+        "x_bytes": int(data["x"].nbytes),
+        "flops_per_epoch": 4 * n * d * c,
+        "data": path,
+    }
 
 
 def _unknown(key: str) -> BackendError:

@@ -20,7 +20,24 @@ from .output import OUTPUTS, clear_outputs, write_report
 from .runs import BackendRun, backend_outputs, run_backend
 
 __all__ = [
-    "OUTPUTS", "REFERENCE_BACKEND", "SCHEMA", "SCHEMA_VERSION", "BackendRun", "BackendStatus", "CompareError",
-    "CompareOptions", "Report", "backend_outputs", "build_report", "clear_outputs", "compare", "junit", "markdown",
-    "now", "run_backend", "summary_table", "to_json", "write_report",
+    "OUTPUTS",
+    "REFERENCE_BACKEND",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "BackendRun",
+    "BackendStatus",
+    "CompareError",
+    "CompareOptions",
+    "Report",
+    "backend_outputs",
+    "build_report",
+    "clear_outputs",
+    "compare",
+    "junit",
+    "markdown",
+    "now",
+    "run_backend",
+    "summary_table",
+    "to_json",
+    "write_report",
 ]

@@ -33,15 +33,15 @@ class CompareError(Exception):
 
 @dataclass
 class CompareOptions:
-    spec: str = "seed"                        # a bundled spec's name or a TOML file's path
-    backends: list[str] | None = None         # None: every installed one (the others are listed as skipped)
+    spec: str = "seed"  # a bundled spec's name or a TOML file's path
+    backends: list[str] | None = None  # None: every installed one (the others are listed as skipped)
     dtypes: list[str] = field(default_factory=lambda: ["float32", "float64"])
     device: str = "cpu"
     out: str = "reports"
     tolerance_scale: float = 1.0
     plots: bool = True
-    timeout: float | None = None              # seconds for each backend's process; None: no limit
-    command: list[str] = field(default_factory=list)   # the command line that repeats the run, for the report
+    timeout: float | None = None  # seconds for each backend's process; None: no limit
+    command: list[str] = field(default_factory=list)  # the command line that repeats the run, for the report
 
 
 def compare(options: CompareOptions) -> int:
@@ -57,8 +57,9 @@ def compare(options: CompareOptions) -> int:
     if not to_run:
         raise CompareError("no backend can run here")
     if len(to_run) < 2 and not spec.expected_costs:
-        raise CompareError(f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} "
-                           "lists no expected costs")
+        raise CompareError(
+            f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} lists no expected costs"
+        )
     out = options.out
     if os.path.exists(out) and not os.path.isdir(out):
         raise CompareError(f"--out: {out!r} exists and is not a folder")
@@ -70,8 +71,16 @@ def compare(options: CompareOptions) -> int:
             print(f"[ skip ] {b.name}: {b.reason}", flush=True)
     spec_path = os.path.abspath(spec.path) if spec.path else options.spec
     reference = run_backends(to_run, spec_path, options.dtypes, options.timeout)
-    report = build_report(spec, options.dtypes, options.device, options.tolerance_scale, statuses, reference,
-                          command=options.command, started=started)
+    report = build_report(
+        spec,
+        options.dtypes,
+        options.device,
+        options.tolerance_scale,
+        statuses,
+        reference,
+        command=options.command,
+        started=started,
+    )
     report.seconds = time.perf_counter() - start
     write_report(report, out, plots=options.plots)
     print_outcome(report, out)
@@ -90,16 +99,18 @@ def choose_backends(names: Sequence[str] | None, device: str) -> list[BackendSta
         status = BackendStatus(name, "pending", requested=requested, device=device)
         missing = missing_packages(name)
         if missing:
-            status.reason = (f"not installed: needs {', '.join(missing)} "
-                             f"(pip install 'softmax-rosetta[{BACKENDS[name].extra}]')")
+            status.reason = (
+                f"not installed: needs {', '.join(missing)} (pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
+            )
         elif device != "cpu":  # every backend runs on the CPU; only another device needs the framework imported
             cls = backend_class(name)
             if device not in cls.known_devices():
                 status.device = "cpu"
                 status.note = f"the {name} backend does not run on {device}; it ran on the CPU"
             elif device not in cls.available_devices():
-                status.reason = (f"no {device} device visible to {name} "
-                                 f"(available: {', '.join(cls.available_devices())})")
+                status.reason = (
+                    f"no {device} device visible to {name} (available: {', '.join(cls.available_devices())})"
+                )
         if status.reason:
             if requested:
                 raise CompareError(f"--backends: {name}: {status.reason}")
@@ -108,8 +119,9 @@ def choose_backends(names: Sequence[str] | None, device: str) -> list[BackendSta
     return statuses
 
 
-def run_backends(to_run: list[BackendStatus], spec_path: str, dtypes: Sequence[str],
-                 timeout: float | None) -> runs.BackendRun:
+def run_backends(
+    to_run: list[BackendStatus], spec_path: str, dtypes: Sequence[str], timeout: float | None
+) -> runs.BackendRun:
     """Run each backend in its own process, one after the other, with a progress line each; fill in
     their status. Returns the reference backend's run (made on its own when it is not among them)."""
     reference = None
@@ -120,23 +132,37 @@ def run_backends(to_run: list[BackendStatus], spec_path: str, dtypes: Sequence[s
         if b.name == REFERENCE_BACKEND and REFERENCE_DTYPE not in run_dtypes:
             run_dtypes.append(REFERENCE_DTYPE)
         device = b.device or "cpu"
-        b.run = _run(f"[{i}/{steps}] {b.name}: {', '.join(run_dtypes)} on {device}",
-                     b.name, spec_path, run_dtypes, device, timeout)
+        b.run = _run(
+            f"[{i}/{steps}] {b.name}: {', '.join(run_dtypes)} on {device}",
+            b.name,
+            spec_path,
+            run_dtypes,
+            device,
+            timeout,
+        )
         b.status, b.reason = ("ran", "") if b.run.ok else ("failed", b.run.error)
         if b.name == REFERENCE_BACKEND:
             reference = b.run
     if reference is None:
-        reference = _run(f"[{steps}/{steps}] reference: {REFERENCE_BACKEND} {REFERENCE_DTYPE} on cpu",
-                         REFERENCE_BACKEND, spec_path, [REFERENCE_DTYPE], "cpu", timeout)
+        reference = _run(
+            f"[{steps}/{steps}] reference: {REFERENCE_BACKEND} {REFERENCE_DTYPE} on cpu",
+            REFERENCE_BACKEND,
+            spec_path,
+            [REFERENCE_DTYPE],
+            "cpu",
+            timeout,
+        )
     return reference
 
 
-def _run(title: str, name: str, spec_path: str, dtypes: list[str], device: str,
-         timeout: float | None) -> runs.BackendRun:
+def _run(
+    title: str, name: str, spec_path: str, dtypes: list[str], device: str, timeout: float | None
+) -> runs.BackendRun:
     print(f"{title}, in its own process ...", end="", flush=True)
     run = runs.run_backend(name, spec_path, dtypes, device, timeout=timeout)
-    print(f" {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s" + ("" if run.ok else f": {run.error}"),
-          flush=True)
+    print(
+        f" {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s" + ("" if run.ok else f": {run.error}"), flush=True
+    )
     return run
 
 
@@ -152,6 +178,9 @@ def print_outcome(report: Report, out: str) -> None:
         print(line)
     if report.plots["skipped"]:
         print(f"\nplots skipped: {report.plots['skipped']}")
-    print(f"\nreport: {os.path.join(out, 'report.md')} (also report.json, junit.xml"
-          + "".join(f", {f}" for f in report.plots["files"]) + ")")
+    print(
+        f"\nreport: {os.path.join(out, 'report.md')} (also report.json, junit.xml"
+        + "".join(f", {f}" for f in report.plots["files"])
+        + ")"
+    )
     print(report.verdict_line(markdown=False))

@@ -20,24 +20,28 @@ def environment_section(report: Report) -> list[str]:
     parent = report.environment
     host, process = parent.get("machine", {}), parent.get("process", {})
     ran = [b for b in report.backends if b.run is not None and b.run.ok]
-    lines = [f"- **Machine**: {_machine(host)}",
-             f"- **Versions**: {_versions(report, host)}",
-             "- **Device**: " + ", ".join([f"requested `{report.device}`"] + [f"{b.name} {b.device}" for b in ran]),
-             f"- **Threads**: {_threads(report, host, process)}",
-             f"- **Environment variables** (threads, precision): {_variables(process.get('env', {}))}"]
+    lines = [
+        f"- **Machine**: {_machine(host)}",
+        f"- **Versions**: {_versions(report, host)}",
+        "- **Device**: " + ", ".join([f"requested `{report.device}`"] + [f"{b.name} {b.device}" for b in ran]),
+        f"- **Threads**: {_threads(report, host, process)}",
+        f"- **Environment variables** (threads, precision): {_variables(process.get('env', {}))}",
+    ]
     if not ran:
         return lines
     names = [b.name for b in ran]
     settings = {b.name: b.run.settings for b in ran if b.run is not None}
     keys = list(dict.fromkeys(k for s in settings.values() for k in s))
     lines += ["", "Each backend's settings, as its process reported them (`Backend.settings()`):", ""]
-    lines += table(["setting", *names], [[k, *(short(settings[n].get(k, "")) for n in names)] for k in keys],
-                   "l" * (len(names) + 1))
+    lines += table(
+        ["setting", *names],
+        [[k, *(short(settings[n].get(k, "")) for n in names)] for k in keys],
+        "l" * (len(names) + 1),
+    )
     processes = {b.name: _process_row(b.run.environment) for b in ran if b.run is not None}
     keys = list(dict.fromkeys(k for p in processes.values() for k in p))
     lines += ["", "<details><summary>Each backend's process (pid, CPUs, BLAS, environment variables)</summary>", ""]
-    lines += table(["", *names], [[k, *(processes[n].get(k, "") for n in names)] for k in keys],
-                   "l" * (len(names) + 1))
+    lines += table(["", *names], [[k, *(processes[n].get(k, "") for n in names)] for k in keys], "l" * (len(names) + 1))
     return lines + ["", "</details>"]
 
 

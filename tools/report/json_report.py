@@ -19,28 +19,67 @@ def to_json(report: Report) -> dict[str, Any]:
     """The report as plain JSON values (NaN and infinities as strings)."""
     worst, ref, spec = report.worst, report.reference, report.spec
     data = {
-        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-        "verdict": "pass" if report.passed else "fail", "exit_status": report.exit_status,
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "verdict": "pass" if report.passed else "fail",
+        "exit_status": report.exit_status,
         "verdict_line": report.verdict_line(markdown=False),
-        "summary": {"checks": len(report.checks), "passed": len(report.checks) - len(report.failed),
-                    "failed": len(report.failed), "errors": report.errors, "suspects": report.suspects,
-                    "worst": worst.to_dict() if worst else None, "backends_ran": report.ran,
-                    "backends_failed": report.failed_to_run, "backends_skipped": [b.name for b in report.skipped]},
+        "summary": {
+            "checks": len(report.checks),
+            "passed": len(report.checks) - len(report.failed),
+            "failed": len(report.failed),
+            "errors": report.errors,
+            "suspects": report.suspects,
+            "worst": worst.to_dict() if worst else None,
+            "backends_ran": report.ran,
+            "backends_failed": report.failed_to_run,
+            "backends_skipped": [b.name for b in report.skipped],
+        },
         "failed_checks": [c.to_dict() for c in report.failed],
-        "created": report.started, "seconds": report.seconds, "command": report.command,
-        "spec": {"name": spec.name, "path": spec.path, "description": spec.description, "epochs": spec.epochs,
-                 "lr": spec.lr, "samples": spec.num_samples, "expected_every": spec.expected_every,
-                 "expected_costs": list(spec.expected_costs)},
-        "dtypes": report.dtypes, "device": report.device, "tolerance_scale": report.tolerance_scale,
-        "tolerances": {d: {"expected_cost": t.expected_cost, "cost": t.cost, "param": t.param, "output": t.output,
-                           "accuracy": accuracy_tolerance(spec) * report.tolerance_scale, "note": t.note}
-                       for d, t in spec.tolerances.items() if d in report.dtypes},
-        "environment": {"parent": report.environment,
-                        "backends": {b.name: b.run.settings for b in report.backends if b.run is not None}},
+        "created": report.started,
+        "seconds": report.seconds,
+        "command": report.command,
+        "spec": {
+            "name": spec.name,
+            "path": spec.path,
+            "description": spec.description,
+            "epochs": spec.epochs,
+            "lr": spec.lr,
+            "samples": spec.num_samples,
+            "expected_every": spec.expected_every,
+            "expected_costs": list(spec.expected_costs),
+        },
+        "dtypes": report.dtypes,
+        "device": report.device,
+        "tolerance_scale": report.tolerance_scale,
+        "tolerances": {
+            d: {
+                "expected_cost": t.expected_cost,
+                "cost": t.cost,
+                "param": t.param,
+                "output": t.output,
+                "accuracy": accuracy_tolerance(spec) * report.tolerance_scale,
+                "note": t.note,
+            }
+            for d, t in spec.tolerances.items()
+            if d in report.dtypes
+        },
+        "environment": {
+            "parent": report.environment,
+            "backends": {b.name: b.run.settings for b in report.backends if b.run is not None},
+        },
         "backends": [b.to_dict() for b in report.backends],
         "checks": [c.to_dict() for c in report.checks],
-        "reference": ({"backend": REFERENCE_BACKEND, "variant": REFERENCE_VARIANT, "dtype": REFERENCE_DTYPE,
-                       "costs": ref.costs.tolist()} if ref is not None else {"error": report.reference_error}),
+        "reference": (
+            {
+                "backend": REFERENCE_BACKEND,
+                "variant": REFERENCE_VARIANT,
+                "dtype": REFERENCE_DTYPE,
+                "costs": ref.costs.tolist(),
+            }
+            if ref is not None
+            else {"error": report.reference_error}
+        ),
         "deviations": [d.to_dict() for d, _ in report.deviations],
         "runs": [{"label": r.label, **r.to_dict()} for r in report.runs],
         "forward": report.outputs,

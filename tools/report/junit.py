@@ -15,16 +15,26 @@ def junit(report: Report) -> bytes:
     suites = ET.Element("testsuites", name="softmax-rosetta agreement")
     backends = ET.SubElement(suites, "testsuite", name="agreement.backends")
     for b in report.backends:
-        case = ET.SubElement(backends, "testcase", classname="agreement.backends", name=f"run {b.name}",
-                             time=f"{b.run.seconds:.3f}" if b.run else "0")
+        case = ET.SubElement(
+            backends,
+            "testcase",
+            classname="agreement.backends",
+            name=f"run {b.name}",
+            time=f"{b.run.seconds:.3f}" if b.run else "0",
+        )
         if b.status == "failed":
             ET.SubElement(case, "error", message=b.reason, type="BackendFailed").text = (
-                b.run.log[-4000:] if b.run else b.reason)
+                b.run.log[-4000:] if b.run else b.reason
+            )
         elif b.status == "skipped":
             ET.SubElement(case, "skipped", message=b.reason)
     if report.reference is None:
-        case = ET.SubElement(backends, "testcase", classname="agreement.backends",
-                             name=f"reference {REFERENCE_BACKEND} {REFERENCE_DTYPE}")
+        case = ET.SubElement(
+            backends,
+            "testcase",
+            classname="agreement.backends",
+            name=f"reference {REFERENCE_BACKEND} {REFERENCE_DTYPE}",
+        )
         ET.SubElement(case, "error", message=report.reference_error, type="NoReference")
     for group, _, _, _ in CHECK_GROUPS:
         cs = [c for c in report.checks if c.group == group]
@@ -32,17 +42,25 @@ def junit(report: Report) -> bytes:
             continue
         suite = ET.SubElement(suites, "testsuite", name=f"agreement.{group}")
         for c in cs:
-            case = ET.SubElement(suite, "testcase", classname=f"agreement.{group}.{c.dtype}",
-                                 name=f"{c.check} {c.a} vs {c.b}", time="0")
+            case = ET.SubElement(
+                suite, "testcase", classname=f"agreement.{group}.{c.dtype}", name=f"{c.check} {c.a} vs {c.b}", time="0"
+            )
             if not c.passed:
-                ET.SubElement(case, "failure", type="ToleranceExceeded",
-                              message=f"max abs difference {g(c.max_abs)} > tolerance {g(c.tolerance)} "
-                                      f"(headroom {h(c.headroom)})").text = c.line()
+                ET.SubElement(
+                    case,
+                    "failure",
+                    type="ToleranceExceeded",
+                    message=f"max abs difference {g(c.max_abs)} > tolerance {g(c.tolerance)} "
+                    f"(headroom {h(c.headroom)})",
+                ).text = c.line()
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for s in suites:
-        counts = {"tests": len(s), "failures": sum(1 for c in s if c.find("failure") is not None),
-                  "errors": sum(1 for c in s if c.find("error") is not None),
-                  "skipped": sum(1 for c in s if c.find("skipped") is not None)}
+        counts = {
+            "tests": len(s),
+            "failures": sum(1 for c in s if c.find("failure") is not None),
+            "errors": sum(1 for c in s if c.find("error") is not None),
+            "skipped": sum(1 for c in s if c.find("skipped") is not None),
+        }
         for k, v in counts.items():
             s.set(k, str(v))
             total[k] += v

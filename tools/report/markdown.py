@@ -20,16 +20,27 @@ def markdown(report: Report) -> str:
         out += ["## Backends that failed to run", ""] + [f"- {e}" for e in report.errors] + [""]
     if report.failed:
         out += ["## Failing checks", "", *_check_table(report.failed), ""]
-    out += [f"## Summary: {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass", "",
-            "Headroom is max abs difference / tolerance: below 1 passes, 0.01 is a hundred times room to spare. "
-            "The worst comparison of each check is shown.", "", *summary_table(report), ""]
+    out += [
+        f"## Summary: {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass",
+        "",
+        "Headroom is max abs difference / tolerance: below 1 passes, 0.01 is a hundred times room to spare. "
+        "The worst comparison of each check is shown.",
+        "",
+        *summary_table(report),
+        "",
+    ]
     out += ["## Backends", "", *_backend_table(report), ""]
     out += ["## Deviation from the float64 NumPy reference", ""]
     if report.reference is None:
         out += [f"No reference trajectory: {report.reference_error}", ""]
     else:
-        out += ["The largest `|cost - reference cost|` over all epochs, for every run: information, not a check "
-                "(float32 runs sit about float32 rounding away from it).", "", *_deviation_table(report), ""]
+        out += [
+            "The largest `|cost - reference cost|` over all epochs, for every run: information, not a check "
+            "(float32 runs sit about float32 rounding away from it).",
+            "",
+            *_deviation_table(report),
+            "",
+        ]
     out += ["## Environment", "", *environment_section(report), ""]
     out += ["## Checks in detail", ""]
     for group, title, _, what in CHECK_GROUPS:
@@ -41,12 +52,17 @@ def markdown(report: Report) -> str:
     files = report.plots.get("files", [])
     if files:
         out += [f"![{Path(f).stem}]({f})" for f in files] + [""]
-        out += ["loss.png: every run's cost per epoch; deviation.png: `|cost - reference cost|` per epoch, "
-                "log scale.", ""]
+        out += [
+            "loss.png: every run's cost per epoch; deviation.png: `|cost - reference cost|` per epoch, log scale.",
+            "",
+        ]
     else:
         out += [f"Plots skipped: {report.plots.get('skipped')}.", ""]
-    out += [f"Made by `{' '.join(report.command)}` on {report.started} in {report.seconds:.1f} s. "
-            "report.json has every number; junit.xml has one test case per check.", ""]
+    out += [
+        f"Made by `{' '.join(report.command)}` on {report.started} in {report.seconds:.1f} s. "
+        "report.json has every number; junit.xml has one test case per check.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -59,17 +75,43 @@ def summary_table(report: Report) -> list[str]:
     for (check, dtype), cs in seen.items():
         worst = max(cs, key=lambda c: (not c.passed, c.headroom if math.isfinite(c.headroom) else math.inf))
         nbad = sum(not c.passed for c in cs)
-        rows.append([check, dtype, str(len(cs)), g(worst.max_abs), g(worst.tolerance), h(worst.headroom),
-                     f"{worst.a} vs {worst.b}", f"FAIL ({nbad})" if nbad else "pass"])
-    return table(["check", "dtype", "compared", "worst max abs", "tolerance", "headroom", "worst pair", "result"],
-                 rows, "llrrrrll")
+        rows.append(
+            [
+                check,
+                dtype,
+                str(len(cs)),
+                g(worst.max_abs),
+                g(worst.tolerance),
+                h(worst.headroom),
+                f"{worst.a} vs {worst.b}",
+                f"FAIL ({nbad})" if nbad else "pass",
+            ]
+        )
+    return table(
+        ["check", "dtype", "compared", "worst max abs", "tolerance", "headroom", "worst pair", "result"],
+        rows,
+        "llrrrrll",
+    )
 
 
 def _check_table(checks: Iterable[Check]) -> list[str]:
-    rows = [[c.check, c.dtype, c.a, c.b, g(c.max_abs), g(c.max_rel), g(c.tolerance), h(c.headroom),
-             "pass" if c.passed else "**FAIL**"] for c in checks]
-    return table(["check", "dtype", "a", "b", "max abs", "max rel", "tolerance", "headroom", "result"], rows,
-                 "llllrrrrl")
+    rows = [
+        [
+            c.check,
+            c.dtype,
+            c.a,
+            c.b,
+            g(c.max_abs),
+            g(c.max_rel),
+            g(c.tolerance),
+            h(c.headroom),
+            "pass" if c.passed else "**FAIL**",
+        ]
+        for c in checks
+    ]
+    return table(
+        ["check", "dtype", "a", "b", "max abs", "max rel", "tolerance", "headroom", "result"], rows, "llllrrrrl"
+    )
 
 
 def _backend_table(report: Report) -> list[str]:
@@ -79,8 +121,18 @@ def _backend_table(report: Report) -> list[str]:
         versions = ", ".join(f"{k} {v}" for k, v in r.versions.items()) if r and r.versions else ""
         runs = [t for t in report.runs if t.backend == b.name]
         variants = ", ".join(r.variants) if r and r.variants else ""
-        rows.append([b.name, b.status if b.status != "failed" else "**failed**", b.device or "", versions, variants,
-                     str(len(runs)), f"{r.seconds:.1f} s" if r else "", b.reason or b.note])
+        rows.append(
+            [
+                b.name,
+                b.status if b.status != "failed" else "**failed**",
+                b.device or "",
+                versions,
+                variants,
+                str(len(runs)),
+                f"{r.seconds:.1f} s" if r else "",
+                b.reason or b.note,
+            ]
+        )
     return table(["backend", "status", "device", "versions", "variants", "runs", "time", "note"], rows, "lllllrrl")
 
 
@@ -90,17 +142,33 @@ def _deviation_table(report: Report) -> list[str]:
     for d, _ in report.deviations:
         r = by_label[(d.run, d.dtype)]
         final = float(r.costs[-1]) if r.costs.size else math.nan
-        rows.append([d.run, d.dtype, g(d.max_abs), str(d.epoch), g(d.max_rel), g(d.final_abs),
-                     f"{final:.9g}", f"{r.accuracy:.4g}", f"{r.seconds:.2f} s"])
-    return table(["run", "dtype", "max abs", "at epoch", "max rel", "at the end", "final cost", "accuracy",
-                  "train time"], rows, "llrrrrrrr")
+        rows.append(
+            [
+                d.run,
+                d.dtype,
+                g(d.max_abs),
+                str(d.epoch),
+                g(d.max_rel),
+                g(d.final_abs),
+                f"{final:.9g}",
+                f"{r.accuracy:.4g}",
+                f"{r.seconds:.2f} s",
+            ]
+        )
+    return table(
+        ["run", "dtype", "max abs", "at epoch", "max rel", "at the end", "final cost", "accuracy", "train time"],
+        rows,
+        "llrrrrrrr",
+    )
 
 
 def _tolerance_table(report: Report) -> list[str]:
     spec, scale = report.spec, report.tolerance_scale
     said = f" (the spec's times {scale:g})" if scale != 1 else ""
-    lines = [f"Absolute tolerances from spec `{spec.name}`{said}. Accuracy: half a sample, so "
-             "accuracies must be equal.", ""]
+    lines = [
+        f"Absolute tolerances from spec `{spec.name}`{said}. Accuracy: half a sample, so accuracies must be equal.",
+        "",
+    ]
     rows = []
     for d in report.dtypes:
         t = spec.tolerance(d)

@@ -34,36 +34,45 @@ class BackendStatus:
     """One backend in the report: ``ran``, ``failed`` (to run) or ``skipped`` (not installed, no device)."""
 
     name: str
-    status: str                      # "pending" until it has run
+    status: str  # "pending" until it has run
     reason: str = ""
-    requested: bool = False          # named in --backends (a default run asks for every installed one)
-    device: str | None = None        # where it runs; None when skipped
-    note: str = ""                   # e.g. that it ran on the CPU, not the device asked for
+    requested: bool = False  # named in --backends (a default run asks for every installed one)
+    device: str | None = None  # where it runs; None when skipped
+    note: str = ""  # e.g. that it ran on the CPU, not the device asked for
     run: BackendRun | None = None
 
     def to_dict(self) -> dict[str, Any]:
         r = self.run
-        return {"name": self.name, "status": self.status, "reason": self.reason, "requested": self.requested,
-                "device": self.device, "note": self.note, "versions": r.versions if r else {},
-                "variants": r.variants if r else [], "seconds": r.seconds if r else None,
-                "settings": r.settings if r else {}, "environment": r.environment if r else {}}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "requested": self.requested,
+            "device": self.device,
+            "note": self.note,
+            "versions": r.versions if r else {},
+            "variants": r.variants if r else [],
+            "seconds": r.seconds if r else None,
+            "settings": r.settings if r else {},
+            "environment": r.environment if r else {},
+        }
 
 
 @dataclass
 class Report:
-    spec: Spec                       # with the tolerances in force (scaled)
+    spec: Spec  # with the tolerances in force (scaled)
     dtypes: list[str]
     device: str
     tolerance_scale: float
     backends: list[BackendStatus]
     checks: list[Check]
-    runs: list[TrainResult]          # the runs that were checked
-    outputs: dict[str, dict[str, dict[str, np.ndarray]]]   # {dtype: {backend: {output: values}}}
-    reference: TrainResult | None    # the float64 reference run
+    runs: list[TrainResult]  # the runs that were checked
+    outputs: dict[str, dict[str, dict[str, np.ndarray]]]  # {dtype: {backend: {output: values}}}
+    reference: TrainResult | None  # the float64 reference run
     reference_error: str
     deviations: list[tuple[Deviation, np.ndarray]]
-    errors: list[str]                # backends that failed to run, as sentences
-    environment: dict[str, Any]      # the parent process's (environment.environment())
+    errors: list[str]  # backends that failed to run, as sentences
+    environment: dict[str, Any]  # the parent process's (environment.environment())
     command: list[str]
     started: str
     seconds: float = 0.0
@@ -113,10 +122,15 @@ class Report:
             skipped = "; skipped (not counted as passing): " + ", ".join(f"{b.name} ({b.reason})" for b in self.skipped)
         n, bad, worst = len(self.checks), self.failed, self.worst
         if self.passed and worst is not None:
-            who = (f"{and_(self.ran)} agree" if len(self.ran) > 1
-                   else f"{and_(self.ran)}, the only backend, matches the expected costs")
-            return (f"{bold('PASS')}: {who} ({where}): all {n} checks within tolerance; "
-                    f"closest: {check_name(worst)} at {h(worst.headroom)} of its tolerance{skipped}")
+            who = (
+                f"{and_(self.ran)} agree"
+                if len(self.ran) > 1
+                else f"{and_(self.ran)}, the only backend, matches the expected costs"
+            )
+            return (
+                f"{bold('PASS')}: {who} ({where}): all {n} checks within tolerance; "
+                f"closest: {check_name(worst)} at {h(worst.headroom)} of its tolerance{skipped}"
+            )
         parts = []
         if self.errors:
             parts.append("; ".join(self.errors))
@@ -126,8 +140,11 @@ class Report:
                 if c.dtype not in kinds.setdefault(c.check, []):
                     kinds[c.check].append(c.dtype)
             names = ", ".join(f"{check} ({', '.join(d)})" for check, d in kinds.items())
-            first = (f"; first: {bad[0].a} ({bad[0].dtype}) diverged {bad[0].b}" if bad[0].check == "diverged"
-                     else f"; first: {check_name(bad[0])} at {h(bad[0].headroom)} times its tolerance")
+            first = (
+                f"; first: {bad[0].a} ({bad[0].dtype}) diverged {bad[0].b}"
+                if bad[0].check == "diverged"
+                else f"; first: {check_name(bad[0])} at {h(bad[0].headroom)} times its tolerance"
+            )
             parts.append(f"{len(bad)} of {n} checks fail: {names}{first}")
         if not n and not self.errors:
             parts.append("nothing was compared")
@@ -136,9 +153,16 @@ class Report:
         return f"{bold('FAIL')}{pointing}: {'; '.join(parts)} ({where}){skipped}"
 
 
-def build_report(spec: Spec, dtypes: Sequence[str], device: str, tolerance_scale: float,
-                 backends: list[BackendStatus], reference_run: BackendRun | None,
-                 command: Sequence[str], started: str) -> Report:
+def build_report(
+    spec: Spec,
+    dtypes: Sequence[str],
+    device: str,
+    tolerance_scale: float,
+    backends: list[BackendStatus],
+    reference_run: BackendRun | None,
+    command: Sequence[str],
+    started: str,
+) -> Report:
     """Compare what the backend processes returned; ``reference_run`` is the reference backend's, when it ran."""
     errors = [f"{b.name} failed to run: {b.reason}" for b in backends if b.status == "failed"]
     outputs: dict[str, dict[str, dict[str, np.ndarray]]] = {d: {} for d in dtypes}
@@ -155,12 +179,24 @@ def build_report(spec: Spec, dtypes: Sequence[str], device: str, tolerance_scale
     reference, reference_error = _reference(reference_run)
     if reference_error and REFERENCE_BACKEND not in [b.name for b in backends if b.status == "failed"]:
         errors.append(f"reference: {reference_error}")
-    deviations = ([deviation(r, reference.costs) for r in runs if r.diverged_at is None]
-                  if reference is not None else [])
-    return Report(spec=scale_tolerances(spec, tolerance_scale), dtypes=list(dtypes), device=device,
-                  tolerance_scale=tolerance_scale, backends=backends, checks=checks, runs=runs, outputs=outputs,
-                  reference=reference, reference_error=reference_error, deviations=deviations, errors=errors,
-                  environment=environment(), command=list(command), started=started)
+    deviations = [deviation(r, reference.costs) for r in runs if r.diverged_at is None] if reference is not None else []
+    return Report(
+        spec=scale_tolerances(spec, tolerance_scale),
+        dtypes=list(dtypes),
+        device=device,
+        tolerance_scale=tolerance_scale,
+        backends=backends,
+        checks=checks,
+        runs=runs,
+        outputs=outputs,
+        reference=reference,
+        reference_error=reference_error,
+        deviations=deviations,
+        errors=errors,
+        environment=environment(),
+        command=list(command),
+        started=started,
+    )
 
 
 def _reference(run: BackendRun | None) -> tuple[TrainResult | None, str]:

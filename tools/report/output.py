@@ -48,6 +48,10 @@ def write_report(report: Report, out_dir: str | os.PathLike[str], plots: bool = 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as f:
-            f.write(md.replace("](loss.png)", "](loss.png) (in the uploaded reports artifact)")
-                    .replace("](deviation.png)", "](deviation.png) (in the uploaded reports artifact)") + "\n")
+            f.write(
+                md.replace("](loss.png)", "](loss.png) (in the uploaded reports artifact)").replace(
+                    "](deviation.png)", "](deviation.png) (in the uploaded reports artifact)"
+                )
+                + "\n"
+            )
     return written

@@ -29,8 +29,11 @@ def write_plots(report: Report, out: Path) -> dict[str, Any]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except Exception as exc:  # ImportError, or a broken install
-        return {"files": [], "skipped": f"matplotlib is not available ({type(exc).__name__}: {exc}); "
-                                        "pip install 'softmax-rosetta[plot]' to draw them"}
+        return {
+            "files": [],
+            "skipped": f"matplotlib is not available ({type(exc).__name__}: {exc}); "
+            "pip install 'softmax-rosetta[plot]' to draw them",
+        }
     if not report.runs:
         return {"files": [], "skipped": "no backend returned a training run"}
     files = []
@@ -60,9 +63,14 @@ def _markers(report: Report) -> dict[str, str]:
 def _style(r: TrainResult, i: int, markers: dict[str, str], markevery: Any = None) -> dict[str, Any]:
     """Colour: the backend. Marker: the variant. Filled: float32, hollow: float64. Lines: the lesson
     variant solid, others dotted."""
-    return {"color": _color(r.backend, i), "marker": markers[r.variant],
-            "fillstyle": "none" if r.dtype == "float64" else "full",
-            "linestyle": "-" if r.variant == "lesson" else ":", "markevery": markevery, "alpha": 0.85}
+    return {
+        "color": _color(r.backend, i),
+        "marker": markers[r.variant],
+        "fillstyle": "none" if r.dtype == "float64" else "full",
+        "linestyle": "-" if r.variant == "lesson" else ":",
+        "markevery": markevery,
+        "alpha": 0.85,
+    }
 
 
 def _plot_loss(report: Report, plt: Any) -> Any:
@@ -83,13 +91,22 @@ def _plot_loss(report: Report, plt: Any) -> Any:
         ax.plot(x, y, linewidth=0.6, color="0.6", label="every run, every epoch" if i == 0 else None)
         every = slice(min(step - 1, int((i + 0.5) * step / max(1, n))), None, step)
         ax.plot(x[every], y[every], label=name, markersize=6, zorder=3, **{**style, "linestyle": "none"})
-        dodge = 0.5 * (i - (n - 1) / 2) / max(1, n)   # side by side, so no run hides another
-        zoom.plot(x[last:] + dodge, y[last:], label=name, linewidth=0.8, markersize=6,
-                  **_style(r, i, markers, markevery=1))
+        dodge = 0.5 * (i - (n - 1) / 2) / max(1, n)  # side by side, so no run hides another
+        zoom.plot(
+            x[last:] + dodge, y[last:], label=name, linewidth=0.8, markersize=6, **_style(r, i, markers, markevery=1)
+        )
     spec = report.spec
     if spec.expected_costs:
-        ax.plot(spec.expected_epochs, spec.expected_costs, linestyle="none", marker="x", color="black", markersize=9,
-                label="the spec's expected costs", zorder=5)
+        ax.plot(
+            spec.expected_epochs,
+            spec.expected_costs,
+            linestyle="none",
+            marker="x",
+            color="black",
+            markersize=9,
+            label="the spec's expected costs",
+            zorder=5,
+        )
         inside = [(e, c) for e, c in zip(spec.expected_epochs, spec.expected_costs, strict=True) if e >= last]
         if inside:
             zoom.plot(*zip(*inside, strict=True), linestyle="none", marker="x", color="black", markersize=12, zorder=5)
@@ -99,16 +116,24 @@ def _plot_loss(report: Report, plt: Any) -> Any:
     for a in (ax, zoom):
         a.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.825, 0.93), fontsize=8, title_fontsize=8,
-               title="the runs coincide;\ntheir markers are staggered")
+    fig.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(0.825, 0.93),
+        fontsize=8,
+        title_fontsize=8,
+        title="the runs coincide;\ntheir markers are staggered",
+    )
     fig.tight_layout(rect=(0, 0, 0.825, 1))
     return fig
 
 
 def _plot_deviation(report: Report, plt: Any) -> Any:
     fig, ax = plt.subplots(figsize=(13, 5.2))
-    series = [(d, diff) for d, diff in report.deviations
-              if (d.run, d.dtype) != (REFERENCE_BACKEND, REFERENCE_DTYPE)]   # the reference against itself: zeros
+    series = [
+        (d, diff) for d, diff in report.deviations if (d.run, d.dtype) != (REFERENCE_BACKEND, REFERENCE_DTYPE)
+    ]  # the reference against itself: zeros
     runs = {(r.label, r.dtype): r for r in report.runs}
     markers = _markers(report)
     zeros = False
@@ -123,12 +148,21 @@ def _plot_deviation(report: Report, plt: Any) -> Any:
         tolerances.setdefault(report.spec.tolerance(dtype).cost, []).append(dtype)
     for k, (tol, dtypes) in enumerate(sorted(tolerances.items())):
         ax.axhline(tol, color="gray", linestyle=("-.", (0, (6, 3)))[k % 2], linewidth=1)
-        ax.annotate(f"cost tolerance between two {' or two '.join(dtypes)} runs ({tol:g})", (0, tol),
-                    xytext=(4, 3), textcoords="offset points", fontsize=8, color="dimgray")
+        ax.annotate(
+            f"cost tolerance between two {' or two '.join(dtypes)} runs ({tol:g})",
+            (0, tol),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=8,
+            color="dimgray",
+        )
     ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel="|cost - reference cost|",
-           title=f"Distance from the float64 NumPy run's cost, per epoch (spec {report.spec.name})"
-                 + ("; gaps: exactly equal" if zeros else ""))
+    ax.set(
+        xlabel="epoch",
+        ylabel="|cost - reference cost|",
+        title=f"Distance from the float64 NumPy run's cost, per epoch (spec {report.spec.name})"
+        + ("; gaps: exactly equal" if zeros else ""),
+    )
     ax.grid(alpha=0.3, which="major")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=3)
     fig.tight_layout()

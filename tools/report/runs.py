@@ -44,9 +44,16 @@ def backend_outputs(backend: str, spec_path: str, dtypes: Sequence[str], device:
             except TrainingDiverged as exc:  # the report marks the run as diverged
                 result = exc.result
             runs.append(result.to_dict())
-    return {"backend": backend, "device": device, "versions": cls.versions(),
-            "variants": list(cls.general_variants()), "settings": be.settings() if be is not None else {},
-            "environment": environment(), "forward": forward, "runs": runs}
+    return {
+        "backend": backend,
+        "device": device,
+        "versions": cls.versions(),
+        "variants": list(cls.general_variants()),
+        "settings": be.settings() if be is not None else {},
+        "environment": environment(),
+        "forward": forward,
+        "runs": runs,
+    }
 
 
 @dataclass
@@ -60,23 +67,38 @@ class BackendRun:
     device: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     variants: list[str] = field(default_factory=list)
-    settings: dict[str, Any] = field(default_factory=dict)       # Backend.settings()
-    environment: dict[str, Any] = field(default_factory=dict)    # environment.environment(), in the child
-    forward: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)   # {dtype: {output: array}}
+    settings: dict[str, Any] = field(default_factory=dict)  # Backend.settings()
+    environment: dict[str, Any] = field(default_factory=dict)  # environment.environment(), in the child
+    forward: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # {dtype: {output: array}}
     runs: list[TrainResult] = field(default_factory=list)
-    log: str = ""                                                # what the process printed
+    log: str = ""  # what the process printed
 
 
-def run_backend(backend: str, spec_path: str, dtypes: Sequence[str], device: str,
-                timeout: float | None = None) -> BackendRun:
+def run_backend(
+    backend: str, spec_path: str, dtypes: Sequence[str], device: str, timeout: float | None = None
+) -> BackendRun:
     """Run ``backend_outputs`` in a fresh Python process; never raises for the child's failures."""
-    outcome = worker.run(FUNCTION, {"backend": backend, "spec_path": spec_path, "dtypes": list(dtypes),
-                                    "device": device}, timeout=timeout)
+    outcome = worker.run(
+        FUNCTION,
+        {"backend": backend, "spec_path": spec_path, "dtypes": list(dtypes), "device": device},
+        timeout=timeout,
+    )
     if not outcome.ok:
         return BackendRun(backend, False, outcome.seconds, error=outcome.error, log=outcome.log)
     data = outcome.result
-    forward = {dtype: {k: np.asarray(v, dtype=dtype) for k, v in outputs.items()}
-               for dtype, outputs in data["forward"].items()}
-    return BackendRun(backend, True, outcome.seconds, device=data["device"], versions=data["versions"],
-                      variants=data["variants"], settings=data["settings"], environment=data["environment"],
-                      forward=forward, runs=[TrainResult.from_dict(r) for r in data["runs"]], log=outcome.log)
+    forward = {
+        dtype: {k: np.asarray(v, dtype=dtype) for k, v in outputs.items()} for dtype, outputs in data["forward"].items()
+    }
+    return BackendRun(
+        backend,
+        True,
+        outcome.seconds,
+        device=data["device"],
+        versions=data["versions"],
+        variants=data["variants"],
+        settings=data["settings"],
+        environment=data["environment"],
+        forward=forward,
+        runs=[TrainResult.from_dict(r) for r in data["runs"]],
+        log=outcome.log,
+    )

@@ -11,7 +11,7 @@ from softmax_rosetta.compare import Check
 
 
 def and_(names: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
+    """ "a", "a and b", "a, b and c"."""
     names = list(names)
     if len(names) <= 1:
         return "".join(names) or "no backend"

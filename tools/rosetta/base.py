@@ -14,5 +14,6 @@ DIGITS = 6  # significant digits of every number in the docs
 class RosettaError(Exception):
     """The concept table names code that isn't there, or the docs can't be generated."""
 
+
 # Where the concept table is, as the docs and the error messages name it (relative to the repository).
 TABLE_FILE = "tools/rosetta/concepts.py"

@@ -58,9 +58,7 @@ def extract(backend: str, ref: Ref | str, where: str = "") -> Block:
     except ValueError:
         rel = path.as_posix()
     if not path.is_file():
-        raise RosettaError(
-            f"rosetta: {where}{backend}: {rel} does not exist (named by {ref.target!r} in {TABLE_FILE})"
-        )
+        raise RosettaError(f"rosetta: {where}{backend}: {rel} does not exist (named by {ref.target!r} in {TABLE_FILE})")
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines()
     node = _find(ast.parse(source, filename=str(path)).body, ref.name.split("."))

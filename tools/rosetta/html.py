@@ -67,14 +67,24 @@ table.numbers code { font: 11.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, C
 def render_html(rosetta: Rosetta) -> str:
     """The whole HTML page."""
     e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>The lesson side by side: NumPy, PyTorch, JAX</title>",
-           f"<!-- {e(GENERATED)} -->",
-           "<style>", CSS.strip(), "</style>", region("pygments", f"<style>\n{_pygments_css().strip()}\n</style>"),
-           "</head>", "<body>", "<header>",
-           '<label class="wrap-toggle"><input type="checkbox" id="wrap"> wrap long code lines</label>',
-           "<h1>The lesson side by side: NumPy, PyTorch, JAX</h1>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>The lesson side by side: NumPy, PyTorch, JAX</title>",
+        f"<!-- {e(GENERATED)} -->",
+        "<style>",
+        CSS.strip(),
+        "</style>",
+        region("pygments", f"<style>\n{_pygments_css().strip()}\n</style>"),
+        "</head>",
+        "<body>",
+        "<header>",
+        '<label class="wrap-toggle"><input type="checkbox" id="wrap"> wrap long code lines</label>',
+        "<h1>The lesson side by side: NumPy, PyTorch, JAX</h1>",
+    ]
     out += [f"<p>{_inline_code(e(p))}</p>" for p in intro(rosetta)]
     out.append(f'<p class="generated">{_inline_code(e(GENERATED))}</p>')
     out.append(region("env", f'<p class="generated">{e(versions_line(rosetta))}</p>' if rosetta.numbers else ""))
@@ -96,19 +106,26 @@ def _figure(rosetta: Rosetta) -> str:
         return ""
     e = html.escape
     data = base64.b64encode(rosetta.plot).decode("ascii")
-    return "\n".join([
-        "<figure>", f'<img alt="The cost per epoch of the three backends on spec {e(rosetta.spec.name)}, overlaid, '
-        f'and their distance from NumPy\'s" src="data:image/png;base64,{data}">',
-        "<figcaption>The whole training run in every backend: the curves lie on top of each other (the "
-        "band is the cost zigzagging up and down from one epoch to the next); the "
-        "right panel shows by how much they differ, epoch by epoch.</figcaption>", "</figure>"])
+    return "\n".join(
+        [
+            "<figure>",
+            f'<img alt="The cost per epoch of the three backends on spec {e(rosetta.spec.name)}, overlaid, '
+            f'and their distance from NumPy\'s" src="data:image/png;base64,{data}">',
+            "<figcaption>The whole training run in every backend: the curves lie on top of each other (the "
+            "band is the cost zigzagging up and down from one epoch to the next); the "
+            "right panel shows by how much they differ, epoch by epoch.</figcaption>",
+            "</figure>",
+        ]
+    )
 
 
 def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
     e = html.escape
     c = s.concept
-    out = [f'<section id="{c.key}">',
-           f'<h2><span class="num">{i}.</span> {e(c.title)}<a class="top" href="#contents">contents</a></h2>']
+    out = [
+        f'<section id="{c.key}">',
+        f'<h2><span class="num">{i}.</span> {e(c.title)}<a class="top" href="#contents">contents</a></h2>',
+    ]
     if c.intro:
         out.append(f'<p class="intro">{_inline_code(e(c.intro))}</p>')
     out.append('<div class="cols">')
@@ -116,19 +133,28 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
         out += [f'<div class="col {b}">', f"<h3>{e(TITLES[b])}</h3>"]
         for block in s.blocks[b]:
             what = f"in {block.name}" if block.part else block.name
-            out.append(f'<div class="ref"><a href="{e(block.link)}">{e(block.path)}:{block.line}</a> '
-                       f'<span class="what">{e(what)}</span></div>')
+            out.append(
+                f'<div class="ref"><a href="{e(block.link)}">{e(block.path)}:{block.line}</a> '
+                f'<span class="what">{e(what)}</span></div>'
+            )
             out.append(_highlight(block.code, block.line).rstrip("\n"))
         out.append("</div>")
     out.append("</div>")
     out.append(f'<p class="note"><b>What differs.</b> {_inline_code(e(c.note))}</p>')
-    table = ['<table class="numbers">',
-             f'<thead><tr><th class="label">spec {e(rosetta.spec.name)}, {DTYPE}</th>'
-             + "".join(f"<th>{e(SHORT[b])}</th>" for b in ORDER)
-             + '<th class="spread">largest difference</th></tr></thead>', "<tbody>"]
+    table = [
+        '<table class="numbers">',
+        f'<thead><tr><th class="label">spec {e(rosetta.spec.name)}, {DTYPE}</th>'
+        + "".join(f"<th>{e(SHORT[b])}</th>" for b in ORDER)
+        + '<th class="spread">largest difference</th></tr></thead>',
+        "<tbody>",
+    ]
     for row in s.rows:
-        cells = "".join(f"<td>{e(row.values[b])}</td>" if isinstance(row.values[b], str)
-                        else f'<td><code class="num">{value(row.values[b], row.kind)}</code></td>' for b in ORDER)
+        cells = "".join(
+            f"<td>{e(row.values[b])}</td>"
+            if isinstance(row.values[b], str)
+            else f'<td><code class="num">{value(row.values[b], row.kind)}</code></td>'
+            for b in ORDER
+        )
         difference = spread(row)
         spread_cell = f'<code class="num">{difference}</code>' if difference is not None else ""
         table.append(f'<tr><th class="label">{e(row.label)}</th>{cells}<td class="spread">{spread_cell}</td></tr>')

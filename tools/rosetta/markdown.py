@@ -14,9 +14,13 @@ def render_markdown(rosetta: Rosetta) -> str:
     """The whole Markdown page."""
     out = ["# The lesson side by side: NumPy, PyTorch, JAX", "", f"<!-- {GENERATED} -->", ""]
     out += [p + "\n" for p in intro(rosetta)]
-    out += [region("env", versions_line(rosetta) if rosetta.numbers else ""), "",
-            "The same page with the three backends in three columns, syntax highlighting and the loss "
-            "plot: [rosetta.html](rosetta.html) (one file, nothing to download).", ""]
+    out += [
+        region("env", versions_line(rosetta) if rosetta.numbers else ""),
+        "",
+        "The same page with the three backends in three columns, syntax highlighting and the loss "
+        "plot: [rosetta.html](rosetta.html) (one file, nothing to download).",
+        "",
+    ]
     out += ["Contents:", ""]
     out += [f"{i}. [{s.concept.title}](#{md_anchor(i, s.concept.title)})" for i, s in enumerate(rosetta.sections, 1)]
     out.append("")
@@ -33,17 +37,22 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
     for b in ORDER:
         out += [f"### {TITLES[b]}", ""]
         for block in s.blocks[b]:
-            where = (f"lines {block.line} to {block.end_line}, in `{block.name}`" if block.part
-                     else f"line {block.line}: `{block.name}`")
-            out += [f"[`{block.path}` {where}]({block.link})", "",
-                    "```python", block.code, "```", ""]
+            where = (
+                f"lines {block.line} to {block.end_line}, in `{block.name}`"
+                if block.part
+                else f"line {block.line}: `{block.name}`"
+            )
+            out += [f"[`{block.path}` {where}]({block.link})", "", "```python", block.code, "```", ""]
     out += [f"**What differs.** {c.note}", ""]
     out += [f"**The numbers** (spec {rosetta.spec.name}, {DTYPE}):", ""]
-    table = ["| | " + " | ".join(SHORT[b] for b in ORDER) + " | largest difference |",
-             "|---|" + "---|" * len(ORDER) + "---|"]
+    table = [
+        "| | " + " | ".join(SHORT[b] for b in ORDER) + " | largest difference |",
+        "|---|" + "---|" * len(ORDER) + "---|",
+    ]
     for row in s.rows:
-        cells = [row.values[b] if isinstance(row.values[b], str) else f"`{value(row.values[b], row.kind)}`"
-                 for b in ORDER]
+        cells = [
+            row.values[b] if isinstance(row.values[b], str) else f"`{value(row.values[b], row.kind)}`" for b in ORDER
+        ]
         difference = spread(row)
         last = f"`{difference}`" if difference is not None else ""
         table.append(f"| {row.label} | " + " | ".join(cells) + f" | {last} |")

@@ -46,12 +46,22 @@ def loss_plot_png(rosetta: Rosetta) -> bytes | None:
         if key == REFERENCE:
             continue
         diff = np.abs(costs.astype(np.float64) - ref)
-        dev.plot(np.arange(diff.size), np.where(diff > 0, diff, np.nan), label=NAMES.get(key, key),
-                 **{**STYLES.get(key, {}), "linestyle": "none", "marker": ".", "markersize": 2})
+        dev.plot(
+            np.arange(diff.size),
+            np.where(diff > 0, diff, np.nan),
+            label=NAMES.get(key, key),
+            **{**STYLES.get(key, {}), "linestyle": "none", "marker": ".", "markersize": 2},
+        )
     tol = spec.tolerance(DTYPE).cost
     dev.axhline(tol, color="gray", linestyle="-.", linewidth=1)
-    dev.annotate(f"tolerance between two backends ({tol:g})", (0, tol), xytext=(4, -11), textcoords="offset points",
-                 fontsize=8, color="dimgray")
+    dev.annotate(
+        f"tolerance between two backends ({tol:g})",
+        (0, tol),
+        xytext=(4, -11),
+        textcoords="offset points",
+        fontsize=8,
+        color="dimgray",
+    )
     dev.set_yscale("log")
     dev.set(xlabel="epoch", ylabel="|cost - NumPy's cost|", title="How far from NumPy (gaps: exactly equal)")
     dev.legend(fontsize=8, markerscale=5, loc="lower right")

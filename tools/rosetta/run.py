@@ -75,9 +75,13 @@ def build(spec: Spec | str = SPEC, *, numbers: bool = True, runs: Runs | None = 
 
     missing = {b: m for b in ORDER if (m := missing_packages(b))}
     if missing:
-        raise RosettaError("rosetta: the numbers need every backend; not installed: " + "; ".join(
-            f"{b} (needs {', '.join(m)}: pip install 'softmax-rosetta[{BACKENDS[b].extra}]')"
-            for b, m in missing.items()))
+        raise RosettaError(
+            "rosetta: the numbers need every backend; not installed: "
+            + "; ".join(
+                f"{b} (needs {', '.join(m)}: pip install 'softmax-rosetta[{BACKENDS[b].extra}]')"
+                for b, m in missing.items()
+            )
+        )
     contexts = {b: Context(b, spec, runs=runs) for b in ORDER}
     sections = [Section(c, blocks[c.key], _rows(c, contexts, spec)) for c in table]
     versions: dict[str, str] = {}
@@ -116,7 +120,8 @@ def _rows(concept: Concept, contexts: dict[str, Context], spec: Spec) -> list[Ro
             except RosettaError:
                 raise
             except Exception as exc:
-                raise RosettaError(f"rosetta: concept {concept.key!r}, numbers {n.label!r}, {b}: "
-                                   f"{type(exc).__name__}: {exc}") from exc
+                raise RosettaError(
+                    f"rosetta: concept {concept.key!r}, numbers {n.label!r}, {b}: {type(exc).__name__}: {exc}"
+                ) from exc
         rows.append(Row(n.label, n.kind, values, 0.0 if n.kind == "exact" else getattr(tol, n.kind)))
     return rows

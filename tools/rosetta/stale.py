@@ -44,8 +44,10 @@ def compare_text(name: str, committed: str, fresh: str, tolerances: Sequence[flo
         was = la[i] if i < len(la) else "(end of the part)"
         now = lb[i] if i < len(lb) else "(end of the part)"
         line = line_at(offset + sum(len(x) + 1 for x in la[:i]))
-        return (f"{name} is stale: line {line} differs from the code now "
-                f"(committed: {_clip(was)!r}; generated now: {_clip(now)!r})")
+        return (
+            f"{name} is stale: line {line} differs from the code now "
+            f"(committed: {_clip(was)!r}; generated now: {_clip(now)!r})"
+        )
 
     got: list[tuple[str, int]] = []
     want: list[str] = []
@@ -69,8 +71,10 @@ def compare_text(name: str, committed: str, fresh: str, tolerances: Sequence[flo
         raise RosettaError(f"rosetta: internal error: {len(want)} numbers printed, {len(tolerances)} tolerances")
     for (x, at), y, tol in zip(got, want, tolerances, strict=False):
         if not _same_number(x, y, tol):
-            return (f"{name} is stale: line {line_at(at)} shows {x}, the backends now give {y} "
-                    f"(allowed: {tol:g} + one unit of the last digit)")
+            return (
+                f"{name} is stale: line {line_at(at)} shows {x}, the backends now give {y} "
+                f"(allowed: {tol:g} + one unit of the last digit)"
+            )
     return None
 
 
