@@ -136,16 +136,26 @@ class Backend:
         """
         raise NotImplementedError
 
+    def predict_native(self, weight: Any, bias: Any, x: Any) -> Any:
+        """Class probabilities on native arrays, (N, C): the backend's own model built from weight
+        (C, D) and bias (C,) (model.py's ``init_model``), its forward on x (N, D), then softmax."""
+        raise NotImplementedError
+
     # --- the public API -------------------------------------------------------------------
     def softmax(self, z: Any, axis: int = -1) -> np.ndarray:
-        """exp(z - max z) / sum exp(z - max z) along ``axis``."""
-        z = checks.float_input("z", z, self.np_dtype)
-        return self.to_numpy(self.functional.softmax(self.to_native(z), axis=axis))
+        """exp(z - max z) / sum exp(z - max z) along ``axis`` (an integer: None is refused, see ``checks.axis``)."""
+        return self._along_axis(self.functional.softmax, z, axis)
 
     def log_softmax(self, z: Any, axis: int = -1) -> np.ndarray:
         """z - logsumexp(z) along ``axis``."""
-        z = checks.float_input("z", z, self.np_dtype)
-        return self.to_numpy(self.functional.log_softmax(self.to_native(z), axis=axis))
+        return self._along_axis(self.functional.log_softmax, z, axis)
+
+    def _along_axis(self, fn: Callable[..., Any], z: Any, axis: Any) -> np.ndarray:
+        """softmax or log_softmax of z along axis, checked on the host. A 0-d z is one element along
+        its own axis, as torch has it (softmax 1, log_softmax 0): it goes to the framework as (1,)."""
+        z = checks.float_input("z", z, self.np_dtype, scalar_ok=True)
+        axis = checks.axis(axis, z.ndim)
+        return self.to_numpy(fn(self.to_native(z.reshape(z.shape or (1,))), axis=axis)).reshape(z.shape)
 
     def nll_loss(
         self, log_probs: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
@@ -179,7 +189,7 @@ class Backend:
 
         logits (N, C), (N, C, d1, ...) with the classes on axis 1, or (C,) unbatched. target:
         integer class indices, logits' shape without the class axis; or floats, class
-        probabilities of logits' own shape. weight (C,) >= 0; ignore_index (class indices only);
+        probabilities of logits' own shape. weight (C,), finite; ignore_index (class indices only);
         reduction "none" | "sum" | "mean"; label_smoothing in [0, 1]. docs/cross-entropy.md.
 
         level "onehot": sum(q * -log(softmax(logits)), classes), the lesson's low level, q the
@@ -214,6 +224,30 @@ class Backend:
         x, t, options = self._loss_args("logits", logits, target, weight, ignore_index, reduction, label_smoothing)
         return self.to_numpy(self.functional.cross_entropy_grad(x, t, **options))
 
+    def predict_proba(self, weight: Any, bias: Any, x: Any) -> np.ndarray:
+        """Each row's class probabilities, (N, C): softmax(x W^T + b) through the backend's own model.
+
+        weight (C, D) as torch stores it (a trained ``result.weight``), bias (C,), x (N, D). The
+        backend builds its model from the parameters, as its training loop does, and runs its
+        forward; every value must be finite in the backend's dtype.
+        """
+        with np.errstate(over="ignore"):  # a value too large for the dtype is reported below
+            w = checks.float_input("weight", weight, self.np_dtype, ndim=2)
+            b = checks.float_input("bias", bias, self.np_dtype, ndim=1)
+            x = checks.float_input("x", x, self.np_dtype, ndim=2)
+        if w.shape[0] == 0:
+            raise BackendError(f"weight: expected at least one class, got shape {w.shape}")
+        if b.shape != w.shape[:1]:
+            raise BackendError(f"bias: expected shape ({w.shape[0]},) for weight of shape {w.shape}, got {b.shape}")
+        if x.shape[1] != w.shape[1]:
+            raise BackendError(f"x: rows have {x.shape[1]} features but the model takes {w.shape[1]}")
+        for name, a in (("weight", w), ("bias", b), ("x", x)):
+            bad = np.argwhere(~np.isfinite(a))
+            if len(bad):
+                i = tuple(int(k) for k in bad[0])
+                raise BackendError(f"{name}: non-finite value {a[i]} at index {i} (in {self.dtype})")
+        return self.to_numpy(self.predict_native(*(self.to_native(a) for a in (w, b, x))))
+
     def train(
         self,
         spec: Spec,
@@ -234,6 +268,7 @@ class Backend:
         variant = checks.choice("variant", variant, self.variants, where=f" for the {self.name} backend")
         if log_every < 0:
             raise BackendError(f"log_every: must be >= 0, got {log_every!r}")
+        check_dtype_holds(spec, self.np_dtype)
         x, w, b = (
             self.to_native(np.asarray(a, dtype=self.np_dtype)) for a in (spec.x_train, spec.init_weight, spec.init_bias)
         )
@@ -303,7 +338,7 @@ class Backend:
         num_classes = x.shape[checks.class_axis(x.ndim)]
         if num_classes == 0:
             raise BackendError(f"{name}: expected at least one class, got shape {x.shape}")
-        ignore_index = checks.integer("ignore_index", ignore_index)
+        ignore_index = checks.int64("ignore_index", ignore_index)
         t = checks.target(target, x.shape, self.np_dtype, ignore_index, probabilities=label_smoothing is not None)
         w = checks.class_weight(weight, num_classes, self.np_dtype)
         options: dict[str, Any] = {
@@ -314,6 +349,31 @@ class Backend:
         if label_smoothing is not None:
             options["label_smoothing"] = checks.label_smoothing(label_smoothing)
         return self.to_native(x), self.to_native(t), options
+
+
+def check_dtype_holds(spec: Spec, dtype: np.dtype) -> None:
+    """Refuse, before training, what the run's dtype can't hold: an lr that rounds to 0 or inf in
+    it, data or initial parameters beyond its largest value (the cast would make them inf)."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        lr = dtype.type(spec.lr)
+        if lr == 0:
+            raise BackendError(
+                f"lr: {spec.lr!r} is 0 in {dtype} (its smallest positive value is "
+                f"{info.smallest_subnormal:.3g}): training would change nothing"
+            )
+        if not np.isfinite(lr):
+            raise BackendError(f"lr: {spec.lr!r} overflows {dtype} (largest {info.max:.3g})")
+        arrays = {"data.x_train": spec.x_train, "data.x_test": spec.x_test}
+        arrays.update({"init.weight": spec.init_weight, "init.bias": spec.init_bias})
+        for where, arr in arrays.items():
+            if arr is None or dtype == arr.dtype:  # the spec's float64 arrays are finite
+                continue
+            bad = np.argwhere(np.isinf(arr.astype(dtype)))
+            if len(bad):  # the spec's arrays are finite: inf here is the cast's overflow
+                i = tuple(int(k) for k in bad[0])
+                value = float(arr[i])
+                raise BackendError(f"{where}: {value!r} at index {i} overflows {dtype} (largest {info.max:.3g})")
 
 
 def host_settings() -> dict[str, Any]:

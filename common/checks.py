@@ -31,14 +31,14 @@ def class_axis(ndim: int) -> int:
     return 1 if ndim > 1 else 0
 
 
-def float_input(name: str, value: Any, dtype: np.dtype, ndim: int | None = None) -> np.ndarray:
-    """A real-valued array (not a scalar), in ``dtype``."""
+def float_input(name: str, value: Any, dtype: np.dtype, ndim: int | None = None, scalar_ok: bool = False) -> np.ndarray:
+    """A real-valued array in ``dtype``; a 0-d one only where ``scalar_ok`` (softmax takes it, as torch does)."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
         raise BackendError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise BackendError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
-    if arr.ndim == 0:
+    if arr.ndim == 0 and not scalar_ok:
         raise BackendError(f"{name}: expected an array, got a scalar {arr!r}")
     return arr.astype(dtype, copy=False)
 
@@ -47,6 +47,33 @@ def integer(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise BackendError(f"{name}: expected an integer, got {value!r}")
     return int(value)
+
+
+def int64(name: str, value: Any) -> int:
+    """An integer that fits in int64, as torch's integer arguments must (each framework fails its own way past it)."""
+    i = integer(name, value)
+    info = np.iinfo(np.int64)
+    if not info.min <= i <= info.max:
+        raise BackendError(f"{name}: {i} is outside int64, [{info.min}, {info.max}]")
+    return i
+
+
+def axis(value: Any, ndim: int) -> int:
+    """The axis softmax normalises along: an integer in [-ndim, ndim), as torch's dim; a 0-d input has
+    one axis of its own ([-1, 0]), as in torch. None is refused: NumPy and JAX would normalise the
+    whole array, torch (with a warning) a dimension it picks: one call, different numbers."""
+    if value is None:
+        raise BackendError(
+            "axis: expected an integer, got None; softmax normalises along one axis, "
+            "as torch's dim: name it (-1 for the last)"
+        )
+    i = integer("axis", value)
+    n = max(ndim, 1)
+    if not -n <= i < n:
+        raise BackendError(
+            f"axis: {i} is out of range for an input of {ndim} dimensions; expected an integer in [{-n}, {n - 1}]"
+        )
+    return i
 
 
 def label_smoothing(value: Any) -> float:
@@ -91,17 +118,18 @@ def target(
 
 
 def class_weight(value: Any, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
-    """weight (C,): one finite, non-negative weight per class, in ``dtype``."""
+    """weight (C,): one finite weight per class, in ``dtype``. Any sign, as torch takes it: a negative
+    weight turns its classes' losses around, and the mean divides by the sum of weight[y] as ever."""
     if value is None:
         return None
     w = float_input("weight", value, dtype, ndim=1)
     if w.shape != (num_classes,):
         raise BackendError(f"weight: expected one weight per class, shape ({num_classes},), got {w.shape}")
-    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    bad = np.flatnonzero(~np.isfinite(w))
     if bad.size:  # the value as given, not as cast: the same words in every dtype
         i = int(bad[0])
         given = float(np.asarray(value)[i])
-        raise BackendError(f"weight: entries must be finite and >= 0, got {given} for class {i}")
+        raise BackendError(f"weight: entries must be finite, got {given} for class {i}")
     return w
 
 

@@ -92,11 +92,23 @@ def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     The standard deviation is the population one (ddof 0); a feature constant on the training
     rows (the digits' always-blank corner pixels) is only centred: dividing by 0 would make NaN.
     Returns the training rows and each of ``others`` scaled with the same statistics.
+
+    Each feature is first divided by the power of two at or above its largest magnitude on the
+    training rows, so the sums behind the mean and the standard deviation can't overflow, even
+    for values near the float64 limit. Dividing by a power of two is exact, so the result is
+    bit for bit the direct formula's wherever that one doesn't overflow. A test row far outside
+    the training rows' range can still overflow: the caller checks the result is finite.
     """
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return [(a - mean) / std for a in (x_train, *others)]
+    _, exponent = np.frexp(np.max(np.abs(x_train), axis=0))  # max |x| = m * 2**exponent, m in [0.5, 1)
+    scale = np.ldexp(1.0, exponent - 1)  # a power of two <= max |x| (0.5 for a feature of zeros)
+    with np.errstate(over="ignore"):  # a test row's overflow shows as inf: the caller checks
+        mean = (x_train / scale).mean(axis=0)
+        std = (x_train / scale).std(axis=0)
+        varies = std > 0
+        return [
+            np.where(varies, (a / scale - mean) / np.where(varies, std, 1.0), a - mean * scale)
+            for a in (x_train, *others)
+        ]
 
 
 @dataclass(frozen=True)

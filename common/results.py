@@ -79,7 +79,15 @@ class TrainingDiverged(ArithmeticError):
 
     def __init__(self, result: TrainResult):
         self.result = result
+        cost = float(result.costs[-1])
+        if result.diverged_at == 0:  # before any step: the lr can't be the cause
+            hint = (
+                f"the initial model's cost is already {cost} in {result.dtype}, before any step: the logits "
+                f"of the data and the initial parameters overflow; try float64 or smaller inputs."
+            )
+            super().__init__(f"{result.label} can't start training: {hint}")
+            return
         super().__init__(
-            f"{result.label} diverged at epoch {result.diverged_at}: cost {float(result.costs[-1])} "
+            f"{result.label} diverged at epoch {result.diverged_at}: cost {cost} "
             f"({result.dtype}, lr {result.lr}); training stopped there. Try a smaller --lr."
         )

@@ -15,6 +15,7 @@ both are computed here, once, in float64 NumPy, and every backend receives the s
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from dataclasses import replace as _dataclass_replace
@@ -27,12 +28,15 @@ from .data import Batches
 from .spec_tables import (
     SpecError,
     check_fields,
+    check_finite_list,
+    check_fits,
     check_int,
+    check_name,
     check_positive_float,
-    check_str,
     data_table,
     init_table,
     is_number_list,
+    memory_limit,
     optimizer_table,
 )
 
@@ -214,24 +218,63 @@ def bundled_specs() -> list[str]:
 
 
 def load_spec(name_or_path: str | Path) -> Spec:
-    """Load a bundled spec by name (``"seed"``) or a TOML file by path."""
-    text_path = Path(name_or_path)
-    if text_path.suffix == ".toml" or text_path.exists():
-        path = text_path
+    """Load a bundled spec by name (``"seed"``) or a TOML file by path.
+
+    A path ends in ``.toml`` or has a path separator in it (``my.toml``, ``specs/mine``,
+    ``./iris``), or is a ``pathlib.Path``; anything else is a bundled spec's name, whatever files
+    the working folder holds.
+    """
+    path, raw = read_spec(name_or_path)
+    return spec_from_dict(raw, path=path)
+
+
+def spec_path(name_or_path: str | Path) -> str:
+    """The file a spec name or path means (load_spec's rule), checked to be a readable file's path."""
+    text = str(name_or_path)
+    separators = [s for s in ("/", os.sep, os.altsep) if s]
+    if isinstance(name_or_path, Path) or text.endswith(".toml") or any(s in text for s in separators):
+        path = Path(text)
+        if path.is_dir():
+            raise SpecError(f"spec: {text!r} is a folder, not a spec file")
+        if not path.exists():
+            raise SpecError(f"spec: no such file {text!r}")
         if not path.is_file():
-            raise SpecError(f"spec: no such file {str(name_or_path)!r}")
-    else:
-        path = SPEC_DIR / f"{name_or_path}.toml"
-        if not path.is_file():
-            raise SpecError(
-                f"spec: unknown spec {str(name_or_path)!r}; bundled specs: {', '.join(bundled_specs())}"
-                " (or give a path to a .toml file)"
-            )
+            raise SpecError(f"spec: {text!r} is not a regular file")
+        # a relative path as given can't be taken for a name: keep (or add) its folder
+        return text if text.endswith(".toml") or any(s in text for s in separators) else os.path.join(".", text)
+    if text not in bundled_specs():
+        here = f"; ./{text} is not read as a spec: a path ends in .toml or has a / in it" if Path(text).exists() else ""
+        raise SpecError(
+            f"spec: unknown spec {text!r}; bundled specs: {', '.join(bundled_specs())}"
+            f" (or give a path to a .toml file){here}"
+        )
+    return str(SPEC_DIR / f"{text}.toml")
+
+
+def read_spec(name_or_path: str | Path) -> tuple[str, dict[str, Any]]:
+    """(the file's path, its parsed TOML): the file is UTF-8 TOML; nothing is checked beyond that."""
+    path = spec_path(name_or_path)
+    limit = memory_limit()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        if limit is not None and os.path.getsize(path) > limit:
+            raise SpecError(f"spec: {path!r} is {os.path.getsize(path)} bytes, more than half this machine's memory")
+        data = Path(path).read_bytes()
+    except PermissionError:
+        raise SpecError(f"spec: can't read {path!r}: permission denied") from None
+    except OSError as exc:
+        raise SpecError(f"spec: can't read {path!r}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"spec: {path!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    try:
+        return path, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"spec: {path} is not valid TOML: {exc}") from None
-    return spec_from_dict(raw, path=str(path))
+        raise SpecError(f"spec: {path!r} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"spec: {path!r} nests arrays or tables too deeply to read") from None
 
 
 def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
@@ -241,6 +284,7 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
     if missing:
         raise SpecError(f"{sorted(missing)[0]}: missing from the spec")
 
+    name = check_name("name", raw["name"])
     model, init, opt = raw["model"], raw["init"], raw["optimizer"]
     for section, keys in (
         ("model", ("in_features", "out_features")),
@@ -253,6 +297,8 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
 
     d = check_int("model.in_features", model["in_features"], minimum=1)
     c = check_int("model.out_features", model["out_features"], minimum=1)
+    where, value = ("model.out_features", c) if c >= d else ("model.in_features", d)
+    check_fits(where, value, f"the weight ({c} x {d} float64)", c * d * 8)
     data = data_table(raw["data"], d, c)
     w, b = init_table(init, d, c)
     options = optimizer_table(opt, data["x_train"].shape[0])
@@ -262,7 +308,7 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
     costs = exp.get("costs", [])
     if not is_number_list(costs):
         raise SpecError(f"expected.costs: expected a list of numbers, got {costs!r}")
-    costs = tuple(float(v) for v in costs)
+    costs = check_finite_list("expected.costs", costs)
     epochs = options["epochs"]
     if costs and (len(costs) - 1) * every > epochs:
         raise SpecError(f"expected.costs: {len(costs)} costs every {every} epochs run past optimizer.epochs = {epochs}")
@@ -290,7 +336,7 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
         if arr is not None:
             arr.setflags(write=False)
     return Spec(
-        name=check_str("name", raw["name"]),
+        name=name,
         description=str(raw.get("description", "")).strip(),
         num_classes=c,
         init_weight=w,

@@ -7,6 +7,8 @@ puts the checked tables together into a ``Spec``.
 from __future__ import annotations
 
 import math
+import os
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -80,7 +82,20 @@ def data_table(data: dict[str, Any], d: int, c: int) -> dict[str, Any]:
     if data.get("standardize", False):
         x, *rest = standardize(x, *([] if x_test is None else [x_test]))
         x_test = rest[0] if rest else None
+        _check_standardized(x, x_test)
     return {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}
+
+
+def _check_standardized(x: np.ndarray, x_test: np.ndarray | None) -> None:
+    """Standardised data are finite, or one error naming data.standardize and the feature."""
+    for part, arr in (("training", x), ("test", x_test)):
+        bad = np.argwhere(~np.isfinite(arr)) if arr is not None else np.empty((0, 2), dtype=np.intp)
+        if len(bad):
+            row, feature = (int(i) for i in bad[0])
+            raise SpecError(
+                f"data.standardize: feature {feature} overflows float64 once standardised "
+                f"({part} row {row} scaled with the training rows' mean and standard deviation)"
+            )
 
 
 def _inline_pair(data: dict[str, Any], part: str, d: int, c: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +120,7 @@ def _synthetic(table: dict[str, Any] | None, d: int, c: int) -> tuple[np.ndarray
     if "samples" not in table:
         raise SpecError("data.synthetic.samples: missing from the spec")
     samples = check_int("data.synthetic.samples", table["samples"], minimum=1)
+    check_fits("data.synthetic.samples", samples, f"the data ({samples} x {d} float64)", samples * d * 8)
     seed = _check_seed("data.synthetic.seed", table.get("seed", 0))
     separation = check_positive_float("data.synthetic.separation", table.get("separation", 3.0))
     return synthetic(samples, d, c, seed=seed, separation=separation)
@@ -136,11 +152,9 @@ def init_table(init: dict[str, Any], d: int, c: int) -> tuple[np.ndarray, np.nda
     w = _float_matrix("init.weight", init["weight"])
     if w.shape != (c, d):
         raise SpecError(f"init.weight: shape {w.shape} but the model needs (out_features, in_features) = {(c, d)}")
-    b = np.asarray(init["bias"], dtype=np.float64) if is_number_list(init["bias"]) else None
-    if b is None or b.shape != (c,):
+    if not is_number_list(init["bias"]) or len(init["bias"]) != c:
         raise SpecError(f"init.bias: expected {c} numbers, got {init['bias']!r}")
-    _check_finite("init.bias", b)
-    return w, b
+    return w, np.asarray(check_finite_list("init.bias", init["bias"]), dtype=np.float64)
 
 
 def optimizer_table(opt: dict[str, Any], num_samples: int) -> dict[str, Any]:
@@ -152,6 +166,8 @@ def optimizer_table(opt: dict[str, Any], num_samples: int) -> dict[str, Any]:
         "lr": check_positive_float("optimizer.lr", opt["lr"]),
         "epochs": check_int("optimizer.epochs", opt["epochs"], minimum=0),
     }
+    epochs = out["epochs"]
+    check_fits("optimizer.epochs", epochs, f"the costs ({epochs + 1} float64)", (epochs + 1) * 8)
     for key in ("momentum", "dampening", "weight_decay"):
         out[key] = _check_nonnegative_float(f"optimizer.{key}", opt.get(key, 0.0))
     if out["dampening"] > 1:
@@ -204,6 +220,41 @@ def check_str(where: str, value: Any) -> str:
     return value
 
 
+def check_name(where: str, value: Any) -> str:
+    """A non-empty string without control characters (a newline would split a report's line)."""
+    value = check_str(where, value)
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) == "Cc":
+            raise SpecError(f"{where}: control character {ch!r} at position {i} in {value!r}")
+    return value
+
+
+def memory_limit() -> int | None:
+    """The most bytes one of a spec's arrays may need: half the machine's physical memory (training
+    holds copies: the backend's own, in its dtype). None where the system doesn't say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(where: str, value: Any, what: str, nbytes: int) -> None:
+    """Refuse a size whose array would need more than ``memory_limit()`` bytes, before allocating it."""
+    limit = memory_limit()
+    if limit is not None and nbytes > limit:
+        raise SpecError(
+            f"{where}: {value!r} is too big: {what} would need {_bytes(nbytes)}, "
+            f"over the limit of {_bytes(limit)} (half this machine's memory)"
+        )
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def check_int(where: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise SpecError(f"{where}: expected an integer, got {value!r}")
@@ -215,7 +266,7 @@ def check_int(where: str, value: Any, minimum: int) -> int:
 def check_positive_float(where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise SpecError(f"{where}: expected a number, got {value!r}")
-    value = float(value)
+    value = to_float(where, value)
     if not math.isfinite(value) or value <= 0:
         raise SpecError(f"{where}: must be a finite number > 0, got {value!r}")
     return value
@@ -224,10 +275,27 @@ def check_positive_float(where: str, value: Any) -> float:
 def _check_nonnegative_float(where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise SpecError(f"{where}: expected a number, got {value!r}")
-    value = float(value)
+    value = to_float(where, value)
     if not math.isfinite(value) or value < 0:
         raise SpecError(f"{where}: must be a finite number >= 0, got {value!r}")
     return value
+
+
+def to_float(where: str, value: Any) -> float:
+    """float(value), or one error for an integer beyond float64 (TOML integers may have any size)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise SpecError(f"{where}: {value} is too large for float64") from None
+
+
+def check_finite_list(where: str, values: list[Any]) -> tuple[float, ...]:
+    """A list of numbers, each finite in float64, as floats."""
+    out = tuple(to_float(f"{where}[{i}]", v) for i, v in enumerate(values))
+    for i, v in enumerate(out):
+        if not math.isfinite(v):
+            raise SpecError(f"{where}: non-finite value {v!r} at index {i}")
+    return out
 
 
 def _check_seed(where: str, value: Any) -> int:
@@ -247,7 +315,13 @@ def _float_matrix(where: str, value: Any) -> np.ndarray:
     if len({len(row) for row in value}) > 1:
         lengths = sorted({len(row) for row in value})
         raise SpecError(f"{where}: rows of different lengths {lengths}")
-    arr = np.asarray(value, dtype=np.float64).reshape(len(value), -1 if value and value[0] else 0)
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(len(value), -1 if value and value[0] else 0)
+    except OverflowError:  # an integer beyond float64 (TOML integers may have any size)
+        for i, row in enumerate(value):
+            for j, v in enumerate(row):
+                to_float(f"{where}[{i}][{j}]", v)
+        raise
     _check_finite(where, arr)
     return arr
 

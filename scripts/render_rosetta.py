@@ -3,6 +3,7 @@
 
     python scripts/render_rosetta.py                      # docs/rosetta.html -> rosetta-1280.png
     python scripts/render_rosetta.py --width 1280 --height 2400 --out /tmp/page.png some.html
+    python scripts/render_rosetta.py --width 390 --height 2400 --out /tmp/phone.png   # as on a phone
 
 Needs Debian's ``chromium`` package (``apt-get install -y chromium``), or a Google Chrome already
 installed; nothing is downloaded.

@@ -9,7 +9,7 @@ import pytest
 
 from softmax_rosetta import BackendError
 from softmax_rosetta.testing import require_backend, selected_backends
-from softmax_rosetta.tools.bench import Options, check_targets, floor, markdown_report, run, runner, text_report
+from softmax_rosetta.tools.bench import Options, check_targets, floor, markdown_report, report, run, runner, text_report
 from softmax_rosetta.tools.cli import main
 
 TINY = dict(size=500, epochs=3, repeats=1, progress=False)
@@ -110,6 +110,34 @@ def test_bench_command_json_and_usage_errors(small_floor, capsys, tmp_path):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        (
+            "missing/bench.md",
+            "--markdown: can't write '{tmp}/missing/bench.md': the folder '{tmp}/missing' does not exist",
+        ),
+        ("", "--markdown: '{tmp}/' is a folder, not a file"),
+        ("file/bench.md", "--markdown: can't write '{tmp}/file/bench.md': the folder '{tmp}/file' is not a folder"),
+    ],
+)
+def test_a_markdown_file_that_cant_be_written_is_one_line_before_anything_runs(where, message, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    argv = ["bench", "--workloads", "T", "--backends", "numpy", "--no-progress", "--markdown", f"{tmp_path}/{where}"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was measured
+    assert captured.err == f"softmax-rosetta: error: {message.format(tmp=tmp_path)}\n"
+
+
+def test_an_unknown_variant_is_one_line_naming_the_known_ones(capsys):
+    argv = ["bench", "--workloads", "T", "--backends", "numpy", "--variants", "fast,bogus", "--no-progress"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was measured
+    assert captured.err == "softmax-rosetta: error: --variants: unknown variant 'bogus'; known: lesson, fast\n"
+
+
 @pytest.mark.slow
 def test_a_backend_process_that_fails_is_reported_not_raised(small_floor, monkeypatch, capsys):
     """A timing process that crashes leaves a failed row and exit status 1; the floor still runs."""
@@ -155,3 +183,111 @@ def test_a_gpu_run_times_the_backends_with_one_and_measures_the_floor_through_th
     assert runner._on_device(Options(device="cuda", backends=tuple(names)), names, launch) == (names, "jax")
     with pytest.raises(BackendError, match="no backend of numpy, torch sees one"):
         runner._on_device(Options(device="cuda", backends=("numpy", "torch")), ["numpy", "torch"], launch)
+
+
+# --- a busy machine is said so above the tables, not printed as if its ratios held --------------
+
+
+def _crafted(load_before, load_after, spreads):
+    """A bench result as runner.run returns it, on a 2-CPU machine, for the reports alone: one workload,
+    one run per (variant, max/min of its repeats)."""
+    runs = []
+    for variant, spread in spreads.items():
+        low = 1e-3
+        runs.append(
+            {
+                "workload": "M",
+                "backend": "numpy",
+                "variant": variant,
+                "ok": True,
+                "min": low,
+                "median": low * (1 + spread) / 2,
+                "max": low * spread,
+                "min_per_epoch": low / 10,
+                "median_per_epoch": low * (1 + spread) / 20,
+                "max_per_epoch": low * spread / 10,
+                "repeats": 5,
+                "compile_seconds": 0.0,
+                "ratio": 4.0 * spread,
+            }
+        )
+    floor = {
+        "bandwidth": 30e9,
+        "bandwidth_method": "add.reduce",
+        "matmul_rate": 200e9,
+        "matmul_n": 2048,
+        "measured": [],
+        "blas": [],
+    }
+    return {
+        "device": "cpu",
+        "threads": 2,
+        "quick": False,
+        "machine": {"cpu": "a CPU", "nproc": 2, "ram_gib": 24},
+        "floor": floor,
+        "load_before": load_before,
+        "load_after": load_after,
+        "unset_for_benchmark": {},
+        "workloads": [
+            {
+                "name": "M",
+                "title": "digits",
+                "n": 1797,
+                "d": 64,
+                "c": 10,
+                "epochs": 9,
+                "steps": 10,
+                "versus": "floor",
+                "floor_s": 2.5e-5,
+                "floor_read_s": 1e-5,
+                "floor_matmul_s": 2.5e-5,
+            }
+        ],
+        "runs": runs,
+        "targets": [{"met": True, "text": "M: numpy fast <= 5x floor"}],
+        "processes": [],
+        "started": "2026-12-01T00:00:00+00:00",
+        "command": ["softmax-rosetta", "bench"],
+        "cpus": [0, 1],
+    }
+
+
+def test_a_quiet_run_has_no_warning():
+    result = _crafted([0.3, 0.5, 0.6], [2.1, 1.2, 0.9], {"lesson": 1.1, "fast": 1.5})
+    assert report.busy_reasons(result) == []
+    assert "busy" not in text_report(result) and "busy" not in markdown_report(result)
+    assert " *" not in text_report(result)
+
+
+def test_a_busy_machine_is_said_so_above_the_tables():
+    # others' load before the run; after it, 5.2 less the benchmark's own 2 threads; one variant interrupted
+    result = _crafted([3.2, 2.0, 1.0], [5.2, 3.0, 1.5], {"lesson": 1.1, "fast": 6.0})
+    reasons = report.busy_reasons(result)
+    assert reasons == [
+        "load average 3.2 before the run on 2 CPUs",
+        "load average 5.2 after the run (2 of it the benchmark's own threads) on 2 CPUs",
+        "M: numpy fast: repeats from 100 us to 600 us per epoch (6.0x)",
+    ]
+    text = text_report(result).splitlines()
+    warning = text.index(
+        "WARNING: the machine was busy: these numbers (ratios and targets too) may not mean much; "
+        "rerun on a quiet machine"
+    )
+    table = next(i for i, line in enumerate(text) if line.lstrip().startswith("backend"))
+    assert warning < table and text[warning + 1 : warning + 4] == [f"  - {r}" for r in reasons]
+    fast = next(line for line in text if " fast " in line and "numpy" in line)
+    lesson = next(line for line in text if " lesson " in line and "numpy" in line)
+    assert fast.endswith("24.00 *") and lesson.endswith("4.40")  # the interrupted variant's ratio is marked
+    assert "  *: its repeats spread more than 2x: the ratio is not reliable" in text
+    assert "Targets (the machine was busy: see the warning above):" in text
+    md = markdown_report(result)
+    assert md.index("**The machine was busy") < md.index("| backend |")
+    assert all(f"- {r}" in md for r in reasons)
+
+
+def test_only_the_load_of_others_counts():
+    # after the run the benchmark's own 2 threads account for the load; a spread just under the limit
+    result = _crafted([1.4, 1.0, 1.0], [3.4, 2.0, 1.0], {"lesson": report.SPREAD_LIMIT * 0.99})
+    assert report.busy_reasons(result) == []
+    result = _crafted(None, None, {"lesson": 1.0})  # no load average on this system: nothing to say
+    assert report.busy_reasons(result) == []

@@ -1,6 +1,7 @@
 """The softmax-rosetta command: the lesson's printout, JSON, and one-line errors."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from softmax_rosetta.testing import assert_within
+from softmax_rosetta.testing import assert_within, require_backend
 from softmax_rosetta.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +152,96 @@ def test_without_torch_and_jax(tmp_path):
         assert "\n" not in out.stderr.strip()
     out = _python(BLOCK + "from softmax_rosetta.tools.cli import main; sys.exit(main(['backends']))")
     assert "torch  not installed (needs torch): pip install 'softmax-rosetta[torch]'" in out.stdout
+
+
+# --- train names what ran on stderr; --quiet prints the costs alone ------------------------------
+
+
+def test_train_names_what_ran_on_stderr_and_leaves_stdout_to_the_lesson(capsys):
+    assert main(["train", "numpy", "--epochs", "200"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[:3] == [
+        "epoch: 0 cost: 1.6167852878570557",
+        "epoch: 100 cost: 0.6588907837867737",
+        "epoch: 200 cost: 0.5734434723854065",
+    ]
+    assert len(lines) == 4 and lines[3].startswith("train accuracy: ")
+    import numpy as np
+
+    assert captured.err.splitlines() == [
+        "# softmax-rosetta train: backend numpy, variant lesson, float32 on cpu; "
+        f"spec seed (8 x 4 -> 3 classes), 200 epochs, lr 0.1; numpy {np.__version__}"
+    ]
+
+
+def test_train_banner_names_the_variant_dtype_and_spec(backend_name, capsys):
+    variant = "fast"  # every backend has it
+    assert main(["train", backend_name, "--variant", variant, "--dtype", "float64", "--epochs", "3"]) == 0
+    (banner,) = capsys.readouterr().err.splitlines()
+    assert banner.startswith(f"# softmax-rosetta train: backend {backend_name}, variant fast, float64 on cpu; ")
+    assert "spec seed (8 x 4 -> 3 classes), 3 epochs, lr 0.1; " in banner
+
+
+def test_train_quiet_prints_the_costs_alone(capsys):
+    assert main(["train", "numpy", "--quiet", "--spec", "iris", "--epochs", "100", "--log-every", "50"]) == 0
+    captured = capsys.readouterr()
+    assert [line.split()[:2] for line in captured.out.splitlines()] == [["epoch:", e] for e in ("0", "50", "100")]
+    assert all(LINE.match(line) for line in captured.out.splitlines())  # no accuracy lines, train or test
+    assert captured.err == ""
+
+
+def test_train_quiet_and_json_dont_go_together(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "numpy", "--quiet", "--json"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "softmax-rosetta train: error: argument --json: not allowed with argument --quiet (see --help)"
+    )
+
+
+# --- output paths and the environment, checked before any work -------------------------------
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_rosetta_out_naming_a_file_is_one_line_and_exit_2(check, tmp_path, capsys):
+    target = tmp_path / "rosetta.md"
+    target.write_text("x")
+    assert main(["rosetta", "--out", str(target), *(["--check"] if check else [])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"softmax-rosetta: error: --out: '{target}' exists and is not a folder\n"
+    assert main(["rosetta", "--out", str(target / "docs")]) == 2
+    assert capsys.readouterr().err == (
+        f"softmax-rosetta: error: --out: can't create the folder '{target}/docs': '{target}' is a file, not a folder\n"
+    )
+    assert target.read_text() == "x"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platforms", ["cuda", "tpu"])  # jax fails on them differently: no plugin, no library
+def test_jax_platforms_naming_a_platform_that_is_not_there(platforms, tmp_path):
+    """train: one line naming JAX_PLATFORMS and its value, exit 2; compare: that backend's failure line."""
+    cls = require_backend("jax")
+    if platforms == "cuda" and "cuda" in cls.available_devices():
+        pytest.skip("jax sees a GPU here: JAX_PLATFORMS=cuda is there")
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    env["JAX_PLATFORMS"] = platforms
+    said = f"JAX_PLATFORMS={platforms!r}: jax can't start it on this machine ("
+
+    def run(*argv):
+        cmd = [sys.executable, "-m", "softmax_rosetta.tools.cli", *argv]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+    out = run("train", "jax")
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == "" and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith(f"softmax-rosetta: error: {said}"), out.stderr
+    assert out.stderr.endswith("); unset it to let jax choose, or set it to cpu\n"), out.stderr
+    out = run("backends")
+    assert out.returncode == 0 and f"jax    broken: {said}" in out.stdout, out.stdout + out.stderr
+    out = run("compare", "--backends", "numpy,jax", "--dtypes", "float32", "--no-plots", "--out", str(tmp_path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    (line,) = [line for line in out.stdout.splitlines() if line.startswith("[2/2] jax: ")]
+    assert " FAILED in " in line and f": BackendError: {said}" in line, line
+    assert out.stdout.splitlines()[-1].startswith(f"FAIL (pointing at jax): jax failed to run: BackendError: {said}")

@@ -2,7 +2,8 @@
 
 One table of cases: each option alone and combined, all-ignored batches, C = 1, logits of
 +-1e4 and -inf entries, the three shapes ((N, C), (N, C, d1, ...), unbatched (C,)), class
-indices and class probabilities; each run with every reduction, in float32 and float64.
+indices and class probabilities, negative class weights and empty batches; each run with every
+reduction, in float32 and float64.
 Expected values come from torch itself where it is installed, else from the float64 NumPy
 reference written out below (which is checked against torch wherever torch is installed).
 
@@ -66,6 +67,7 @@ def _table():
     y = np.array([0, 3, 1, 2, 3, 0])
     y_ignored = np.array([0, -100, 1, 2, -100, 0])
     w = np.array([0.5, 2.0, 1.0, 0.25])
+    w_signed = np.array([0.5, -2.0, 1.0, 0.25])
     soft = rng.dirichlet(np.ones(4), size=6)
     one_hot_soft = np.eye(4)[y]  # probabilities with exact zeros
     # the edge cases keep the shape (6, 4): JAX compiles its ops once per shape
@@ -108,6 +110,20 @@ def _table():
         Case("2d-default", z, y),
         Case("2d-weight", z, y, {"weight": w}),
         Case("2d-weight-with-a-zero", z, y, {"weight": [0.0, 2.0, 1.0, 0.25]}),
+        Case("2d-negative-weight", z, y, {"weight": w_signed}),  # torch takes any finite weight
+        Case("2d-negative-weight-smoothing", z, y, {"weight": w_signed, "label_smoothing": 0.2}),
+        Case("2d-weights-cancel", z, y_ignored, {"weight": w_signed}),  # sum of w[y] = 0: +-inf and nan
+        Case(
+            "2d-weights-cancel-smoothing",
+            z,
+            y_ignored,
+            {"weight": w_signed, "label_smoothing": 0.2},
+            onehot=False,
+        ),  # torch's mean: two terms over 0, inf - inf = nan; the one-hot level's one sum: inf
+        Case("soft-negative-weight", z, soft, {"weight": w_signed, "label_smoothing": 0.1}),
+        Case("empty-batch", z[:0], y[:0], {"weight": w, "label_smoothing": 0.1}),  # N = 0: mean 0 / 0, "none" empty
+        Case("empty-batch-soft", z[:0], soft[:0]),
+        Case("3d-empty-d1", z3[:, :, :0], y3[:, :0], {"weight": [1.0, 0.5, 2.0, 0.0, 1.5]}),
         Case("2d-ignore-default-index", z, y_ignored),
         Case("2d-ignore-a-class", z, y, {"ignore_index": 3}),
         Case("2d-ignore-minus-one", z, np.where(y_ignored == -100, -1, y_ignored), {"ignore_index": -1}),
@@ -231,7 +247,7 @@ def reference(
             if eps > 0:
                 q = q * (1 - eps) + eps / num_classes
             losses = -(lp * q * w).sum(axis=-1)
-            scale = 1 / losses.size if reduction == "mean" else 1.0
+            scale = 1 / np.float64(losses.size) if reduction == "mean" else 1.0  # no elements: nan, as torch
             value = losses.sum() * scale if reduction != "none" else losses
             g = -(q * w) * scale
         else:  # nll_loss_nd, then cross_entropy_loss_label_smoothing

@@ -58,7 +58,26 @@ def test_the_cli_says_so_in_one_line_and_exits_1(capsys):
     assert main(["train", "numpy", "--lr", "1e38"]) == 1
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0] == "epoch: 0 cost: 1.6167852878570557"
-    assert captured.err.strip() == (
+    assert captured.err.splitlines()[-1] == (
         "softmax-rosetta: numpy diverged at epoch 1: cost nan (float32, lr 1e+38); "
         "training stopped there. Try a smaller --lr."
     )
+
+
+def test_a_cost_that_is_already_inf_before_any_step_does_not_blame_the_lr(tmp_path, capsys):
+    """Logits that overflow float32 (data and weights that each fit) make the very first cost nan:
+    the message says so instead of suggesting a smaller learning rate."""
+    from softmax_rosetta.tools.cli import main
+
+    spec = tmp_path / "overflow.toml"
+    spec.write_text(
+        'name = "overflow"\n[data]\nx_train = [[1e20, 2e20], [3e20, -1e20]]\ny_train = [0, 1]\n'
+        "[model]\nin_features = 2\nout_features = 2\n"
+        '[init]\nkind = "explicit"\nweight = [[1e19, 1e19], [-1e19, 2e19]]\nbias = [0, 0]\n'
+        '[optimizer]\nname = "sgd"\nlr = 0.1\nepochs = 3\n'
+        "[tolerance.float32]\nexpected_cost = 1e-6\ncost = 1e-6\nparam = 1e-6\noutput = 1e-6\n"
+    )
+    assert main(["train", "numpy", "--spec", str(spec)]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("softmax-rosetta: numpy can't start training: the initial model's cost is already nan")
+    assert "--lr" not in last and "overflow" in last

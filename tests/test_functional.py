@@ -119,3 +119,46 @@ def test_bad_options_are_named(backend_name):
         get_backend(backend_name, dtype="float16")
     with pytest.raises(BackendError, match=r"device: unknown device 'tpu'"):
         get_backend(backend_name, device="tpu")
+
+
+# --- what torch does at the edges of softmax's input, in every backend ---------------------------
+def test_softmax_of_a_0_d_input_is_one(be, dtype):
+    """torch treats a 0-d input as one element along its own axis (dim 0 or -1): softmax 1, log_softmax 0."""
+    for axis in (0, -1):
+        p, lp = be.softmax(np.array(2.5), axis=axis), be.log_softmax(np.array(-7.0), axis=axis)
+        assert p.shape == lp.shape == () and p.dtype == lp.dtype == np.dtype(dtype)
+        assert p == 1.0 and lp == 0.0
+    with np.errstate(invalid="ignore"):  # NumPy warns of its inf - inf
+        assert np.isnan(be.softmax(np.array(np.inf), axis=0))  # nan, as torch
+
+
+@pytest.mark.parametrize("shape,axis", [((5, 0, 0), -1), ((0, 3), 0), ((0, 3), 1), ((2, 0), 1)])
+def test_softmax_of_an_empty_input_is_empty(be, dtype, shape, axis):
+    """A dimension of 0 gives an empty result, as torch's; NumPy's max alone would refuse the reduction."""
+    for fn in (be.softmax, be.log_softmax):
+        out = fn(np.zeros(shape), axis=axis)
+        assert out.shape == shape and out.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize(
+    "shape,axis,message",
+    [
+        (
+            (2, 3),
+            None,
+            "axis: expected an integer, got None; softmax normalises along one axis, as torch's dim: "
+            "name it (-1 for the last)",
+        ),
+        ((2, 3), 2, "axis: 2 is out of range for an input of 2 dimensions; expected an integer in [-2, 1]"),
+        ((2, 3), -3, "axis: -3 is out of range for an input of 2 dimensions; expected an integer in [-2, 1]"),
+        ((), 1, "axis: 1 is out of range for an input of 0 dimensions; expected an integer in [-1, 0]"),
+        ((3,), 1.0, "axis: expected an integer, got 1.0"),
+        ((3,), True, "axis: expected an integer, got True"),
+    ],
+)
+def test_bad_axes_raise_the_same_error_everywhere(be, shape, axis, message):
+    """axis=None would normalise the whole array in NumPy and JAX and a row in torch: refused, in every backend."""
+    for fn in (be.softmax, be.log_softmax):
+        with pytest.raises(BackendError) as info:
+            fn(np.zeros(shape), axis=axis)
+        assert str(info.value) == message

@@ -138,6 +138,15 @@ def _clean_env(bin_dir: Path | None = None) -> dict[str, str]:
     return env
 
 
+def _requirements(wheel):
+    """The wheel's core requirements (its Requires-Dist lines without an extra), as pip arguments."""
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = zf.read(metadata).decode().splitlines()
+    requires = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
+    return [r for r in requires if "extra ==" not in r]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, wheel, other_common_wheel):
     """A fresh venv (no system site-packages) with NumPy, this project's wheel and other-common;
@@ -152,13 +161,14 @@ def installed(tmp_path_factory, wheel, other_common_wheel):
     python = bin_dir / ("python.exe" if os.name == "nt" else "python")
     env = _clean_env(bin_dir)
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", ROOT / "constraints.txt"]
-    # NumPy at the version constraints.txt pins (the one the suite runs against), from pip's cache,
-    # its configured indexes or PyPI; where none can serve it, that is this machine, not the package.
-    proc = _run([*pip, "numpy"], cwd=tmp, env=env)
+    # The wheel's own requirements (NumPy and the rest of its core), at the versions constraints.txt
+    # pins, from pip's cache, its configured indexes or PyPI; where none can serve them, that is this
+    # machine, not the package.
+    proc = _run([*pip, *_requirements(wheel)], cwd=tmp, env=env)
     if proc.returncode:
-        reason = "could not install numpy into a fresh venv (no network, and no wheel in pip's cache?)"
+        reason = "could not install the wheel's requirements into a fresh venv (no network, no cached wheels?)"
         pytest.skip(f"{reason}:\n{_output(proc)}")
-    # The two wheels, offline: numpy>=1.26 is already there, so a failure here is the wheel's.
+    # The two wheels, offline: their requirements are already there, so a failure here is the wheel's.
     proc = _run([*pip, "--no-index", wheel, other_common_wheel], cwd=tmp, env=env)
     assert proc.returncode == 0, f"installing {wheel.name} and {other_common_wheel.name} failed:\n{_output(proc)}"
     work = tmp / "work"

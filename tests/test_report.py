@@ -332,6 +332,9 @@ def test_skipped_backends_are_listed_with_their_reason_and_not_counted(small_spe
         (["--tolerance-scale", "0"], "must be a finite number > 0"),
         (["--tolerance-scale", "nan"], "must be a finite number > 0"),
         (["--spec", "no-such-spec"], "unknown spec"),
+        (["--tolerance-scale", "1e-320"], "--tolerance-scale: 1e-320 times the float32 expected_cost tolerance"),
+        (["--tolerance-scale", "1e-320"], "underflows to 0; use at least 2.23e-302"),
+        (["--tolerance-scale", "1e-300"], "float64 cost tolerance (1e-13) is 1e-313, a subnormal float"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(argv, words, tmp_path, capsys):
@@ -345,11 +348,81 @@ def test_usage_errors_are_one_line_and_exit_2(argv, words, tmp_path, capsys):
     assert not (tmp_path / "out" / "report.md").exists()
 
 
-def test_out_must_be_a_folder(tmp_path, capsys):
-    target = tmp_path / "file"
-    target.write_text("x")
-    assert cli.main(["compare", "--out", str(target)]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+def _writable(folder):
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder this process can't write into: mode 555, or (root writes anyway) immutable (chattr +i)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    if _writable(folder):
+        try:
+            immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+        except FileNotFoundError:
+            pass
+        if not immutable or _writable(folder):
+            pytest.skip("can't make a folder read-only for this user (root, and no chattr +i here)")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("a file", "--out: '{file}' exists and is not a folder"),
+        ("under a file", "--out: can't create the folder '{file}/sub': '{file}' is a file, not a folder"),
+        ("empty", "--out: empty path"),
+        ("a dangling symlink", "--out: '{link}' is a symbolic link to '{tmp}/nowhere/out', which does not exist"),
+        ("read-only", "--out: can't write into the folder '{ro}': "),
+        ("in a read-only folder", "--out: can't create the folder '{ro}/sub': "),
+    ],
+)
+def test_an_out_that_cant_be_written_is_one_line_before_anything_runs(case, message, tmp_path, capsys, request):
+    file, link = tmp_path / "file", tmp_path / "link"
+    file.write_text("x")
+    link.symlink_to(tmp_path / "nowhere" / "out")
+    ro = request.getfixturevalue("read_only") if "read-only" in case else None
+    out = {
+        "a file": file,
+        "under a file": file / "sub",
+        "empty": "",
+        "a dangling symlink": link,
+        "read-only": ro,
+        "in a read-only folder": f"{ro}/sub",
+    }[case]
+    assert cli.main(["compare", "--backends", "numpy", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing ran
+    assert captured.err.startswith("softmax-rosetta: error: ") and captured.err.count("\n") == 1, captured.err
+    assert message.format(file=file, link=link, tmp=tmp_path, ro=ro) in captured.err
+    assert not (tmp_path / "nowhere").exists() and file.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("missing/summary.md", "can't write '{tmp}/missing/summary.md': the folder '{tmp}/missing' does not exist"),
+        ("", "'{tmp}/' is a folder, not a file"),
+    ],
+)
+def test_an_unwritable_step_summary_is_one_line_before_anything_runs(where, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", f"{tmp_path}/{where}")
+    assert cli.main(["compare", "--backends", "numpy", "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"softmax-rosetta: error: $GITHUB_STEP_SUMMARY: {message.format(tmp=tmp_path)}" in captured.err
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_interrupted_run_leaves_no_report_that_could_read_as_a_pass(tmp_path, monkeypatch, capsys):
@@ -451,3 +524,85 @@ def test_a_diverged_run_is_marked_not_compared(small_spec, tmp_path):
     assert [(c["a"], c["b"], c["passed"]) for c in diverged] == [("numpy", "at epoch 1", False)]
     assert not [c for c in data["checks"] if c["check"] in ("costs", "expected", "params")]
     assert "numpy (float32) diverged at epoch 1" in stdout.strip().splitlines()[-1]
+
+
+# --- the plots and what report.md says about them ------------------------------------------------
+
+
+def _numpy_report(spec_path, dtypes):
+    """The report of real NumPy runs on the spec, built as ``compare`` builds it (without its processes)."""
+    from softmax_rosetta import get_backend
+    from softmax_rosetta.tools.report import model
+
+    spec = load_spec(spec_path)
+    trained = {d: get_backend("numpy", dtype=d).train(spec) for d in ("float32", "float64")}
+    ran = runs.BackendRun("numpy", True, 0.0, device="cpu", variants=["lesson"], runs=[trained[d] for d in dtypes])
+    reference = runs.BackendRun("numpy", True, 0.0, runs=[trained["float64"]])
+    status = model.BackendStatus("numpy", "ran", requested=True, device="cpu", run=ran)
+    return model.build_report(spec, dtypes, "cpu", 1.0, [status], reference, ["compare"], "now")
+
+
+def test_the_summary_says_all_identical_when_no_pair_differs():
+    from types import SimpleNamespace
+
+    from softmax_rosetta.tools.report.markdown import summary_table
+
+    same = [_check("numpy", "torch", 0.0, check="softmax"), _check("numpy", "jax", 0.0, check="softmax")]
+    differ = [_check("numpy", "torch", 0.0), _check("numpy", "jax", 3e-7), _check("torch", "jax", 1e-7)]
+    rows = summary_table(SimpleNamespace(checks=same + differ))[2:]
+    assert [row.split("|")[7].strip() for row in rows] == ["all identical", "numpy vs jax"]
+
+
+def test_zigzag_counts_the_epochs_where_the_cost_goes_up():
+    from softmax_rosetta.tools.report.plots import zigzag
+
+    assert zigzag([3.0, 1.0, 2.0, 0.5, 0.75, 0.25]) == (2, 1.0)
+    assert zigzag([3.0, 2.0, 1.0]) == (0, 0.0)
+
+
+@pytest.mark.skipif(not HAVE_PLOT, reason="matplotlib is not installed (pip install 'softmax-rosetta[plot]')")
+def test_deviation_png_has_a_panel_per_dtype_names_the_reference_and_says_identical(small_spec, tmp_path):
+    """NumPy float32 and float64: float32 sits float32 rounding away from the reference (a log-scale
+    panel with the float32 tolerance); the only float64 run is the reference itself, all zeros."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from softmax_rosetta.tools.report import plots
+
+    report = _numpy_report(small_spec, ["float32", "float64"])
+    fig = plots.deviation_figure(report, plt)
+    try:
+        f32, f64 = fig.axes
+        legends = {ax: [t.get_text() for t in ax.get_legend().get_texts()] for ax in (f32, f64)}
+        assert [ax.get_legend().get_title().get_text() for ax in (f32, f64)] == ["reference: numpy float64"] * 2
+        assert f32.get_title().startswith("float32") and f32.get_yscale() == "log"
+        assert legends[f32] == ["numpy float32"] and "identical" not in f32.get_title()
+        assert f64.get_title() == "float64: identical to the reference (numpy float64) at every epoch"
+        assert legends[f64] == ["numpy float64: the reference itself"]
+        assert any(t.get_text().startswith("identical: every float64 run") for t in f64.texts)
+        assert f64.get_yscale() == "linear" and list(f64.get_yticks()) == [0]
+    finally:
+        plt.close(fig)
+
+    alone = _numpy_report(small_spec, ["float64"])
+    fig = plots.deviation_figure(alone, plt)
+    try:
+        assert len(fig.axes) == 1 and "identical" in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)
+
+    # report.md says what the plots show: the band, the reference, and that float64 is identical
+    from softmax_rosetta.tools.report.markdown import markdown
+
+    report.plots = plots.write_plots(report, tmp_path)
+    assert report.plots == {"files": ["loss.png", "deviation.png"], "skipped": None}
+    text = markdown(report)
+    rises, most = plots.zigzag(report.reference.costs)
+    assert rises > 0  # the seed spec's cost goes up and down from epoch to epoch from the start
+    assert "The grey band is not disagreement" in text
+    assert f"the cost goes up at {rises} of its 40 steps, by up to {most:.2g}" in text
+    assert "the reference is the float64 numpy run of the lesson's loop" in text
+    assert "Every float64 run is identical to the reference." in text
+    assert "Every float32 run" not in text

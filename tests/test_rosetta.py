@@ -1,6 +1,7 @@
 """docs/rosetta.md and docs/rosetta.html: every concept complete, current against the code, readable in a browser."""
 
 import base64
+import html
 import importlib.util
 import json
 import re
@@ -15,6 +16,7 @@ import pytest
 from softmax_rosetta.testing import require_backend, selected_backends
 from softmax_rosetta.tools import rosetta
 from softmax_rosetta.tools.cli import main
+from softmax_rosetta.tools.rosetta.html import anchors
 
 SELECTED = selected_backends()
 
@@ -90,15 +92,43 @@ def test_the_backends_numbers_agree_within_the_specs_tolerances(fresh):
 
 
 def test_each_block_is_its_files_lines_and_links_to_them(fresh, rendered):
+    """The Markdown links to the file's line (from docs/, as GitHub opens it); the page to the
+    block's first line on the page itself, which has an id for every line of every block."""
     md, page = rendered["rosetta.md"], rendered["rosetta.html"]
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "ids repeat on the page"
     for s in fresh.sections:
         for b in rosetta.ORDER:
-            for block in s.blocks[b]:
+            for block, anchor in zip(s.blocks[b], anchors(s.concept.key, s.blocks[b]), strict=True):
                 lines = (ROOT / block.path).read_text(encoding="utf-8").splitlines()
                 assert block.code == textwrap.dedent("\n".join(lines[block.line - 1 : block.end_line])), block
                 assert block.link == f"../{block.path}#L{block.line}"
-                assert f"]({block.link})" in md and f'href="{block.link}"' in page
-                assert f"```python\n{block.code}\n```" in md
+                assert f"]({block.link})" in md and f"```python\n{block.code}\n```" in md
+                assert anchor.startswith(f"{s.concept.key}-{b}-{Path(block.path).stem}"), anchor
+                assert f'<a href="#{anchor}-{block.line}">{block.path}:{block.line}</a>' in page, (anchor, block)
+                lines = {f"{anchor}-{n}" for n in range(block.line, block.end_line + 1)}
+                assert lines <= set(ids), (anchor, sorted(lines - set(ids)))
+    for target in re.findall(r'href="#([^"]+)"', page):  # every link within the page lands somewhere
+        assert target in ids, target
+
+
+def test_repo_url_links_every_block_into_the_repository(tmp_path, capsys):
+    pytest.importorskip("pygments", reason="the HTML page needs pygments")
+    built = rosetta.build(numbers=False, repo="https://github.com/OWNER/REPO/blob/0123abc/")
+    md, page = rosetta.render(built)["rosetta.md"], rosetta.render(built)["rosetta.html"]
+    blocks = [block for s in built.sections for b in rosetta.ORDER for block in s.blocks[b]]
+    for block in blocks:
+        link = f"https://github.com/OWNER/REPO/blob/0123abc/{block.path}#L{block.line}"
+        assert block.link == link
+        assert f"]({link})" in md and f'<a href="{link}">{block.path}:{block.line}</a>' in page
+    assert "../backends/" not in md + page
+    for bad in ["github.com/OWNER/REPO", "ftp://example.org/r", "https://", "https://x.org/r#L1"]:
+        with pytest.raises(rosetta.RosettaError, match=r"--repo-url.*got '"):
+            rosetta.build(numbers=False, repo=bad)
+    assert main(["rosetta", "--repo-url", "example.org/r", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "got 'example.org/r'" in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_a_name_that_is_gone_fails_loudly():
@@ -188,7 +218,7 @@ def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
         monkeypatch.setattr(module, "build", lambda *a, **k: fresh)
     out = tmp_path / "docs"
     assert main(["rosetta", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["rosetta.html", "rosetta.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["lesson.md", "rosetta.html", "rosetta.md"]
     assert main(["rosetta", "--check", "--out", str(out)]) == 0
     assert "are current" in capsys.readouterr().out
     md = out / "rosetta.md"
@@ -224,51 +254,102 @@ def _render_script():
     return module
 
 
-# Laid out by the browser at 1280 px: three columns side by side, each wide enough to read, code
-# that scrolls inside its block instead of widening the page.
+# Laid out by the browser, measured by a script added to a copy of the page (the page itself has
+# none): the page's width, the title and the "wrap long lines" box, each section's three columns,
+# and every code block with the box ticked (its default) and unticked. A block is "cut" when its
+# lines are wider than it and it doesn't scroll; "clipped" lists any element that hides what
+# overflows it. The copy is shown in an iframe as wide as the window to test (headless Chromium's
+# own window is never narrower than 500 px), and the script writes what it measured into the
+# host page, which --dump-dom prints.
 LAYOUT_PROBE = """<script>
-const cols = [...document.querySelectorAll("section .cols")]
-  .map(c => [...c.children].map(k => k.getBoundingClientRect()));
-const pres = [...document.querySelectorAll(".highlight pre")];
-document.body.insertAdjacentHTML("beforeend", "<pre id='probe'>" + JSON.stringify({
-  viewport: window.innerWidth, page: document.documentElement.scrollWidth,
-  columns: cols.map(c => c.map(r => [Math.round(r.left), Math.round(r.top), Math.round(r.width)])),
-  code_font_px: parseFloat(getComputedStyle(pres[0]).fontSize),
-  scrolling_blocks: pres.filter(p => p.scrollWidth > p.clientWidth).length,
-  overflow_x: getComputedStyle(pres[0]).overflowX}) + "</pre>");
+const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+const name = e => e.tagName.toLowerCase() + (e.className ? "." + e.className : "");
+function code() {
+  const pres = [...document.querySelectorAll(".highlight pre")];
+  const wide = pres.filter(p => p.scrollWidth > p.clientWidth);
+  return {
+    page: document.documentElement.scrollWidth, blocks: pres.length,
+    wrapped: pres.filter(p => getComputedStyle(p).whiteSpace === "pre-wrap").length,
+    wider_than_their_block: wide.length,
+    cut: wide.filter(p => !["auto", "scroll"].includes(getComputedStyle(p).overflowX)).length,
+    off_the_page: pres.filter(p => box(p)[0] < 0 || box(p)[2] > window.innerWidth).length,
+    clipped: [...document.body.querySelectorAll("*")].filter(e => ["hidden", "clip"].includes(
+      getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth).map(name)};
+}
+const wrap = document.getElementById("wrap");
+const layout = {
+  viewport: window.innerWidth, title: box(document.querySelector("h1")),
+  controls: box(wrap.closest("label")), ticked: wrap.checked,
+  columns: [...document.querySelectorAll("section .cols")].map(c => [...c.children].map(box)),
+  code_font_px: parseFloat(getComputedStyle(document.querySelector(".highlight pre")).fontSize),
+  wrapped: code()};
+wrap.checked = false;
+layout.unwrapped = code();
+parent.document.body.insertAdjacentHTML("beforeend", "<pre id='probe'>" + JSON.stringify(layout) + "</pre>");
 </script>"""
 
 
-@pytest.mark.browser
-def test_the_page_renders_in_headless_chromium_with_three_readable_columns(tmp_path):
-    """The committed page (test_the_committed_docs_are_current says it is the code's)."""
-    render = _render_script()
-    chromium = render.find_chromium()
-    if chromium is None:
-        pytest.skip("chromium not installed (Debian: apt-get install -y chromium)")
-    page = DOCS / "rosetta.html"
-    html = page.read_text(encoding="utf-8")
-
-    png = tmp_path / "rosetta-1280.png"
-    render.render(page, png, width=1280, height=2000, chromium=chromium)
-    assert _png_size(png.read_bytes()) == (1280, 2000)
-
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", LAYOUT_PROBE + "\n</body>"), encoding="utf-8")
+def _layout(render, chromium, page, width, tmp_path):
+    """The probe's measurements of the page laid out at ``width`` CSS pixels."""
+    measured = page.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "\n</body>")
+    probe = tmp_path / f"probe-{width}.html"
+    probe.write_text(
+        '<!DOCTYPE html>\n<html><body style="margin: 0">'
+        f'<iframe style="display: block; border: 0; width: {width}px; height: 2000px" '
+        f'srcdoc="{html.escape(measured, quote=True)}"></iframe></body></html>\n',
+        encoding="utf-8",
+    )
     with render.fresh_profile() as profile:
         dom = subprocess.run(
-            [chromium, *render.flags(profile, 1280, 2000), "--dump-dom", probe.as_uri()],
+            [chromium, *render.flags(profile, max(width, 800), 2000), "--dump-dom", probe.as_uri()],
             capture_output=True,
             text=True,
             timeout=120,
         ).stdout
     found = re.search(r"<pre id=\"probe\">(.*?)</pre>", dom, re.S)
     assert found, dom[-2000:]
-    layout = json.loads(found.group(1).replace("&quot;", '"'))
-    assert layout["viewport"] == 1280 and layout["page"] <= 1280, layout  # no sideways scrolling of the page
-    assert layout["columns"] and all(len(c) == 3 for c in layout["columns"])
-    for a, b, c in layout["columns"]:
-        assert a[1] == b[1] == c[1] and a[0] < b[0] < c[0], layout  # side by side, in order
-        assert min(a[2], b[2], c[2]) >= 380, layout  # each column ~ a third of the page
-    assert 11 <= layout["code_font_px"] <= 13 and layout["overflow_x"] == "auto", layout
-    assert layout["scrolling_blocks"] > 0  # long lines scroll inside their block
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(width, tmp_path):
+    """The committed page (test_the_committed_docs_are_current says it is the code's): never wider
+    than the window, every code line readable (wrapped, or scrolling inside its block once "wrap
+    long lines" is unticked), the box beside or under the title, never on it; three columns side by
+    side at 1280 px, one under another at 390 px."""
+    render = _render_script()
+    chromium = render.find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed (Debian: apt-get install -y chromium)")
+    page = DOCS / "rosetta.html"
+    png = tmp_path / f"rosetta-{width}.png"
+    render.render(page, png, width=width, height=2000, chromium=chromium)
+    assert _png_size(png.read_bytes()) == (width, 2000)
+
+    layout = _layout(render, chromium, page, width, tmp_path)
+    assert layout["viewport"] == width, layout
+    title, controls = layout["title"], layout["controls"]
+    apart = controls[0] >= title[2] or controls[2] <= title[0] or controls[1] >= title[3] or controls[3] <= title[1]
+    assert apart, f"the wrap box {controls} overlaps the title {title}"
+    assert 0 <= controls[0] and controls[2] <= width, controls
+    for state in ("wrapped", "unwrapped"):
+        code = layout[state]
+        assert code["page"] == width, (state, code)  # the page never scrolls sideways
+        assert code["cut"] == 0 and code["off_the_page"] == 0 and code["clipped"] == [], (state, code)
+    assert layout["ticked"], "long lines wrap by default"
+    wrapped, unwrapped = layout["wrapped"], layout["unwrapped"]
+    assert wrapped["wrapped"] == wrapped["blocks"] > 0 and wrapped["wider_than_their_block"] == 0, wrapped
+    # unticked: nothing wraps, and the long lines scroll inside their own block
+    assert unwrapped["wrapped"] == 0 and unwrapped["wider_than_their_block"] > 0, unwrapped
+    assert 11 <= layout["code_font_px"] <= 13, layout
+
+    columns = layout["columns"]
+    assert columns and all(len(c) == 3 for c in columns)
+    for a, b, c in columns:
+        if width >= 1000:  # side by side, in order, each about a third of the page
+            assert a[1] == b[1] == c[1] and a[0] < b[0] < c[0], (a, b, c)
+            assert min(r[2] - r[0] for r in (a, b, c)) >= 380, (a, b, c)
+        else:  # one under another, each the page's width
+            assert a[0] == b[0] == c[0] and a[3] <= b[1] and b[3] <= c[1], (a, b, c)
+            assert min(r[2] - r[0] for r in (a, b, c)) >= width - 40, (a, b, c)

@@ -1,7 +1,9 @@
 """The shared spec: the seed's values, and one clear error for each kind of bad spec."""
 
 import copy
+import os
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +98,17 @@ BAD_SPECS = [
     ("tolerance.float32.cost", -1e-6, r"^tolerance.float32.cost: must be a finite number > 0"),
     ("tolerance.float32.slack", 1.0, r"^tolerance.float32.slack: unknown field"),
     ("tolerance.float32.param", DELETE, r"^tolerance.float32.param: missing"),
+    ("expected.costs", [1.6, 0.6, float("nan")], r"^expected.costs: non-finite value nan at index 2$"),
+    ("expected.costs", [float("inf")], r"^expected.costs: non-finite value inf at index 0$"),
+    ("expected.costs", [1.0, 10**400], r"^expected.costs\[1\]: 1000.* is too large for float64$"),
+    ("name", "seed\nPASS: all good", r"^name: control character '\\n' at position 4 in 'seed\\nPASS: all good'$"),
+    ("name", "tab\there", r"^name: control character '\\t' at position 3"),
+    ("optimizer.lr", 10**400, r"^optimizer.lr: 1000.* is too large for float64$"),
+    ("data.x_train", [[1, 2, 10**400, 4]] * 8, r"^data.x_train\[0\]\[2\]: 1000.* is too large for float64$"),
+    ("init.bias", [0.0, 10**400, 0.0], r"^init.bias\[1\]: 1000.* is too large for float64$"),
+    # sizes that can't fit in memory: refused before anything is allocated
+    ("model.out_features", 10**11, r"^model.out_features: 100000000000 is too big: the weight \(100000000000 x 4 "),
+    ("optimizer.epochs", 10**12, r"^optimizer.epochs: 1000000000000 is too big: the costs \(1000000000001 float64\)"),
 ]
 
 
@@ -164,6 +177,12 @@ BAD_NEW_SPECS = [
     ("iris", "optimizer.seed", -3, r"^optimizer.seed: must be >= 0, got -3"),
     ("synthetic", "data.synthetic.samples", 0, r"^data.synthetic.samples: must be >= 1, got 0"),
     ("synthetic", "data.synthetic.samples", DELETE, r"^data.synthetic.samples: missing"),
+    (
+        "synthetic",
+        "data.synthetic.samples",
+        10**11,
+        r"^data.synthetic.samples: 100000000000 is too big: the data \(100000000000 x 16 float64\) would need 11.6 TiB",
+    ),
     ("synthetic", "data.synthetic.separation", 0, r"^data.synthetic.separation: must be a finite number > 0, got 0"),
     ("synthetic", "data.synthetic.colour", 1, r"^data.synthetic.colour: unknown field"),
     ("synthetic", "data.synthetic", DELETE, r"^data.synthetic: missing"),
@@ -287,3 +306,132 @@ def test_the_examples_in_docs_load():
             raw["data"]["synthetic"]["samples"] = 2000
         spec = spec_from_dict(raw)
         assert spec.num_samples > 0
+
+
+def test_sizes_are_checked_against_half_the_memory(monkeypatch):
+    """The limit is half the machine's memory; the message says how much the array needs and the limit."""
+    from softmax_rosetta import spec_tables
+
+    monkeypatch.setattr(spec_tables, "memory_limit", lambda: 2**20)
+    raw = _raw("synthetic")
+    raw["data"]["synthetic"]["samples"] = 2**13  # 8192 x 16 x 8 bytes = 1 MiB: fits
+    assert spec_from_dict(raw).num_samples + spec_from_dict(raw).num_test == 2**13
+    raw["data"]["synthetic"]["samples"] = 2**13 + 1
+    with pytest.raises(SpecError, match=r"would need 1.0 MiB, over the limit of 1.0 MiB \(half this machine's memory"):
+        spec_from_dict(raw)
+    with pytest.raises(SpecError, match=r"^optimizer.epochs: 131072 is too big"):
+        load_spec("seed").replace(epochs=2**17)
+    assert load_spec("seed").replace(epochs=2**17 - 1).epochs == 2**17 - 1
+
+
+# --- data near the float64 limit: standardised without overflow, or refused ------------------
+
+
+def _standardized_raw(x_train, y_train, x_test=None, y_test=None):
+    raw = _seed_raw()
+    raw["data"] = {"x_train": x_train, "y_train": y_train, "standardize": True}
+    if x_test is not None:
+        raw["data"].update(x_test=x_test, y_test=y_test)
+    del raw["expected"]
+    return raw
+
+
+def test_standardize_survives_values_near_the_float64_limit():
+    """A feature whose sum or standard deviation would overflow is still scaled to mean 0, std 1."""
+    big = [[1e300, 1, 2, 3], [-1e300, 2, 3, 4], [1e300, 3, 1, 2], [-1e300, 1, 1, 1]]
+    near_max = [[1.7e308, 1, 2, 3], [-1.7e308, 2, 3, 4], [1.0e308, 3, 1, 2], [1.7e308, 1, 1, 1]]
+    for x in (big, near_max):
+        spec = spec_from_dict(_standardized_raw(x, [2, 1, 2, 1]))
+        assert np.isfinite(spec.x_train).all()
+        assert np.allclose(spec.x_train.mean(axis=0), 0, atol=1e-15)
+        assert np.allclose(spec.x_train.std(axis=0), 1, atol=1e-15)
+        # the first feature is the sign of x, scaled: the same as the small numbers would give
+        small = np.array(x)[:, 0] / 1e300
+        assert np.allclose(spec.x_train[:, 0], (small - small.mean()) / small.std(), atol=1e-15)
+
+
+def test_standardize_is_the_direct_formula_where_that_does_not_overflow():
+    """Scaling by a power of two first changes no bit: the bundled digits spec is as it was."""
+    spec = load_spec("digits")
+    from softmax_rosetta.data import load_dataset, train_test_split
+
+    x, y = load_dataset("digits")
+    x_train, _, x_test, _ = train_test_split(x, y, 0.2, 0)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    assert np.array_equal(spec.x_train, (x_train - mean) / std)
+    assert np.array_equal(spec.x_test, (x_test - mean) / std)
+
+
+def test_standardize_that_overflows_names_the_field_and_the_feature():
+    x_train = [[1, 2, 1, 1], [2, 1, 3, 2], [1, 2, 1, 1.000001], [2, 1, 3, 2]]
+    raw = _standardized_raw(x_train, [0, 1, 0, 1], x_test=[[1, 2, 1, 1], [1, 2, 1, 1e308]], y_test=[0, 1])
+    with pytest.raises(SpecError) as info:
+        spec_from_dict(raw)
+    assert str(info.value) == (
+        "data.standardize: feature 3 overflows float64 once standardised "
+        "(test row 1 scaled with the training rows' mean and standard deviation)"
+    )
+
+
+# --- which file a spec name means, and files that can't be read ---------------------------------
+
+
+def test_a_name_is_a_bundled_spec_whatever_the_working_folder_holds(tmp_path, monkeypatch):
+    """A path ends in .toml or has a separator; a bare word is a bundled name, never a local file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "iris").mkdir()
+    (tmp_path / "seed").write_text("not a spec")
+    assert load_spec("iris").name == "iris" and load_spec("seed").name == "seed"
+    with pytest.raises(SpecError, match=r"^spec: 'iris/' is a folder, not a spec file$"):
+        load_spec("iris/")
+    with pytest.raises(SpecError, match=r"^spec: 'iris' is a folder, not a spec file$"):
+        load_spec(Path("iris"))  # a pathlib.Path is always a path
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(SpecError) as info:
+        load_spec("mine")
+    assert str(info.value) == (
+        "spec: unknown spec 'mine'; bundled specs: digits, iris, seed, synthetic (or give a path to a .toml file)"
+        "; ./mine is not read as a spec: a path ends in .toml or has a / in it"
+    )
+    (tmp_path / "myspec").write_text((SPEC_DIR / "seed.toml").read_text())
+    spec = load_spec("./myspec")
+    assert spec.path == "./myspec" and load_spec(spec.path).name == "seed"
+    assert load_spec(Path("myspec")).path == os.path.join(".", "myspec")  # still a path when handed on
+
+
+def test_a_file_that_is_not_utf8_is_one_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes((SPEC_DIR / "seed.toml").read_bytes().replace(b"The lesson", b"La le\xe7on"))
+    with pytest.raises(SpecError, match=r"^spec: '.*latin1.toml' is not UTF-8 text \(byte 0xe7 at offset \d+\)$"):
+        load_spec(path)
+
+
+def test_an_unreadable_file_is_one_error(tmp_path, monkeypatch):
+    path = tmp_path / "locked.toml"
+    path.write_text((SPEC_DIR / "seed.toml").read_text())
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(SpecError, match=r"^spec: can't read '.*locked.toml': permission denied$"):
+        load_spec(path)
+
+
+def test_an_unreadable_file_for_real(tmp_path):
+    path = tmp_path / "locked.toml"
+    path.write_text((SPEC_DIR / "seed.toml").read_text())
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("this user (root?) reads a file with no read permission; the monkeypatched test covers it")
+    with pytest.raises(SpecError, match=r"^spec: can't read '.*locked.toml': permission denied$"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("opening,closing", [("[", "]"), ("{a = ", "}")])
+def test_toml_nested_thousands_deep_is_one_error(tmp_path, opening, closing):
+    path = tmp_path / "deep.toml"
+    path.write_text('name = "deep"\ndescription = ' + opening * 5000 + "1" + closing * 5000 + "\n")
+    with pytest.raises(SpecError, match=r"^spec: '.*deep.toml' nests arrays or tables too deeply to read$"):
+        load_spec(path)

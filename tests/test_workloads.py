@@ -188,3 +188,121 @@ def test_expected_command_writes_the_float64_reference(tmp_path, capsys):
     assert expected_main([str(seed), "--write"]) == 2
     assert seed.read_text() == (SPEC_DIR / "seed.toml").read_text()
     assert "not overwriting" in capsys.readouterr().err
+
+
+# --- softmax-rosetta expected SPEC --write on any layout of the file ---------------------------------
+
+
+def _small_synthetic():
+    """The synthetic spec cut to 20 epochs (quick), with its old costs still in it (they no longer fit)."""
+    from softmax_rosetta.spec import SPEC_DIR
+
+    return (SPEC_DIR / "synthetic.toml").read_text().replace("epochs = 100", "epochs = 20")
+
+
+def _without_expected(text):
+    import re
+
+    return re.sub(r"^\[expected\]\n(?:(?!^\[).)*", "", text, flags=re.M | re.S)
+
+
+_OLD_COSTS = "[1.3, # a comment inside the array\n  0.9, 0.8]"
+EXPECTED_LAYOUTS = {
+    "epochs changed, old costs left": lambda t: t,
+    "comment inside the costs": lambda t: _without_expected(t).replace(
+        "[tolerance.float32]", f"[expected]\nevery = 10\ncosts = {_OLD_COSTS}  # trailing\n\n[tolerance.float32]"
+    ),
+    "quoted keys": lambda t: _without_expected(t).replace(
+        "[tolerance.float32]", f'[expected]\n"every" = 10\n"costs" = {_OLD_COSTS}\n\n[tolerance.float32]'
+    ),
+    "multi-line source": lambda t: _without_expected(t).replace(
+        "[tolerance.float32]",
+        '[expected]\nevery = 10\nsource = """softmax-rosetta expected old.toml --write\n(an old run)"""\n'
+        f"costs = {_OLD_COSTS}\n\n[tolerance.float32]",
+    ),
+    "inline table": lambda t: _without_expected(t).replace(
+        "\n[data]", "\nexpected = { every = 10, costs = [1.3, 0.9] }\n\n[data]", 1
+    ),
+    "dotted keys": lambda t: _without_expected(t).replace(
+        "\n[data]", "\nexpected.every = 10\nexpected.costs = [1.3, 0.9]\n\n[data]", 1
+    ),
+    "no [expected] table": _without_expected,
+    "every alone": lambda t: _without_expected(t).replace(
+        "[tolerance.float32]", "[expected]\nevery = 10\n\n[tolerance.float32]"
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", EXPECTED_LAYOUTS)
+def test_expected_write_keeps_the_file_and_writes_the_reference(tmp_path, monkeypatch, capsys, layout):
+    """Whatever the layout of [expected], --write leaves a spec that loads, holds the float64 reference
+    costs, keeps every other value and every comment, and names the command that reruns it."""
+    import shlex
+    import tomllib
+
+    from softmax_rosetta.tools.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    text = EXPECTED_LAYOUTS[layout](_small_synthetic())
+    path = tmp_path / "small spec.toml"
+    path.write_text(text)
+    assert main(["expected", "small spec.toml", "--write"]) == 0, capsys.readouterr().err
+    written = path.read_text()
+    spec = load_spec(path)
+    assert spec.expected_epochs == (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20) if "every" not in text else (0, 10, 20)
+    reference = get_backend("numpy", dtype="float64").train(spec)
+    assert np.array_equal(spec.expected_costs, reference.costs[list(spec.expected_epochs)])
+    before, after = tomllib.loads(text), tomllib.loads(written)
+    assert {k: v for k, v in before.items() if k != "expected"} == {k: v for k, v in after.items() if k != "expected"}
+    kept = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert all(line in written.splitlines() for line in kept)
+    if "# trailing" in text:
+        assert "# trailing" in written
+    # the source is a command that reruns this, as given (quoted): the file comes out the same
+    assert spec.expected_source.startswith("softmax-rosetta expected 'small spec.toml' --write (")
+    command = shlex.split(spec.expected_source.split(" (")[0])
+    assert main(command[1:]) == 0 and path.read_text() == written
+
+
+def test_expected_prints_without_touching_the_file(tmp_path, capsys):
+    from softmax_rosetta.tools.cli import main
+
+    path = tmp_path / "small.toml"
+    path.write_text(_small_synthetic())
+    assert main(["expected", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('every = 10\nsource = "softmax-rosetta expected ') and "costs = [" in out
+    assert path.read_text() == _small_synthetic()
+
+
+def test_expected_write_refuses_and_leaves_the_file_when_the_edit_does_not_read_back(tmp_path, monkeypatch, capsys):
+    from softmax_rosetta.tools import expected
+    from softmax_rosetta.tools.cli import main
+
+    path = tmp_path / "small.toml"
+    path.write_text(_small_synthetic())
+    real = expected._edited
+    monkeypatch.setattr(expected, "_edited", lambda *a: real(*a).replace("lr = 0.01", "lr = 0.02"))
+    assert main(["expected", str(path), "--write"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("the edited file would read back differently; the file is unchanged") and "\n" not in err
+    assert path.read_text() == _small_synthetic()
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e300, 1.7e308])
+def test_standardize_near_the_float64_limit_trains_as_small_numbers_do(tmp_path, capsys, scale):
+    """Feature 0 alone separates the classes; scaled near the float64 limit it must still be used."""
+    from softmax_rosetta.tools.cli import main
+
+    rows = [(1, 0.3), (1, -0.2), (-1, 0.1), (-1, 0.4), (1, 0.2), (-1, -0.3)]
+    x = ", ".join(f"[{sign * scale!r}, {other}]" for sign, other in rows)
+    y = ", ".join(str(int(sign > 0)) for sign, _ in rows)
+    path = tmp_path / "big.toml"
+    path.write_text(
+        f'name = "big"\n[data]\nx_train = [{x}]\ny_train = [{y}]\nstandardize = true\n'
+        '[model]\nin_features = 2\nout_features = 2\n[init]\nkind = "zeros"\n'
+        '[optimizer]\nname = "sgd"\nlr = 0.5\nepochs = 50\n'
+        "[tolerance.float64]\nexpected_cost = 1e-12\ncost = 1e-12\nparam = 1e-12\noutput = 1e-12\n"
+    )
+    assert main(["train", "numpy", "--spec", str(path), "--dtype", "float64", "--log-every", "0"]) == 0
+    assert capsys.readouterr().out.strip() == "train accuracy: 1.0000 (6 samples)"

@@ -2,28 +2,60 @@
 
     softmax-rosetta expected iris            # print the [expected] values for the iris spec
     softmax-rosetta expected iris --write    # and write them into the iris spec's file
+    softmax-rosetta expected my.toml --write # a file of your own
 
 The NumPy backend in float64 is the reference: it is pure NumPy, the same on every machine
 to within a few float64 ulps, and independent of the frameworks it checks. The costs at
-epochs 0, every, 2*every, ... (every = the spec's expected.every) go into the spec with the
-command that made them, so a regression in any backend shows as a difference from them.
-A spec whose expected costs came from elsewhere (the seed's are the lesson's own printout)
-is never overwritten.
+epochs 0, every, 2*every, ... (every = the spec's expected.every, or a tenth of its epochs
+where it gives none or more than its epochs) go into the spec with the command that made
+them, so a regression in any backend shows as a difference from them.
+
+The spec is read without its old expected costs (they are about to be replaced, and after a
+change of epochs they no longer fit). The file is edited with tomlkit, which keeps its
+comments and layout; the edited text is read back and must hold exactly the new values and
+everything else unchanged, or the file is left as it was. A spec whose expected costs came
+from elsewhere (the seed's are the lesson's own printout) is never overwritten.
 """
 
 from __future__ import annotations
 
-import re
+import shlex
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import Table
 
 from softmax_rosetta.registry import REFERENCE_BACKEND, get_backend
-from softmax_rosetta.spec import Spec, SpecError
+from softmax_rosetta.spec import Spec, SpecError, read_spec, spec_from_dict
 
 from .files import atomic_write
 
 COMMAND = "softmax-rosetta expected"
+KEYS = ("every", "source", "costs")
+#: how ``specs --copy`` marks what a new spec must redo (tools/spec_copy.py)
+TO_REDO = "TO REDO"
+
+
+def load_for_writing(name_or_path: str | Path) -> tuple[Spec, dict[str, Any]]:
+    """(the spec, its file's parsed TOML), the spec read without its old [expected] costs."""
+    path, raw = read_spec(name_or_path)
+    expected = raw.get("expected")
+    if isinstance(expected, dict):
+        raw = {**raw, "expected": {k: v for k, v in expected.items() if k != "costs"}}
+    return spec_from_dict(raw, path=path), raw
+
+
+def every_for(spec: Spec, raw: dict[str, Any]) -> int:
+    """The spec's expected.every; a tenth of its epochs (at least 1) where it gives none, or one
+    beyond its epochs (left from before the epochs changed: it would keep the cost at epoch 0 alone)."""
+    given = raw.get("expected", {}).get("every")
+    if given is not None and (spec.expected_every <= spec.epochs or spec.epochs == 0):
+        return spec.expected_every
+    return max(1, spec.epochs // 10)
 
 
 def reference_costs(spec: Spec, every: int) -> list[float]:
@@ -32,28 +64,79 @@ def reference_costs(spec: Spec, every: int) -> list[float]:
     return [float(c) for c in result.costs[::every]]
 
 
-def expected_table(name: str, costs: list[float], every: int) -> str:
+def source_for(name_or_path: str) -> str:
+    """expected.source: the command that reruns this, with the spec as it was given."""
+    return f"{COMMAND} {shlex.quote(name_or_path)} --write (the NumPy backend in float64, numpy {np.__version__})"
+
+
+def expected_table(every: int, source: str, costs: list[float], per_line: int = 4) -> str:
     """The lines of the [expected] table, costs written in full (repr: they read back exactly)."""
-    rows = [", ".join(repr(c) for c in costs[i : i + 4]) for i in range(0, len(costs), 4)]
+    rows = [", ".join(repr(c) for c in costs[i : i + per_line]) for i in range(0, len(costs), per_line)]
     return (
-        f"every = {every}\n"
-        f'source = "{COMMAND} {name} --write (the NumPy backend in float64, numpy {np.__version__})"\n'
-        "costs = [" + ",\n         ".join(rows) + "]\n"
+        f"every = {every}\nsource = {tomlkit.string(source).as_string()}\ncosts = [" + ",\n         ".join(rows) + "]\n"
     )
 
 
-def write_expected(path: str | Path, table: str) -> None:
-    """Replace the every/source/costs lines of the file's [expected] table, keeping its comments."""
+def check_writable(path: str | Path, raw: dict[str, Any]) -> None:
+    """SpecError unless the file's expected costs are this command's own, or it has none (empty source)."""
+    source = str(raw.get("expected", {}).get("source", "")).strip()
+    if source and not source.startswith(f"{COMMAND} "):
+        raise SpecError(
+            f"expected.source: the expected costs in {str(path)!r} come from {source!r}; not overwriting them"
+        )
+
+
+def write_expected(path: str | Path, every: int, source: str, costs: list[float]) -> None:
+    """Set the file's expected every, source and costs, keeping everything else as it is.
+
+    SpecError, and the file untouched, where its expected costs come from elsewhere or the
+    edit can't be made and read back exactly.
+    """
     text = Path(path).read_text(encoding="utf-8")
-    match = re.search(r"^\[expected\][^\n]*\n(.*?)(?=^\[|\Z)", text, flags=re.M | re.S)
-    if match is None:
-        raise SpecError(f"expected: {path} has no [expected] table to write into")
-    body = match.group(1)
-    if re.search(r"^source\s*=", body, flags=re.M) and COMMAND not in body:
-        raise SpecError(f"expected.source: {path}'s expected costs don't come from {COMMAND}; not overwriting them")
-    keys = list(re.finditer(r"^(?:every|source)\s*=[^\n]*\n|^costs\s*=\s*\[.*?\][^\n]*\n", body, flags=re.M | re.S))
-    if keys:  # the new lines go where the old ones were
-        body = body[: keys[0].start()] + table + body[keys[-1].end() :]
-    else:
-        body = table + "\n" + body
-    atomic_write(path, text[: match.start(1)] + body + text[match.end(1) :])
+    old = tomllib.loads(text)
+    check_writable(path, old)
+    want = {**old, "expected": {**old.get("expected", {}), "every": every, "source": source, "costs": costs}}
+    problem = ""
+    for per_line in (4, len(costs) or 1):  # an inline table can't span lines: then all on one
+        try:
+            new = _edited(text, every, source, expected_table(every, source, costs, per_line))
+        except (TOMLKitError, ValueError, KeyError) as exc:
+            problem = f"tomlkit can't edit it ({exc})"
+            continue
+        try:
+            if tomllib.loads(new) == want:
+                atomic_write(path, new)
+                return
+            problem = "the edited file would read back differently"
+        except tomllib.TOMLDecodeError as exc:
+            problem = f"the edited file would not be valid TOML ({exc})"
+    raise SpecError(f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged")
+
+
+def _edited(text: str, every: int, source: str, table: str) -> str:
+    """The file's text with the [expected] keys set, comments and layout kept (tomlkit)."""
+    doc = tomlkit.parse(text)
+    new = tomlkit.parse(table)
+    if "expected" not in doc:
+        expected = tomlkit.table()
+        for key in KEYS:
+            expected[key] = new[key]
+        doc["expected"] = expected
+        return tomlkit.dumps(doc)
+    expected = doc["expected"]
+    previous = None
+    for key in KEYS:
+        if key in expected:
+            expected[key] = new[key]  # in place: its line keeps its trailing comment
+        elif isinstance(expected, Table):  # after the key before it, not after the table's trailing comments
+            if previous is None:
+                expected.value._insert_at(0, key, new[key])
+            else:
+                expected.value._insert_after(previous, key, new[key])
+        else:  # an inline table or dotted keys: order doesn't show
+            expected[key] = new[key]
+        trivia = getattr(expected[key], "trivia", None)
+        if trivia is not None and trivia.comment.lstrip("# ").startswith(TO_REDO):  # specs --copy's mark: done
+            trivia.comment = trivia.comment_ws = ""
+        previous = key
+    return tomlkit.dumps(doc)

@@ -16,6 +16,12 @@ as ``progress<TAB>label`` goes to ``on_progress``; everything else it prints is 
 The parent never raises for the child's failures: an exception, a crash, a timeout and a
 missing result each come back as an ``Outcome`` with ``ok`` False and one line in ``error``.
 A child that runs past ``timeout`` is killed with everything it started.
+
+No child outlives the run: when ``run`` is left by an exception (KeyboardInterrupt, or the
+command line's SIGTERM handler) it kills the child's process group and removes its temporary
+folder before the exception goes on; on Linux a child is also killed by the kernel when its
+parent dies, however it dies (SIGKILL included; what the child started itself then is left to
+its own watchdogs: torch's compile workers have one).
 """
 
 from __future__ import annotations
@@ -34,9 +40,14 @@ from typing import Any
 
 PROGRESS = "progress\t"
 
-# The child's first lines, before any import that could start a thread pool.
+# The child's first lines, before any import that could start a thread pool. On Linux the child
+# first asks the kernel to SIGKILL it when its parent dies (prctl PR_SET_PDEATHSIG = 1), and
+# exits at once if the parent is already gone.
 _LAUNCH = (
-    "import os, runpy, sys; cpus = {cpus!r}; cpus and os.sched_setaffinity(0, cpus); "
+    "import os, runpy, sys; "
+    "sys.platform == 'linux' and __import__('ctypes').CDLL(None).prctl(1, 9); "
+    "os.getppid() != {parent} and os._exit(1); "
+    "cpus = {cpus!r}; cpus and os.sched_setaffinity(0, cpus); "
     "sys.argv[1:] = {argv!r}; runpy.run_module('softmax_rosetta.tools.worker', run_name='__main__')"
 )
 
@@ -72,7 +83,7 @@ def run(
         job_path, result_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
         with open(job_path, "w", encoding="utf-8") as f:
             json.dump({"function": function, "kwargs": kwargs}, f)
-        launch = _LAUNCH.format(cpus=list(cpus or []), argv=[job_path, result_path])
+        launch = _LAUNCH.format(parent=os.getpid(), cpus=list(cpus or []), argv=[job_path, result_path])
         start = time.perf_counter()
         log: list[str] = []
         proc = subprocess.Popen(

@@ -7,11 +7,11 @@ from importlib.metadata import version
 import jax
 import numpy as np
 
-from softmax_rosetta.backend import Backend
+from softmax_rosetta.backend import Backend, BackendError
 
 from . import functional
 from .fast import train_fast, train_fused
-from .model import PRECISION
+from .model import PRECISION, init_model
 from .train import train
 
 # From this many elements of input on, the adapter runs functional.py's functions under jax.jit.
@@ -42,6 +42,29 @@ class _Functional:
         return call
 
 
+def _started_platforms():
+    """Start jax's platforms; a JAX_PLATFORMS that names none this machine has is a BackendError.
+
+    jax reads JAX_PLATFORMS when it starts its first platform and then fails on every call, with
+    a RuntimeError or (a platform whose plugin is missing) an empty AssertionError.
+    """
+    try:
+        jax.devices()
+    except (RuntimeError, AssertionError) as exc:
+        setting = os.environ.get("JAX_PLATFORMS")
+        if not setting:
+            raise
+        why = (
+            str(exc).split(" (set JAX_PLATFORMS=")[0].splitlines()[0]
+            if str(exc)
+            else "no platform it names could start"
+        )
+        raise BackendError(
+            f"JAX_PLATFORMS={setting!r}: jax can't start it on this machine ({why}); "
+            "unset it to let jax choose, or set it to cpu"
+        ) from exc
+
+
 class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
@@ -58,11 +81,15 @@ class JaxBackend(Backend):
 
     @classmethod
     def available_devices(cls):
-        try:
-            jax.devices("gpu")
-        except RuntimeError:
-            return ("cpu",)
-        return ("cpu", "cuda")
+        _started_platforms()
+        found = []
+        for device, platform in (("cpu", "cpu"), ("cuda", "gpu")):
+            try:
+                jax.devices(platform)
+            except RuntimeError:
+                continue
+            found.append(device)
+        return tuple(found)
 
     @classmethod
     def versions(cls):
@@ -103,3 +130,8 @@ class JaxBackend(Backend):
         loop = {"lesson": train, "fused": train_fused, "fast": train_fast}[variant]
         with jax.default_device(self.jax_device):
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
+
+    def predict_native(self, weight, bias, x):
+        with jax.default_device(self.jax_device):
+            model = init_model(weight, bias)
+            return functional.softmax(model(x), axis=1)

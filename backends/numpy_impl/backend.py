@@ -6,6 +6,7 @@ from softmax_rosetta.backend import Backend
 
 from . import functional as functional_module
 from .fast import train_fast
+from .model import init_model
 from .train import train
 
 
@@ -40,6 +41,10 @@ class NumpyBackend(Backend):
         # line (TrainingDiverged), so NumPy's overflow warnings would only repeat it.
         with np.errstate(over="ignore", invalid="ignore"):
             return loop(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
+
+    def predict_native(self, weight, bias, x):
+        model = init_model(weight, bias)
+        return functional_module.softmax(model(x), axis=1)
 
 
 def _blas_name():

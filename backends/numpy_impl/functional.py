@@ -17,17 +17,19 @@ def softmax(z, axis=-1):
     """softmax(z)_i = exp(z_i - max z) / sum_j exp(z_j - max z).
 
     Subtracting the max changes nothing mathematically and keeps exp() from overflowing:
-    the largest exponent is exp(0) = 1.
+    the largest exponent is exp(0) = 1. ``initial=-inf`` gives the max of an empty axis (a
+    dimension of 0), where NumPy would raise: the result is empty, as torch's.
     """
-    shifted = z - np.max(z, axis=axis, keepdims=True)
+    shifted = z - np.max(z, axis=axis, keepdims=True, initial=-np.inf)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(z, axis=-1):
     """log_softmax(z) = z - logsumexp(z), with logsumexp(z) = max z + log sum exp(z - max z)."""
-    shifted = z - np.max(z, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = z - np.max(z, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(divide="ignore"):  # log 0 is an empty axis's, and the (empty) result holds none of it
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def one_hot(target, num_classes, dtype=np.float32):
@@ -186,16 +188,33 @@ def cross_entropy_grad(logits, target, weight=None, ignore_index=-100, reduction
 
         d loss / d z = softmax(z) * sum_c a_c - a        (softmax(z) - one_hot(y) without options)
 
-    divided by the mean's denominator for "mean". Targets that don't count get exactly 0.
+    divided by the mean's denominator for "mean" (a denominator of 0: ``_zero_total_weight_grad``).
+    Targets that don't count get exactly 0.
     """
     z = _classes_last(logits)
     a, keep, denominator = _target_distribution(target, weight, ignore_index, label_smoothing, z)
     grad = softmax(z, axis=-1) * np.sum(a, axis=-1, keepdims=True) - a
     if reduction == "mean":
-        # every counted target of weight 0: torch's mean is 0 / 0 = nan, and so is its gradient
-        grad = grad / denominator if denominator else np.full_like(grad, np.nan)
+        if denominator or not grad.size:
+            grad = grad / denominator
+        else:  # class indices whose weights sum to 0
+            grad = _zero_total_weight_grad(z, target, weight, ignore_index, label_smoothing, denominator)
     grad = np.where(keep[..., None], grad, 0)
     return np.moveaxis(grad, -1, 1) if logits.ndim > 1 else grad
+
+
+def _zero_total_weight_grad(z, target, weight, ignore_index, label_smoothing, denominator):
+    """The gradient of a mean over a total weight of 0 (every counted weight 0, or weights that cancel),
+    as torch's autograd gets it: 1 / 0 = +-inf reaches each term the loss formed, -(1 - eps) * w[y] at the
+    target and -eps / C * w[c] on every class, giving +-inf (nan for a weight of 0, 0 * inf); then
+    log_softmax's backward, g - softmax(z) * sum(g), mixes them into inf and nan."""
+    scale = 1 / denominator
+    keep, y, w_y = _counted(target, weight, ignore_index, z.dtype)
+    g = np.where(one_hot(y, z.shape[-1], dtype=bool), -(1 - label_smoothing) * w_y[..., None] * scale, 0)
+    if label_smoothing:
+        w = np.ones(z.shape[-1], dtype=z.dtype) if weight is None else weight
+        g = g - label_smoothing / z.shape[-1] * w * scale
+    return np.where(keep[..., None], g - softmax(z, axis=-1) * np.sum(g, axis=-1, keepdims=True), 0)
 
 
 @_quiet

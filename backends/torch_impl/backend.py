@@ -1,19 +1,59 @@
 """Adapter: the PyTorch lesson behind ``softmax_rosetta.get_backend("torch")``."""
 
+import contextlib
+import functools
+
 import numpy as np
 import torch
 
 from softmax_rosetta.backend import Backend
 
-from . import functional as functional_module
+from . import functional
 from .fast import train_compiled, train_fast
+from .model import init_model
 from .train import train
 
 
+@contextlib.contextmanager
 def full_float32_precision():
-    """No TF32: float32 matmuls and convolutions on a GPU in full float32, for honest agreement."""
-    torch.backends.cuda.matmul.fp32_precision = "ieee"
-    torch.backends.cudnn.fp32_precision = "ieee"
+    """Inside: no TF32 (nor oneDNN's bf16): float32 matmuls, convolutions and RNNs in full float32,
+    for honest agreement. Outside: the user's settings, as they were.
+
+    torch's precision is a tree: a root (``torch.backends.fp32_precision``), then per backend and
+    op, an op's own setting winning over its parents'. ``torch.backends.flags`` sets the root for
+    the block (it works where torch.testing has frozen the flags against plain assignment); the
+    ops are set, and put back, one by one.
+    """
+    ops = (
+        torch.backends.cuda.matmul,
+        torch.backends.cudnn.conv,
+        torch.backends.cudnn.rnn,
+        torch.backends.mkldnn.matmul,
+    )
+    saved = [op.fp32_precision for op in ops]
+    with torch.backends.flags(fp32_precision="ieee"):
+        try:
+            for op in ops:
+                op.fp32_precision = "ieee"
+            yield
+        finally:
+            for op, value in zip(ops, saved, strict=True):
+                op.fp32_precision = value
+
+
+class _Functional:
+    """functional.py as the adapter calls it: each function inside ``full_float32_precision()``."""
+
+    def __getattr__(self, name):
+        fn = getattr(functional, name)
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with full_float32_precision():
+                return fn(*args, **kwargs)
+
+        setattr(self, name, call)  # found by normal lookup from now on
+        return call
 
 
 class TorchBackend(Backend):
@@ -24,7 +64,6 @@ class TorchBackend(Backend):
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
-        full_float32_precision()
         self.torch_dtype = getattr(torch, dtype)
 
     @classmethod
@@ -40,13 +79,15 @@ class TorchBackend(Backend):
         return {"torch": torch.__version__}
 
     def settings(self):
-        info = {
-            **super().settings(),
-            **self._threads(),
-            "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
-            "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
-            "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        }
+        with full_float32_precision():  # the precision in force during the backend's runs
+            info = {
+                **super().settings(),
+                **self._threads(),
+                "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
+                "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
+                "mkldnn_matmul_fp32_precision": torch.backends.mkldnn.matmul.fp32_precision,
+                "float32_matmul_precision": _legacy_matmul_precision(),
+            }
         if self.device == "cuda":
             info["gpu"] = torch.cuda.get_device_name()
         return info
@@ -71,10 +112,27 @@ class TorchBackend(Backend):
     def to_numpy(self, value):
         return value.detach().cpu().numpy()
 
+    _functions = _Functional()
+
     @property
     def functional(self):
-        return functional_module
+        return self._functions
 
     def train_native(self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, **options):
         loop = {"lesson": train, "fast": train_fast, "compiled": train_compiled}[variant]
-        return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
+        with full_float32_precision():
+            return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
+
+    def predict_native(self, weight, bias, x):
+        model = init_model(weight, bias).eval()
+        with torch.no_grad(), full_float32_precision():
+            return functional.softmax(model(x), axis=1)
+
+
+def _legacy_matmul_precision():
+    """torch.get_float32_matmul_precision(), which refuses to answer where a user has mixed its
+    legacy setter with the fp32_precision attributes: then that is what is recorded."""
+    try:
+        return torch.get_float32_matmul_precision()
+    except RuntimeError:
+        return "unreadable: legacy and fp32_precision settings mixed"

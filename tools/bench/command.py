@@ -8,11 +8,13 @@ import sys
 from typing import Any, TextIO
 
 from softmax_rosetta.backend import BackendError
+from softmax_rosetta.registry import backend_class
 
-from ..cli import _int_at_least, _positive_float
-from ..files import atomic_write
+from .. import worker
+from ..files import atomic_write, writable_file
+from ..options import int_at_least, positive_float
 from .report import markdown_report, text_report
-from .runner import Options, run
+from .runner import Options, _backends, run
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -30,16 +32,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add = bench.add_argument
     add("--quick", action="store_true", help="a CI-sized run: fewer epochs and repeats, L at 20,000 rows")
     add("--device", default="cpu", help="cpu (default) or cuda: torch and jax on a GPU (L at 1,000,000 rows)")
-    add("--size", type=_int_at_least(1), metavar="N", help="rows of the L workload (default 100,000)")
+    add("--size", type=int_at_least(1), metavar="N", help="rows of the L workload (default 100,000)")
     add("--workloads", default="T,M,L", help="comma-separated, of T, M, L (default: all)")
     add("--backends", default=None, help="comma-separated (default: every installed one)")
     add("--variants", default=None, help="comma-separated variants to time (default: every one)")
-    add("--threads", type=_int_at_least(1), help="threads in every pool (default: the CPUs this process may use)")
-    add("--repeats", type=_int_at_least(1), help="timed runs per variant, at least (default 5; --quick 3)")
-    add("--epochs", type=_int_at_least(0), help="epochs per run for every workload (default: each workload's)")
+    add("--threads", type=int_at_least(1), help="threads in every pool (default: the CPUs this process may use)")
+    add("--repeats", type=int_at_least(1), help="timed runs per variant, at least (default 5; --quick 3)")
+    add("--epochs", type=int_at_least(0), help="epochs per run for every workload (default: each workload's)")
     add("--json", action="store_true", help="print the whole result as JSON on stdout instead of the table")
     add("--markdown", metavar="FILE", help="also write the results as Markdown to FILE")
-    add("--timeout", type=_positive_float(), metavar="SECONDS", help="give up on a process after this long")
+    add("--timeout", type=positive_float(), metavar="SECONDS", help="give up on a process after this long")
     add("--no-progress", action="store_true", help="no progress bar on stderr")
     add("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     bench.set_defaults(run=main)
@@ -64,6 +66,10 @@ def main(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     )
     if not opts.workloads:
         raise BackendError("--workloads: empty list")
+    if args.markdown:
+        writable_file(args.markdown, "--markdown")
+    if opts.variants:
+        check_variants(opts.variants, _backends(opts))
     stdout = stdout or sys.stdout
     result = run(opts)
     if args.markdown:
@@ -75,6 +81,24 @@ def main(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
         stdout.write(text_report(result) + "\n")
     failed = [p for p in result["processes"] if not p.get("ok")] + [r for r in result["runs"] if not r.get("ok")]
     return 1 if failed else 0
+
+
+def check_variants(names: tuple[str, ...], backends: list[str]) -> None:
+    """Each of ``names`` is a variant of one of ``backends`` at least, or a usage error (before any
+    work: a variant no backend has would time nothing). The backends are asked in a process of
+    their own: the benchmark's parent imports no framework."""
+    asked = worker.run(f"{__name__}:backend_variants", {"backends": backends})
+    if not asked.ok:
+        raise BackendError(f"--variants: asking the backends failed: {asked.error}")
+    known = list(dict.fromkeys(v for variants in asked.result.values() for v in variants))
+    for name in names:
+        if name not in known:
+            raise BackendError(f"--variants: unknown variant {name!r}; known: {', '.join(known)}")
+
+
+def backend_variants(backends: list[str]) -> dict[str, list[str]]:
+    """In the child: each backend's training variants."""
+    return {name: list(backend_class(name).variants) for name in backends}
 
 
 def _names(text: str | None) -> tuple[str, ...] | None:

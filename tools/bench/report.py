@@ -8,6 +8,14 @@ from typing import Any
 # time over a steady run for these, "-" for the others ("*": every variant of the backend).
 COMPILING = {("jax", "*"), ("torch", "compiled")}
 
+# When the numbers stop meaning much. The load average (over the last minute) of other work, per
+# CPU, before or after the run: above BUSY_LOAD, other processes took CPUs the benchmark wanted
+# (after the run, the benchmark's own threads are subtracted). A variant whose slowest repeat took
+# more than SPREAD_LIMIT times its fastest was interrupted: its median, and the ratio from it, can't
+# be trusted. On a quiet machine repeats stay well within that (docs/benchmarks.md).
+BUSY_LOAD = 0.75
+SPREAD_LIMIT = 2.0
+
 
 def _time(seconds: float) -> str:
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
@@ -46,6 +54,47 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def busy_reasons(result: dict[str, Any]) -> list[str]:
+    """Why this run's numbers may not mean much (empty: no sign of it): the load before and after, per CPU,
+    and each variant whose repeats spread more than ``SPREAD_LIMIT`` times."""
+    reasons = []
+    cpus = result.get("machine", {}).get("nproc") or 0
+    threads = result.get("threads") or 0
+    for when, key, own in (("before", "load_before", 0), ("after", "load_after", threads)):
+        load = result.get(key)
+        if cpus and load:
+            others = load[0] - own
+            if others > BUSY_LOAD * cpus:
+                mine = f" ({own} of it the benchmark's own threads)" if own else ""
+                reasons.append(f"load average {load[0]:g} {when} the run{mine} on {cpus} CPUs")
+    for r in result.get("runs", []):
+        if _spread(r) > SPREAD_LIMIT:
+            reasons.append(
+                f"{r['workload']}: {r['backend']} {r['variant']}: repeats from {_time(r['min_per_epoch'])} to "
+                f"{_time(r['max_per_epoch'])} per epoch ({_spread(r):.1f}x)"
+            )
+    return reasons
+
+
+def busy_lines(result: dict[str, Any]) -> list[str]:
+    """The warning above the tables, or nothing on a quiet run."""
+    reasons = busy_reasons(result)
+    if not reasons:
+        return []
+    return [
+        "WARNING: the machine was busy: these numbers (ratios and targets too) may not mean much; "
+        "rerun on a quiet machine",
+        *(f"  - {reason}" for reason in reasons),
+    ]
+
+
+def _spread(r: dict[str, Any]) -> float:
+    """A run's slowest repeat over its fastest (1.0 for a failed run or one repeat)."""
+    if not r.get("ok") or not r.get("min"):
+        return 1.0
+    return float(r["max"]) / float(r["min"])
+
+
 def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """One workload's table: a header and a row per variant (and per backend that failed to run)."""
     header = ["backend", "variant", "median / epoch", "min", "max", "runs", "compile", f"x {wl['versus']}"]
@@ -66,7 +115,7 @@ def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], l
                 _time(r["max_per_epoch"]),
                 str(r["repeats"]),
                 f"{r['compile_seconds']:.2f} s" if compiles else "-",
-                f"{r['ratio']:.2f}",
+                f"{r['ratio']:.2f}" + (" *" if _spread(r) > SPREAD_LIMIT else ""),
             ]
         )
     for r in result["runs"]:
@@ -93,6 +142,9 @@ def workload_line(wl: dict[str, Any]) -> str:
 def text_report(result: dict[str, Any]) -> str:
     """The tables for a terminal."""
     out = [*summary_lines(result), ""]
+    busy = busy_lines(result)
+    if busy:
+        out += [*busy, ""]
     for wl in result["workloads"]:
         out.append(workload_line(wl))
         header, rows = table_rows(result, wl)
@@ -100,11 +152,13 @@ def text_report(result: dict[str, Any]) -> str:
         for row in (header, *rows):
             cells = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
             out.append("  " + "  ".join(cells))
+        if any(row[-1].endswith("*") for row in rows):
+            out.append(f"  *: its repeats spread more than {SPREAD_LIMIT:g}x: the ratio is not reliable")
         if "final_cost_spread" in wl:
             out.append(f"  final cost {wl['final_cost']:.6g} in every variant, within {wl['final_cost_spread']:.1e}")
         out.append("")
     if result["targets"]:
-        out.append("Targets:")
+        out.append("Targets (the machine was busy: see the warning above):" if busy else "Targets:")
         for t in result["targets"]:
             out.append(f"  [{'met' if t['met'] else 'MISSED'}] {t['text']}")
     return "\n".join(out)
@@ -130,6 +184,12 @@ def markdown_report(result: dict[str, Any]) -> str:
         if threads:
             out.append(f"- {p['backend']}: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
     out.append("")
+    busy = busy_reasons(result)
+    if busy:
+        out.append("**The machine was busy: these numbers (ratios and targets too) may not mean much.**")
+        out.append("")
+        out.extend(f"- {reason}" for reason in busy)
+        out.append("")
     for wl in result["workloads"]:
         out.append(f"**{workload_line(wl)}**")
         out.append("")
@@ -137,11 +197,13 @@ def markdown_report(result: dict[str, Any]) -> str:
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|")
         out.extend("| " + " | ".join(row) + " |" for row in rows)
+        if any(row[-1].endswith("*") for row in rows):
+            out.append(f"\n\\*: its repeats spread more than {SPREAD_LIMIT:g}x: the ratio is not reliable.")
         if "final_cost_spread" in wl:
             out.append(f"\nFinal cost {wl['final_cost']:.6g} in every variant, within {wl['final_cost_spread']:.1e}.")
         out.append("")
     if result["targets"]:
-        out.append("Targets:")
+        out.append("Targets (the machine was busy: see above):" if busy else "Targets:")
         out.append("")
         out.extend(f"- {'met' if t['met'] else '**missed**'}: {t['text']}" for t in result["targets"])
     return "\n".join(out) + "\n"

@@ -6,23 +6,30 @@ and write the agreement report.
 The float64 run of the reference backend is always made (``REFERENCE_BACKEND``): with the
 others when it is one of them, on its own otherwise. Progress is one line per process on
 stdout; after the report is written come the failing checks, the summary table and the
-verdict, last. A mistake in the options raises ``CompareError`` before anything runs.
+verdict, last. A mistake in the options raises ``CompareError`` before anything runs: an
+``--out`` or ``$GITHUB_STEP_SUMMARY`` that can't be written, an ``--out`` another run holds
+(``output.locked``: one run at a time per folder) and a ``--tolerance-scale`` that would turn a
+tolerance into 0 are mistakes too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
-from softmax_rosetta.spec import load_spec
+from softmax_rosetta.spec import Spec, load_spec
 
+from ..files import PathError, writable_file, writable_folder
 from . import runs
 from .markdown import summary_table
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, BackendStatus, Report, build_report, now
-from .output import clear_outputs, write_report
+from .output import clear_outputs, locked, write_report
 
 DEVICES = ("cpu", "cuda")
 
@@ -50,6 +57,7 @@ def compare(options: CompareOptions) -> int:
     spec = load_spec(options.spec)
     for dtype in options.dtypes:
         spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
+    check_tolerance_scale(spec, options.dtypes, options.tolerance_scale)
     if options.device not in DEVICES:
         raise CompareError(f"--device: unknown device {options.device!r}; known: {', '.join(DEVICES)}")
     statuses = choose_backends(options.backends, options.device)
@@ -61,30 +69,54 @@ def compare(options: CompareOptions) -> int:
             f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} lists no expected costs"
         )
     out = options.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise CompareError(f"--out: {out!r} exists and is not a folder")
-    os.makedirs(out, exist_ok=True)
-    clear_outputs(out)  # only a finished run leaves a report behind
-
-    for b in statuses:
-        if b.status == "skipped":
-            print(f"[ skip ] {b.name}: {b.reason}", flush=True)
-    spec_path = os.path.abspath(spec.path) if spec.path else options.spec
-    reference = run_backends(to_run, spec_path, options.dtypes, options.timeout)
-    report = build_report(
-        spec,
-        options.dtypes,
-        options.device,
-        options.tolerance_scale,
-        statuses,
-        reference,
-        command=options.command,
-        started=started,
-    )
-    report.seconds = time.perf_counter() - start
-    write_report(report, out, plots=options.plots)
+    with contextlib.ExitStack() as held:
+        try:  # every file the run writes can be written, and no other run writes into --out meanwhile
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                writable_file(summary, "$GITHUB_STEP_SUMMARY", append=True)
+            held.enter_context(locked(writable_folder(out, "--out")))
+        except PathError as exc:
+            raise CompareError(str(exc)) from None
+        clear_outputs(out)  # only a finished run leaves a report behind
+        for b in statuses:
+            if b.status == "skipped":
+                print(f"[ skip ] {b.name}: {b.reason}", flush=True)
+        spec_path = os.path.abspath(spec.path) if spec.path else options.spec
+        reference = run_backends(to_run, spec_path, options.dtypes, options.timeout)
+        report = build_report(
+            spec,
+            options.dtypes,
+            options.device,
+            options.tolerance_scale,
+            statuses,
+            reference,
+            command=options.command,
+            started=started,
+        )
+        report.seconds = time.perf_counter() - start
+        write_report(report, out, plots=options.plots)
     print_outcome(report, out)
     return report.exit_status
+
+
+def check_tolerance_scale(spec: Spec, dtypes: Sequence[str], scale: float) -> None:
+    """A ``--tolerance-scale`` that turns a tolerance into 0, a subnormal or inf is a usage error:
+    every check divides by its tolerance."""
+    for dtype in dtypes:
+        t = spec.tolerance(dtype)
+        for name in ("expected_cost", "cost", "param", "output"):
+            value = getattr(t, name)
+            scaled = value * scale
+            if scaled < sys.float_info.min:
+                what = "underflows to 0" if scaled == 0 else f"is {scaled:g}, a subnormal float"
+                raise CompareError(
+                    f"--tolerance-scale: {scale!r} times the {dtype} {name} tolerance ({value:g}) {what}; "
+                    f"use at least {sys.float_info.min / value:.3g}"
+                )
+            if scaled == math.inf:
+                raise CompareError(
+                    f"--tolerance-scale: {scale!r} times the {dtype} {name} tolerance ({value:g}) overflows to inf"
+                )
 
 
 def choose_backends(names: Sequence[str] | None, device: str) -> list[BackendStatus]:

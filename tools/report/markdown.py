@@ -9,7 +9,8 @@ from pathlib import Path
 from softmax_rosetta.compare import CHECK_GROUPS, Check, accuracy_tolerance
 
 from .environment_section import environment_section
-from .model import Report
+from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
+from .plots import deviation_panels, identical, zigzag
 from .text import g, h, table
 
 
@@ -52,10 +53,7 @@ def markdown(report: Report) -> str:
     files = report.plots.get("files", [])
     if files:
         out += [f"![{Path(f).stem}]({f})" for f in files] + [""]
-        out += [
-            "loss.png: every run's cost per epoch; deviation.png: `|cost - reference cost|` per epoch, log scale.",
-            "",
-        ]
+        out += [*plots_text(report, files), ""]
     else:
         out += [f"Plots skipped: {report.plots.get('skipped')}.", ""]
     out += [
@@ -64,6 +62,39 @@ def markdown(report: Report) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def plots_text(report: Report, files: list[str]) -> list[str]:
+    """What the plots show, one paragraph per plot drawn."""
+    out = []
+    if "loss.png" in files:
+        run = report.reference or report.runs[0]
+        rises, most = zigzag(run.costs)
+        band = (
+            f"The grey band is not disagreement: it is the runs' lines themselves, the cost zigzagging from "
+            f"one epoch to the next (in the {run.label} {run.dtype} run the cost goes up at {rises} of its "
+            f"{run.costs.size - 1} steps, by up to {most:.2g}), too fine to tell apart at this width. "
+            if rises
+            else "The cost falls at every epoch. "
+        )
+        expected = " and the spec's expected costs (x)" if report.spec.expected_costs else ""
+        out.append(
+            f"**loss.png**, left: every run's cost per epoch{expected}. {band}The runs lie on top of each other, "
+            "their markers staggered so that each shows; how far apart they are is deviation.png's. Right: the "
+            "last epochs, every point marked" + (", where the zigzag shows." if rises else ".")
+        )
+    if "deviation.png" in files:
+        panels = deviation_panels(report)
+        same = [dtype for dtype, diffs in panels if identical(diffs)]
+        itself = any(run == REFERENCE_BACKEND and dtype == REFERENCE_DTYPE for dtype, d in panels for run, _ in d)
+        out.append(
+            "**deviation.png**: each run's `|cost - reference cost|` per epoch, log scale, one panel per dtype; "
+            f"the reference is the {REFERENCE_DTYPE} {REFERENCE_BACKEND} run of the lesson's loop. A gap in a line "
+            "is an epoch where the two costs are exactly equal; a run equal at every epoch is listed as identical"
+            + (" (the reference itself is)." if itself else ".")
+            + (f" Every {' and every '.join(same)} run is identical to the reference." if same else "")
+        )
+    return [line for text in out for line in (text, "")][:-1]
 
 
 def summary_table(report: Report) -> list[str]:
@@ -75,6 +106,7 @@ def summary_table(report: Report) -> list[str]:
     for (check, dtype), cs in seen.items():
         worst = max(cs, key=lambda c: (not c.passed, c.headroom if math.isfinite(c.headroom) else math.inf))
         nbad = sum(not c.passed for c in cs)
+        same = all(c.max_abs == 0 for c in cs)  # no pair differs: no pair is the worst
         rows.append(
             [
                 check,
@@ -83,7 +115,7 @@ def summary_table(report: Report) -> list[str]:
                 g(worst.max_abs),
                 g(worst.tolerance),
                 h(worst.headroom),
-                f"{worst.a} vs {worst.b}",
+                "all identical" if same else f"{worst.a} vs {worst.b}",
                 f"FAIL ({nbad})" if nbad else "pass",
             ]
         )

@@ -37,7 +37,7 @@ def write_plots(report: Report, out: Path) -> dict[str, Any]:
     if not report.runs:
         return {"files": [], "skipped": "no backend returned a training run"}
     files = []
-    for name, draw in (("loss.png", _plot_loss), ("deviation.png", _plot_deviation)):
+    for name, draw in (("loss.png", loss_figure), ("deviation.png", deviation_figure)):
         if name == "deviation.png" and report.reference is None:
             continue
         fig = draw(report, plt)
@@ -48,6 +48,14 @@ def write_plots(report: Report, out: Path) -> dict[str, Any]:
         files.append(name)
     skipped = None if len(files) == 2 else f"deviation.png: no reference trajectory ({report.reference_error})"
     return {"files": files, "skipped": skipped}
+
+
+def zigzag(costs: np.ndarray) -> tuple[int, float]:
+    """How many epochs the cost rose from the epoch before, and by how much at most (0, 0.0 when it
+    only fell): drawn epoch by epoch over the whole run, a cost that goes up and down fills a band."""
+    steps = np.diff(np.asarray(costs, dtype=np.float64))
+    rises = steps[steps > 0]
+    return int(rises.size), float(rises.max()) if rises.size else 0.0
 
 
 def _color(backend: str, i: int) -> str:
@@ -73,7 +81,7 @@ def _style(r: TrainResult, i: int, markers: dict[str, str], markevery: Any = Non
     }
 
 
-def _plot_loss(report: Report, plt: Any) -> Any:
+def loss_figure(report: Report, plt: Any) -> Any:
     """Left: the whole trajectory. Right: the last epochs, every point marked, so that curves lying
     on top of each other (they agree to 1e-7) still show every backend."""
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12.5, 5.2), gridspec_kw={"width_ratios": [3, 2]})
@@ -86,9 +94,15 @@ def _plot_loss(report: Report, plt: Any) -> Any:
         name = f"{r.label} {r.dtype}"
         step = max(1, r.costs.size // 10)
         style = _style(r, i, markers)
-        # Every run's line in grey (they coincide: the cost zigzags from epoch to epoch), then each
-        # run's markers above them all, staggered so that no run hides another.
-        ax.plot(x, y, linewidth=0.6, color="0.6", label="every run, every epoch" if i == 0 else None)
+        # Every run's line in grey (they coincide; where the cost zigzags from epoch to epoch, the
+        # line fills a band), then each run's markers above them all, staggered so that no run hides another.
+        ax.plot(
+            x,
+            y,
+            linewidth=0.6,
+            color="0.6",
+            label="every run, epoch by epoch\n(a band where the cost\nzigzags up and down)" if i == 0 else None,
+        )
         every = slice(min(step - 1, int((i + 0.5) * step / max(1, n))), None, step)
         ax.plot(x[every], y[every], label=name, markersize=6, zorder=3, **{**style, "linestyle": "none"})
         dodge = 0.5 * (i - (n - 1) / 2) / max(1, n)  # side by side, so no run hides another
@@ -129,41 +143,81 @@ def _plot_loss(report: Report, plt: Any) -> Any:
     return fig
 
 
-def _plot_deviation(report: Report, plt: Any) -> Any:
-    fig, ax = plt.subplots(figsize=(13, 5.2))
-    series = [
-        (d, diff) for d, diff in report.deviations if (d.run, d.dtype) != (REFERENCE_BACKEND, REFERENCE_DTYPE)
-    ]  # the reference against itself: zeros
+def deviation_panels(report: Report) -> list[tuple[str, list[tuple[str, np.ndarray]]]]:
+    """deviation.png's panels: one per dtype of the report, each [(run label, |cost - reference
+    cost| per epoch)] for that dtype's runs (the reference itself included: zeros)."""
+    return [(dtype, [(d.run, diff) for d, diff in report.deviations if d.dtype == dtype]) for dtype in report.dtypes]
+
+
+def identical(diffs: list[tuple[str, np.ndarray]]) -> bool:
+    """Whether every run's cost equals the reference's at every epoch (and there is a run)."""
+    return bool(diffs) and all(diff.size and not np.any(diff) for _, diff in diffs)
+
+
+def deviation_figure(report: Report, plt: Any) -> Any:
+    """One panel per dtype: each run's |cost - reference cost| per epoch, on a log scale against the
+    cost tolerance between two runs of that dtype. A gap is an epoch where the two costs are exactly
+    equal; a run equal at every epoch is listed as identical; a panel where every run is shows them
+    at 0, on a plain scale, and says "identical"."""
+    panels = deviation_panels(report)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(13, 1.2 + 3.3 * len(panels)), sharex=True, squeeze=False)
+    epochs = max((diff.size for _, diffs in panels for _, diff in diffs), default=1)
+    for ax, (dtype, diffs) in zip(axes[:, 0], panels, strict=True):
+        _deviation_panel(report, ax, dtype, diffs)
+        ax.set_xlim(-0.01 * epochs, 1.01 * max(epochs - 1, 1))
+        ax.grid(alpha=0.3, which="major")
+    axes[-1, 0].set_xlabel("epoch")
+    fig.suptitle(f"Each run's distance from the reference run's cost, per epoch (spec {report.spec.name})")
+    fig.tight_layout()
+    return fig
+
+
+def _deviation_panel(report: Report, ax: Any, dtype: str, diffs: list[tuple[str, np.ndarray]]) -> None:
+    reference = f"{REFERENCE_BACKEND} {REFERENCE_DTYPE}"
     runs = {(r.label, r.dtype): r for r in report.runs}
     markers = _markers(report)
-    zeros = False
-    for i, (d, diff) in enumerate(series):
-        r = runs[(d.run, d.dtype)]
-        zeros |= bool(np.any(diff == 0))
-        style = _style(r, i, markers)
+    same, gaps = identical(diffs), False
+    for i, (run, diff) in enumerate(diffs):
+        style = _style(runs[(run, dtype)], i, markers)
         style.update(marker=".", markersize=2.5, fillstyle="full", linewidth=0.7)
-        ax.plot(np.arange(diff.size), np.where(diff > 0, diff, np.nan), label=f"{d.run} {d.dtype}", **style)
-    tolerances: dict[float, list[str]] = {}
-    for dtype in report.dtypes:
-        tolerances.setdefault(report.spec.tolerance(dtype).cost, []).append(dtype)
-    for k, (tol, dtypes) in enumerate(sorted(tolerances.items())):
-        ax.axhline(tol, color="gray", linestyle=("-.", (0, (6, 3)))[k % 2], linewidth=1)
+        label = f"{run} {dtype}"
+        if diff.size and not np.any(diff):
+            label += ": the reference itself" if label == reference else ": identical at every epoch"
+            if not same:  # a log scale has no 0: the legend says it
+                ax.plot([], [], label=label, linestyle="none", marker="none")
+                continue
+        gaps |= not same and bool(np.any(diff == 0))
+        ax.plot(np.arange(diff.size), diff if same else np.where(diff > 0, diff, np.nan), label=label, **style)
+    if same:
+        ax.set(ylim=(-1, 1), yticks=[0], ylabel="|cost - reference cost|")
+        ax.set_title(f"{dtype}: identical to the reference ({reference}) at every epoch")
+        words = f"identical: every {dtype} run's cost equals the reference's, at every epoch"
+        ax.text(0.5, 0.72, words, transform=ax.transAxes, ha="center", va="center", fontsize=13)
+    elif not diffs:
+        ax.set_yticks([])
+        ax.set_title(f"{dtype}: no run to compare")
+    else:
+        tol = report.spec.tolerance(dtype).cost
+        top = max([tol, *(float(np.nanmax(d)) for _, d in diffs if np.any(np.isfinite(d)))])
+        ax.axhline(tol, color="gray", linestyle="-.", linewidth=1)
         ax.annotate(
-            f"cost tolerance between two {' or two '.join(dtypes)} runs ({tol:g})",
+            f"cost tolerance between two {dtype} runs ({tol:g})",
             (0, tol),
             xytext=(4, 3),
             textcoords="offset points",
             fontsize=8,
             color="dimgray",
         )
-    ax.set_yscale("log")
-    ax.set(
-        xlabel="epoch",
-        ylabel="|cost - reference cost|",
-        title=f"Distance from the float64 NumPy run's cost, per epoch (spec {report.spec.name})"
-        + ("; gaps: exactly equal" if zeros else ""),
-    )
-    ax.grid(alpha=0.3, which="major")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=3)
-    fig.tight_layout()
-    return fig
+        ax.set_yscale("log")
+        ax.set_ylim(top=top * 6)
+        ax.set_ylabel("|cost - reference cost|")
+        ax.set_title(f"{dtype} runs" + ("; a gap is an epoch where the two costs are exactly equal" if gaps else ""))
+    if diffs:
+        ax.legend(
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            markerscale=3,
+            title=f"reference: {reference}",
+            title_fontsize=8,
+        )

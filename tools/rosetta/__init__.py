@@ -1,7 +1,9 @@
-"""The lesson side by side: docs/rosetta.md and docs/rosetta.html, generated from the backends' code.
+"""The lesson side by side: docs/rosetta.md, docs/rosetta.html and docs/lesson.md, and the notebooks,
+generated from the backends' code.
 
-    softmax-rosetta rosetta            # write docs/rosetta.md and docs/rosetta.html
-    softmax-rosetta rosetta --check    # exit 1 if either is stale against the code
+    softmax-rosetta rosetta            # write docs/rosetta.md, docs/rosetta.html and docs/lesson.md
+    softmax-rosetta rosetta --check    # exit 1 if one is stale against the code
+    softmax-rosetta notebooks          # write notebooks/<backend>.ipynb, executed (notebooks.py)
 
 For each concept (softmax, the three loss levels, torch's cross-entropy options, the model, the
 optimizer, one step, the loop, the fused loop) the docs show the code of the three backends one
@@ -24,8 +26,12 @@ The modules, in the order the docs are made:
     prose.py         the text both pages share
     markdown.py      docs/rosetta.md
     html.py          docs/rosetta.html (plot.py: its loss plot)
+    lesson.py        the lesson's steps: their text, and which concepts each shows
+    lesson_markdown.py  docs/lesson.md: the steps with their concepts' code and numbers
     stale.py         whether a committed doc is stale
-    docs.py          render, write, check: the two files
+    docs.py          render, write, check: the three files
+    cells.py         the notebooks' code cells, one per step (the same code in every backend)
+    notebooks.py     notebooks/<backend>.ipynb: made, executed (nbclient), checked
 """
 
 from .base import DTYPE, FILES, ORDER, SPEC, TABLE_FILE, RosettaError

@@ -166,7 +166,7 @@ CONCEPTS: list[Concept] = [
         same("functional:cross_entropy_onehot"),
         intro="The lesson's first formula: `(y_one_hot * -torch.log(F.softmax(z, dim=1))).sum(dim=1).mean()`.",
         note="The same formula in all three; every torch option is folded into the target "
-        "distribution `a` (see the option sections below). Its weak spot is shared as well: "
+        "distribution `a` (each option has its own section in docs/rosetta.md). Its weak spot is shared as well: "
         "`log(softmax(z))` of a probability that underflowed to 0 is `-inf`, so logits like "
         "+-1e4 give inf or nan where the fused level stays exact.",
         numbers=_level_rows("onehot"),

@@ -1,12 +1,13 @@
-"""The two files: rendering them, writing them, checking the committed ones."""
+"""The docs (rosetta.md, rosetta.html, lesson.md): rendering them, writing them, checking the committed ones."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from ..files import atomic_write
+from ..files import atomic_write, writable_folder
 from .html import render_html
+from .lesson_markdown import render_lesson
 from .markdown import render_markdown
 from .numbers import tolerances
 from .run import Rosetta, build
@@ -14,15 +15,28 @@ from .stale import compare_text
 
 
 def render(rosetta: Rosetta) -> dict[str, str]:
-    """Both pages' text, by file name (the names in FILES)."""
-    return {"rosetta.md": render_markdown(rosetta), "rosetta.html": render_html(rosetta)}
+    """Every page's text, by file name (the names in FILES)."""
+    return {name: text for name, (text, _) in _pages(rosetta).items()}
 
 
-def write(out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = None) -> list[Path]:
-    """Generate both docs into out_dir; returns their paths."""
-    rosetta = build() if rosetta is None else rosetta
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def _pages(rosetta: Rosetta) -> dict[str, tuple[str, list[float] | None]]:
+    """Every page's text and the tolerances of the numbers it prints (None: numbers=False)."""
+    allowed = tolerances(rosetta) if rosetta.numbers else None
+    lesson, lesson_allowed = render_lesson(rosetta)
+    return {
+        "rosetta.md": (render_markdown(rosetta), allowed),
+        "rosetta.html": (render_html(rosetta), allowed),
+        "lesson.md": (lesson, lesson_allowed if rosetta.numbers else None),
+    }
+
+
+def write(
+    out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = None, repo: str | None = None
+) -> list[Path]:
+    """Generate the docs into out_dir (checked first: ``PathError`` names --out); returns their paths.
+    repo: build()'s, when rosetta is None (the blocks' links go into that repository)."""
+    out = Path(writable_folder(out_dir, "--out"))
+    rosetta = build(repo=repo) if rosetta is None else rosetta
     paths = []
     for name, text in render(rosetta).items():
         path = out / name
@@ -32,15 +46,14 @@ def write(out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = No
 
 
 def check(out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = None) -> list[str]:
-    """Why each doc in out_dir is stale ([] when both are current).
+    """Why each doc in out_dir is stale ([] when all are current).
 
     rosetta: a fresh ``build()`` (made here when None). Built with numbers=False, only the code
     and the text are checked.
     """
     rosetta = build() if rosetta is None else rosetta
-    allowed = tolerances(rosetta) if rosetta.numbers else None
     problems = []
-    for name, fresh in render(rosetta).items():
+    for name, (fresh, allowed) in _pages(rosetta).items():
         path = Path(out_dir) / name
         if not path.is_file():
             problems.append(f"{path} is missing")

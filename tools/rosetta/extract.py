@@ -14,7 +14,8 @@ from .base import TABLE_FILE, RosettaError
 from .concepts import Ref
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: common/, backends/ and tools/ are in it
-# Links go from docs/ to the backends: the docs are meant to live in the repository's docs/.
+# Without a repository URL, links go from docs/ to the backends: the docs are meant to live in the
+# repository's docs/, where GitHub (and GitLab) open ../backends/x.py#L12 on line 12.
 LINK_PREFIX = "../"
 
 
@@ -28,6 +29,7 @@ class Block:
     name: str  # what it is: softmax, SoftmaxClassifier.__call__, train
     code: str  # dedented source
     part: bool = False  # only some lines of ``name``
+    url: str = ""  # the repository's files at one version (repo_url()), or "" for links relative to docs/
 
     @property
     def end_line(self) -> int:
@@ -35,7 +37,22 @@ class Block:
 
     @property
     def link(self) -> str:
-        return f"{LINK_PREFIX}{self.path}#L{self.line}"
+        """Its first line in the repository: ``{url}/{path}#L{line}``, or ``../{path}#L{line}`` from docs/."""
+        return f"{self.url or LINK_PREFIX.rstrip('/')}/{self.path}#L{self.line}"
+
+
+def repo_url(url: str) -> str:
+    """The base of the links into a repository, checked: the URL under which the repository's files
+    are, such as https://github.com/OWNER/REPO/blob/main (or /blob/COMMIT for links that never move);
+    a block's link is then ``{url}/{path}#L{line}``. One trailing slash is dropped."""
+    base = url.strip().removesuffix("/")
+    scheme, sep, rest = base.partition("://")
+    if scheme not in ("http", "https") or not sep or rest[:1] in ("", "/") or any(c in base for c in ' #?"<>'):
+        raise RosettaError(
+            f"rosetta: repository URL (--repo-url): expected the URL of the repository's files, such as "
+            f"https://github.com/OWNER/REPO/blob/main; got {url!r}"
+        )
+    return base
 
 
 def package_dir(backend: str) -> Path:

@@ -6,21 +6,32 @@ from __future__ import annotations
 import base64
 import html
 import re
+from pathlib import Path
 
 from .base import DTYPE, ORDER, SHORT, TITLES, RosettaError
+from .extract import Block
 from .numbers import spread, value
 from .plot import loss_plot_png
 from .prose import GENERATED, NOT_COMPUTED, intro, region, versions_line
 from .run import Rosetta, Section
 
-# The page's style sheet (a backslash at the end of a line continues it: the page has one line there).
+# The page's style sheet.
+# Code wraps unless the "wrap long lines" box is unticked (then a long line scrolls inside its block);
+# a wrapped line's continuation is indented past the line numbers. Under 900 px the three columns
+# stack; the numbers tables scroll sideways inside their own box, never the page.
 CSS = """
-:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-code: #f6f8fa; --accent: #0969da; }
+:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-code: #f6f8fa; --accent: #0969da;
+        --mono: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 0 14px 40px; color: var(--fg); background: #fff;
        font: 14px/1.5 -apple-system, "Segoe UI", "Noto Sans", "DejaVu Sans", Helvetica, Arial, sans-serif; }
 header { max-width: 1180px; }
-h1 { font-size: 24px; margin: 18px 0 8px; }
+.titlebar { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between;
+            gap: 6px 24px; margin: 18px 0 8px; }
+h1 { font-size: 24px; line-height: 1.25; margin: 0; }
+.controls { font-size: 13px; white-space: nowrap; border: 1px solid var(--line); border-radius: 6px;
+            padding: 3px 10px; background: var(--bg-code); cursor: pointer; }
+.controls input { vertical-align: -2px; margin: 0 4px 0 0; }
 h2 { font-size: 19px; margin: 0 0 4px; padding-top: 14px; border-top: 2px solid var(--line); }
 h2 .num { color: var(--muted); font-weight: normal; margin-right: 4px; }
 h2 .top { float: right; font-size: 12.5px; font-weight: normal; margin-top: 4px; }
@@ -29,9 +40,10 @@ a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 .generated { color: var(--muted); font-size: 12.5px; }
 nav ol { columns: 3; column-gap: 28px; margin: 8px 0 12px; padding-left: 22px; font-size: 13px; }
-figure { margin: 10px 0 18px; }
+figure { margin: 10px 0 18px; overflow-x: auto; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 12.5px; }
+.narrow { display: none; }
 section { margin: 22px 0 10px; }
 .intro { color: var(--muted); }
 .cols { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px; margin: 10px 0; }
@@ -40,27 +52,47 @@ section { margin: 22px 0 10px; }
 .col.numpy h3 { background: #4d77cf; }
 .col.torch h3 { background: #d04a2b; }
 .col.jax h3 { background: #2f8a57; }
-.ref { font: 11.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; margin: 8px 0 2px;
-       overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.ref { font: 11.5px/1.4 var(--mono); margin: 8px 0 2px; overflow-wrap: anywhere; }
 .ref .what { color: var(--muted); }
 .highlight { background: var(--bg-code); border: 1px solid var(--line); border-radius: 6px; }
-.highlight pre { margin: 0; padding: 6px 8px; overflow-x: auto;
-                 font: 11.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; tab-size: 4; }
-.highlight .linenos { color: #8c959f; user-select: none; padding-right: 6px; }
-p code, li code { font: 12.5px ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
-                  background: rgba(175, 184, 193, 0.25); padding: 0 3px; border-radius: 4px; }
-.wrap-toggle { position: fixed; top: 8px; right: 12px; z-index: 1; font-size: 12.5px; background: #fff;
-               border: 1px solid var(--line); border-radius: 6px; padding: 3px 8px; \
-box-shadow: 0 1px 3px rgba(0,0,0,.12); }
-body:has(#wrap:checked) .highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.highlight pre { margin: 0; padding: 6px 8px; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere;
+                 font: 11.5px/1.4 var(--mono); tab-size: 4; }
+body:has(#wrap:not(:checked)) .highlight pre { white-space: pre; overflow-wrap: normal; }
+.highlight code > span[id] { display: block; --hang: calc(3ch + 8px + var(--indent, 0ch) + 2ch);
+                             padding-left: var(--hang); text-indent: calc(-1 * var(--hang)); }
+.highlight code > span[id]:target { background: #fff8c5; }
+.highlight .linenos { display: inline-block; width: 3ch; margin-right: 8px; padding: 0; text-align: right;
+                      text-indent: 0; white-space: pre; color: #8c959f; user-select: none; }
+.highlight a:hover .linenos { color: var(--accent); }
+p code, li code { font: 12.5px var(--mono); background: rgba(175, 184, 193, 0.25); padding: 0 3px; border-radius: 4px; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 6px 10px; margin: 8px 0; max-width: none; }
+.table-box { overflow-x: auto; }
 table.numbers { border-collapse: collapse; margin: 6px 0; font-size: 12.5px; width: 100%; table-layout: fixed; }
 table.numbers th, table.numbers td { border: 1px solid var(--line); padding: 3px 6px; text-align: left;
                                      vertical-align: top; }
 table.numbers thead th { background: var(--bg-code); }
 table.numbers th.label { width: 21%; font-weight: normal; }
 table.numbers th.spread, table.numbers td.spread { width: 11%; }
-table.numbers code { font: 11.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+table.numbers code { font: 11.5px/1.4 var(--mono); }
+@media (max-width: 900px) {
+  .cols { grid-template-columns: minmax(0, 1fr); }
+  nav ol { columns: 2; }
+  figure img { max-width: none; width: 760px; }
+  .narrow { display: inline; }
+  table.numbers { table-layout: auto; }
+  table.numbers th.label, table.numbers th.spread, table.numbers td.spread { width: auto; }
+}
+@media (max-width: 520px) {
+  body { padding: 0 10px 32px; }
+  h1 { font-size: 21px; }
+  nav ol { columns: 1; }
+  table.numbers { font-size: 11.5px; table-layout: fixed; }
+  table.numbers th.label { width: 20%; }
+  table.numbers th.spread, table.numbers td.spread { width: 19%; }
+  table.numbers th, table.numbers td { padding: 2px 3px; }
+  table.numbers td { overflow-wrap: anywhere; }
+  table.numbers code { font-size: 10.5px; }
+}
 """
 
 
@@ -82,10 +114,13 @@ def render_html(rosetta: Rosetta) -> str:
         "</head>",
         "<body>",
         "<header>",
-        '<label class="wrap-toggle"><input type="checkbox" id="wrap"> wrap long code lines</label>',
+        '<div class="titlebar">',
         "<h1>The lesson side by side: NumPy, PyTorch, JAX</h1>",
+        '<label class="controls"><input type="checkbox" id="wrap" checked>wrap long lines</label>',
+        "</div>",
     ]
     out += [f"<p>{_inline_code(e(p))}</p>" for p in intro(rosetta)]
+    out.append(f'<p class="generated">{_inline_code(e(_links_line(rosetta)))}</p>')
     out.append(f'<p class="generated">{_inline_code(e(GENERATED))}</p>')
     out.append(region("env", f'<p class="generated">{e(versions_line(rosetta))}</p>' if rosetta.numbers else ""))
     out.append('<nav id="contents"><ol>')
@@ -111,7 +146,8 @@ def _figure(rosetta: Rosetta) -> str:
             "<figure>",
             f'<img alt="The cost per epoch of the three backends on spec {e(rosetta.spec.name)}, overlaid, '
             f'and their distance from NumPy\'s" src="data:image/png;base64,{data}">',
-            "<figcaption>The whole training run in every backend: the curves lie on top of each other (the "
+            '<figcaption><span class="narrow">Scroll the plot sideways for its right panel. </span>'
+            "The whole training run in every backend: the curves lie on top of each other (the "
             "band is the cost zigzagging up and down from one epoch to the next); the "
             "right panel shows by how much they differ, epoch by epoch.</figcaption>",
             "</figure>",
@@ -131,13 +167,14 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
     out.append('<div class="cols">')
     for b in ORDER:
         out += [f'<div class="col {b}">', f"<h3>{e(TITLES[b])}</h3>"]
-        for block in s.blocks[b]:
+        for block, anchor in zip(s.blocks[b], anchors(c.key, s.blocks[b]), strict=True):
             what = f"in {block.name}" if block.part else block.name
+            href = block.link if block.url else f"#{anchor}-{block.line}"
             out.append(
-                f'<div class="ref"><a href="{e(block.link)}">{e(block.path)}:{block.line}</a> '
+                f'<div class="ref"><a href="{e(href)}">{e(block.path)}:{block.line}</a> '
                 f'<span class="what">{e(what)}</span></div>'
             )
-            out.append(_highlight(block.code, block.line).rstrip("\n"))
+            out.append(_highlight(block.code, block.line, anchor).rstrip("\n"))
         out.append("</div>")
     out.append("</div>")
     out.append(f'<p class="note"><b>What differs.</b> {_inline_code(e(c.note))}</p>')
@@ -159,21 +196,64 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
         spread_cell = f'<code class="num">{difference}</code>' if difference is not None else ""
         table.append(f'<tr><th class="label">{e(row.label)}</th>{cells}<td class="spread">{spread_cell}</td></tr>')
     table += ["</tbody>", "</table>"]
+    out.append('<div class="table-box">')
     out.append(region("numbers", "\n".join(table) if rosetta.numbers else e(NOT_COMPUTED)))
+    out.append("</div>")
     out.append("</section>")
     return out
 
 
-def _highlight(code: str, line: int) -> str:
-    """The code highlighted by Pygments, its lines numbered from ``line``."""
+def anchors(key: str, blocks: list[Block]) -> list[str]:
+    """Each block's prefix for its lines' ids, unique on the page: line n of a block is
+    ``{prefix}-{n}``, the prefix being the section's key, the backend and the file's name
+    (``softmax-numpy-functional-16``); a block showing a line that an earlier one shows gets ``-2``."""
+    out: list[str] = []
+    taken: set[str] = set()
+    for block in blocks:
+        base = prefix = f"{key}-{block.backend}-{Path(block.path).stem}"
+        k = 1
+        while any(f"{prefix}-{n}" in taken for n in range(block.line, block.end_line + 1)):
+            k += 1
+            prefix = f"{base}-{k}"
+        taken.update(f"{prefix}-{n}" for n in range(block.line, block.end_line + 1))
+        out.append(prefix)
+    return out
+
+
+def _links_line(rosetta: Rosetta) -> str:
+    """What the file links above the code blocks open."""
+    url = next((b.url for s in rosetta.sections for bs in s.blocks.values() for b in bs), "")
+    where = (
+        f"its first line in the repository ({url})"
+        if url
+        else "its first line on this page (`softmax-rosetta rosetta --repo-url URL` links to the repository instead)"
+    )
+    return (
+        f"Above each block, its file and first line link to {where}; a line number links to that line on this page. "
+        'Untick "wrap long lines" to have long lines scroll sideways in their block instead.'
+    )
+
+
+def _highlight(code: str, line: int, anchor: str) -> str:
+    """The code highlighted by Pygments, its lines numbered from ``line``, line n with id ``{anchor}-{n}``."""
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
     except ImportError as exc:
         raise RosettaError(f"rosetta: the HTML page needs pygments ({exc}): pip install pygments") from None
-    formatter = HtmlFormatter(linenos="inline", linenostart=line, cssclass="highlight", wrapcode=True)
-    return str(highlight(code, PythonLexer(), formatter))
+    formatter = HtmlFormatter(
+        linenos="inline", linenostart=line, cssclass="highlight", wrapcode=True, linespans=anchor, anchorlinenos=True
+    )
+    page = str(highlight(code, PythonLexer(), formatter))
+    # an indented line that wraps goes on under its own indentation: each one says how deep it is
+    indents = [len(text) - len(text.lstrip(" ")) for text in code.split("\n")]
+
+    def indent(m: re.Match[str]) -> str:
+        n = indents[int(m[1]) - line]
+        return f'<span id="{anchor}-{m[1]}" style="--indent: {n}ch">' if n else m[0]
+
+    return re.sub(rf'<span id="{re.escape(anchor)}-(\d+)">', indent, page)
 
 
 def _pygments_css() -> str:

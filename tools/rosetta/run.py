@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from softmax_rosetta.spec import Spec, load_spec
 from .base import DTYPE, ORDER, SPEC, RosettaError
 from .concepts import PLOTTED_RUNS, Concept, concepts
 from .context import Context, Runs
-from .extract import Block, extract
+from .extract import Block, extract, repo_url
 
 
 @dataclass
@@ -57,18 +57,23 @@ class Rosetta:
     plot: bytes | None = field(default=None, repr=False)  # the loss plot, drawn once
 
 
-def build(spec: Spec | str = SPEC, *, numbers: bool = True, runs: Runs | None = None) -> Rosetta:
+def build(
+    spec: Spec | str = SPEC, *, numbers: bool = True, runs: Runs | None = None, repo: str | None = None
+) -> Rosetta:
     """Every concept's code, and (numbers=True) its numbers from every backend, which must be installed.
 
     runs(backend, variant): the spec's full training run in float32 on the CPU, when the caller
     has one already (the tests' session cache); by default each backend trains here.
+    repo: the URL of the repository's files (``extract.repo_url``); each block then links to
+    ``{repo}/{path}#L{line}``; by default to ``../{path}#L{line}`` (from docs/).
     """
     spec = load_spec(spec) if isinstance(spec, str) else spec
+    url = repo_url(repo) if repo is not None else ""
     table = concepts()
     keys = [c.key for c in table]
     if len(set(keys)) != len(keys):
         raise RosettaError(f"rosetta: two concepts share a key: {keys}")
-    blocks = {c.key: _blocks(c) for c in table}
+    blocks = {c.key: _blocks(c, url) for c in table}
     if not numbers:
         sections = [Section(c, blocks[c.key], []) for c in table]
         return Rosetta(spec, sections, {}, numbers=False)
@@ -93,7 +98,7 @@ def build(spec: Spec | str = SPEC, *, numbers: bool = True, runs: Runs | None = 
     return Rosetta(spec, sections, versions, costs)
 
 
-def _blocks(concept: Concept) -> dict[str, list[Block]]:
+def _blocks(concept: Concept, url: str = "") -> dict[str, list[Block]]:
     """The concept's code in every backend; the concept must have a note and numbers."""
     missing = [b for b in ORDER if not concept.code.get(b)]
     if missing:
@@ -101,7 +106,7 @@ def _blocks(concept: Concept) -> dict[str, list[Block]]:
     if not concept.note.strip() or not concept.numbers:
         raise RosettaError(f"rosetta: concept {concept.key!r} needs a note and numbers")
     where = f"concept {concept.key!r}, "
-    return {b: [extract(b, r, where=where) for r in concept.code[b]] for b in ORDER}
+    return {b: [replace(extract(b, r, where=where), url=url) for r in concept.code[b]] for b in ORDER}
 
 
 def _rows(concept: Concept, contexts: dict[str, Context], spec: Spec) -> list[Row]:

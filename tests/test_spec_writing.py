@@ -1,0 +1,196 @@
+"""A spec of your own, through the command line, as docs/specs.md ("Writing your own") walks it:
+``specs --copy``, an edit, ``expected --write``, ``compare``, and the tolerances in the report.
+"""
+
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from softmax_rosetta import SpecError, get_backend, load_spec
+from softmax_rosetta.spec import SPEC_DIR
+from softmax_rosetta.tools.cli import main
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "specs.md"
+
+
+def _walk_commands():
+    """The command lines of the step-by-step block in docs/specs.md, in order, comments dropped."""
+    text = DOCS.read_text()
+    section = text[text.index("### Step by step") :]
+    block = re.search(r"```\n(.*?)```", section, flags=re.S).group(1)
+    return [shlex.split(line.split("  #")[0]) for line in block.splitlines() if line.startswith("softmax-rosetta ")]
+
+
+def _edit(path):
+    """Step 2 as the docs put it: lr = 0.05 and epochs = 200 under [optimizer]."""
+    text = path.read_text()
+    assert "\nlr = 0.1\n" in text and "\nepochs = 1000\n" in text
+    path.write_text(text.replace("\nlr = 0.1\n", "\nlr = 0.05\n").replace("\nepochs = 1000\n", "\nepochs = 200\n"))
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_docs_walk_is_the_one_tested():
+    commands = _walk_commands()
+    assert [c[:2] for c in commands] == [
+        ["softmax-rosetta", "specs"],
+        ["softmax-rosetta", "expected"],
+        ["softmax-rosetta", "compare"],
+    ]
+    assert commands[0][2:] == ["--copy", "iris", "my.toml"]
+    assert commands[1][2:] == ["my.toml", "--write"]
+    assert commands[2][2:] == ["--spec", "my.toml", "--out", "my-report"]
+
+
+def _copy_and_check(tmp_path, capsys, argv):
+    """Step 1: the copy, named after the file, its stale parts marked, the rest as iris has it."""
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    assert out.startswith("wrote my.toml: a copy of 'iris', named 'my'")
+    assert "softmax-rosetta expected my.toml --write" in out
+    path = tmp_path / "my.toml"
+    text = path.read_text()
+    assert text.startswith("# TO REDO: copied from the iris spec by softmax-rosetta specs --copy.")
+    spec = load_spec("my.toml")
+    iris = load_spec("iris")
+    assert spec.name == "my" and spec.expected_costs == () and spec.expected_source == ""
+    assert spec.expected_every == iris.expected_every
+    for dtype, tol in spec.tolerances.items():
+        assert tol.note.startswith(f"TO REDO: these are the iris spec's {dtype} tolerances")
+        assert (tol.expected_cost, tol.cost, tol.param, tol.output) == (
+            iris.tolerances[dtype].expected_cost,
+            iris.tolerances[dtype].cost,
+            iris.tolerances[dtype].param,
+            iris.tolerances[dtype].output,
+        )
+    assert np.array_equal(spec.x_train, iris.x_train) and np.array_equal(spec.init_weight, iris.init_weight)
+    assert (spec.lr, spec.epochs) == (iris.lr, iris.epochs)
+    # iris's own comments are kept
+    for line in (SPEC_DIR / "iris.toml").read_text().splitlines():
+        if line.startswith("#"):
+            assert line in text.splitlines()
+    # a second copy onto it is refused, and the file is left as it was
+    code, out, err = _run(argv, capsys)
+    assert (
+        code == 2
+        and err.strip() == "softmax-rosetta: error: specs --copy: 'my.toml' already exists; not overwriting it"
+    )
+    assert path.read_text() == text
+    return path
+
+
+def _expected_and_check(path, capsys, argv):
+    """Step 3: the float64 reference costs of the edited spec, where the TO REDO mark was."""
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    text = path.read_text()
+    spec = load_spec("my.toml")
+    assert (spec.lr, spec.epochs, spec.expected_epochs) == (0.05, 200, (0, 100, 200))
+    reference = get_backend("numpy", dtype="float64").train(spec)
+    assert np.array_equal(spec.expected_costs, reference.costs[[0, 100, 200]])
+    assert spec.expected_source.startswith("softmax-rosetta expected my.toml --write (the NumPy backend in float64")
+    assert 'source = "softmax-rosetta expected my.toml --write' in text and "iris's costs were removed" not in text
+    # the source's command redoes it: the same file
+    assert main(shlex.split(spec.expected_source.split(" (")[0])[1:]) == 0
+    assert path.read_text() == text
+    capsys.readouterr()
+
+
+def _compare_and_read_tolerances(tmp_path, capsys, argv, checked):
+    """Steps 4 and 5: everything agrees, and the report gives, per check, the difference and the tolerance."""
+    code, out, err = _run(argv, capsys)
+    assert code == 0, out + err
+    report = json.loads((tmp_path / "my-report" / "report.json").read_text())
+    assert report["verdict_line"].startswith("PASS") and "spec my," in report["verdict_line"]
+    spec = load_spec("my.toml")
+    checks = report["checks"]
+    assert all(c["passed"] for c in checks) and {c["check"] for c in checks} >= checked
+    assert {c["dtype"] for c in checks if c["check"] == "expected"} == {"float32", "float64"}
+    field = {"expected": "expected_cost", "costs": "cost", "params": "param"}
+    for c in checks:
+        if c["check"] in field:
+            assert c["tolerance"] == getattr(spec.tolerance(c["dtype"]), field[c["check"]])
+            assert c["max_abs"] <= c["tolerance"] and c["headroom"] == pytest.approx(c["max_abs"] / c["tolerance"])
+    markdown = (tmp_path / "my-report" / "report.md").read_text()
+    assert "| check " in markdown and "| tolerance | headroom |" in markdown
+
+
+def test_copy_edit_expected_compare_with_numpy(tmp_path, monkeypatch, capsys):
+    """The walk with the reference backend alone: quick, and every step checked."""
+    monkeypatch.chdir(tmp_path)
+    copy, expected, compare = (c[1:] for c in _walk_commands())
+    path = _copy_and_check(tmp_path, capsys, copy)
+    _edit(path)
+    _expected_and_check(path, capsys, expected)
+    _compare_and_read_tolerances(tmp_path, capsys, [*compare, "--backends", "numpy", "--no-plots"], {"expected"})
+
+
+@pytest.mark.slow
+def test_the_walk_in_docs_specs_md_with_every_backend(tmp_path, monkeypatch, capsys):
+    """The docs' commands exactly as written: compare runs every installed backend."""
+    monkeypatch.chdir(tmp_path)
+    copy, expected, compare = (c[1:] for c in _walk_commands())
+    path = _copy_and_check(tmp_path, capsys, copy)
+    _edit(path)
+    _expected_and_check(path, capsys, expected)
+    _compare_and_read_tolerances(tmp_path, capsys, compare, {"expected", "costs", "params"})
+
+
+def test_copy_of_the_seed_clears_the_lessons_costs_so_expected_may_write(tmp_path, monkeypatch, capsys):
+    """The seed's costs are the lesson's printout, never overwritten in the seed; its copy's are the copy's."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["specs", "--copy", "seed", "lesson.toml"]) == 0
+    text = (tmp_path / "lesson.toml").read_text()
+    raw = tomllib.loads(text)
+    assert raw["name"] == "lesson" and raw["expected"]["source"] == "" and raw["expected"]["costs"] == []
+    assert raw["data"] == tomllib.loads((SPEC_DIR / "seed.toml").read_text())["data"]
+    (tmp_path / "lesson.toml").write_text(text.replace("epochs = 1000", "epochs = 10"))
+    assert main(["expected", "lesson.toml", "--write"]) == 0
+    assert load_spec("lesson.toml").expected_epochs == (0,) + tuple(range(1, 11))  # every 100 > 10 epochs: a tenth
+
+
+def test_copy_from_a_path_and_into_a_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "specs").mkdir()
+    assert main(["specs", "--copy", "iris", "specs/first.toml"]) == 0
+    assert main(["specs", "--copy", "specs/first.toml", "specs/second.toml"]) == 0
+    second = load_spec("specs/second.toml")
+    assert second.name == "second" and second.description.startswith("copied from the first spec: ")
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["specs", "--copy", "iris", "my"], "specs --copy: the new file's name must end in .toml, got 'my'"),
+        (["specs", "--copy", "iris", "a\nb.toml"], r"name: control character '\n' at position 1 in 'a\nb'"),
+        (["specs", "--copy", "iris", "nowhere/my.toml"], "specs --copy: no such folder 'nowhere'"),
+        (["specs", "--copy", "iris", "iris.toml"], "specs --copy: 'iris.toml' already exists; not overwriting it"),
+        (["specs", "--copy", "mnist", "my.toml"], "spec: unknown spec 'mnist'; bundled specs: "),
+    ],
+)
+def test_copy_refusals_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "iris.toml").write_text("mine")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"softmax-rosetta: error: {message}") and "\n" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iris.toml"]
+    assert (tmp_path / "iris.toml").read_text() == "mine"
+
+
+def test_copy_spec_in_python(tmp_path):
+    from softmax_rosetta.tools.spec_copy import copy_spec
+
+    assert copy_spec("digits", str(tmp_path / "d2.toml")) == "d2"
+    assert load_spec(tmp_path / "d2.toml").num_features == 64
+    with pytest.raises(SpecError, match="already exists"):
+        copy_spec("digits", str(tmp_path / "d2.toml"))

@@ -1,0 +1,130 @@
+"""The notebooks' code cells: one per lesson step, the same code for every backend but for how the
+framework is imported and how it makes an array (``DIALECTS``).
+
+Each cell imports the step's functions from ``softmax_rosetta.backends.<name>_impl``, the names the
+three backends share, and runs them on the spec. ``$name`` in a cell is filled in from the
+backend's dialect, ``$spec`` and ``$every`` from the spec. The second field of each entry says how
+closely a fresh run's output must match the committed one's: a field of the spec's ``Tolerance``
+("output", "cost") or "exact".
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+from softmax_rosetta.registry import BACKENDS
+from softmax_rosetta.spec import Spec
+
+from .base import RosettaError
+
+# How each framework is imported, its array module's name, and how it makes an array from a list
+# or a NumPy array.
+DIALECTS = {
+    "numpy": {"import_xp": "import numpy as np", "xp": "np", "array": "np.asarray", "float32": "np.float32"},
+    "torch": {"import_xp": "import torch", "xp": "torch", "array": "torch.tensor", "float32": "torch.float32"},
+    "jax": {"import_xp": "import jax.numpy as jnp", "xp": "jnp", "array": "jnp.asarray", "float32": "jnp.float32"},
+}
+
+CELLS: dict[str, tuple[str, str]] = {
+    "data": (
+        """\
+$import_xp
+from softmax_rosetta import load_spec
+
+spec = load_spec("$spec")
+x_train = $array(spec.x_train, dtype=$float32)  # 8 samples x 4 features
+y_train = $array(spec.y_train)  # the class of each sample: 0, 1 or 2
+weight = $array(spec.init_weight, dtype=$float32)  # 3 x 4: what torch.manual_seed(1); nn.Linear(4, 3) draws
+bias = $array(spec.init_bias, dtype=$float32)  # 3
+print(x_train)
+print(y_train)""",
+        "exact",
+    ),
+    "softmax": (
+        """\
+from $impl.functional import softmax
+
+scores = $array([1.0, 2.0, 3.0], dtype=$float32)
+by_hand = $xp.exp(scores) / $xp.exp(scores).sum()
+print(by_hand)
+print(softmax(scores, axis=0))
+
+z = x_train @ weight.T + bias  # the untrained model's logits: a row of 3 scores per sample
+print(softmax(z, axis=1)[0])""",
+        "output",
+    ),
+    "loss-onehot": (
+        """\
+from $impl.functional import cross_entropy_onehot, one_hot
+
+y_one_hot = one_hot(y_train, spec.num_classes)
+print(y_one_hot[:4])
+by_hand = (y_one_hot * -$xp.log(softmax(z, axis=1))).sum(axis=1).mean()
+print(by_hand)
+print(cross_entropy_onehot(z, y_train))""",
+        "output",
+    ),
+    "loss-nll": (
+        """\
+from $impl.functional import cross_entropy_nll, log_softmax, nll_loss
+
+log_probs = log_softmax(z, axis=1)
+print(log_probs[0])
+print(nll_loss(log_probs, y_train))
+print(cross_entropy_nll(z, y_train))""",
+        "output",
+    ),
+    "loss-fused": (
+        """\
+from $impl.functional import cross_entropy
+
+print(cross_entropy(z, y_train))""",
+        "output",
+    ),
+    "model": (
+        """\
+from $impl.model import init_model, weight_and_bias
+
+model = init_model(weight, bias)
+print(model(x_train)[0])  # the logits of sample 0: z[0]""",
+        "output",
+    ),
+    "sgd": (
+        """\
+from $impl.train import make_optimizer, train_step
+
+optimizer = make_optimizer(model, spec.lr)
+cost = train_step(model, optimizer, x_train, y_train)
+print(cost)  # the cost before the step
+new_weight, new_bias = weight_and_bias(model)
+print(new_bias)  # the bias after one step""",
+        "output",
+    ),
+    "loop": (
+        """\
+from $impl.train import train
+
+
+def print_cost(epoch, cost):
+    print(f"epoch: {epoch} cost: {cost}")
+
+
+costs, final_weight, final_bias = train(
+    x_train, y_train, weight, bias, spec.lr, spec.epochs, log_every=$every, log=print_cost
+)""",
+        "cost",
+    ),
+}
+
+
+def dialect(backend: str) -> dict[str, str]:
+    """The backend's names for the cells: its dialect, and its package (``impl``)."""
+    if backend not in DIALECTS:
+        raise RosettaError(f"rosetta: no notebook dialect for backend {backend!r} in tools/rosetta/cells.py")
+    return {**DIALECTS[backend], "impl": BACKENDS[backend].module.rpartition(".")[0]}
+
+
+def code_cell_source(step: str, backend: str, spec: Spec) -> str:
+    """The code cell of lesson step ``step`` for ``backend``."""
+    template, _ = CELLS[step]
+    return Template(template).substitute(dialect(backend), spec=spec.name, every=spec.expected_every)

@@ -1,0 +1,325 @@
+"""notebooks/numpy.ipynb, torch.ipynb, jax.ipynb: the lesson's steps run in one framework each.
+
+    softmax-rosetta notebooks              # write them, executed, with their outputs stored
+    softmax-rosetta notebooks --check      # exit 1 if the committed ones are stale
+
+Each notebook is made from the lesson's steps (lesson.py): a markdown cell with the step's text and
+its concepts' code in that backend (the concept table's blocks, linked to their files and lines),
+then a code cell that imports the step's functions from ``softmax_rosetta.backends.<name>_impl``
+and runs them on the seed spec (``cells.py``), ending with the lesson's loop and its printout. They
+are executed with nbclient in the ``python3`` kernel (ipykernel in the running Python's
+environment), so a notebook viewer shows the outputs without running anything.
+
+Stale (``compare_notebook``): a cell's source differs (markdown and code alike, exactly), or an
+output's text differs other than in its numbers, or a number differs from a fresh run's by more
+than the spec's tolerance for that cell (``cells.py``: "exact", "output" or "cost") plus one unit
+in the last printed digit of each. Execution counts and metadata are not compared; the written
+notebooks carry no timings, so regenerating them without a change to the code changes nothing
+but the last digits a machine prints differently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from softmax_rosetta.registry import BACKENDS, missing_packages
+from softmax_rosetta.spec import Spec
+
+from ..files import atomic_write, writable_folder
+from .base import DTYPE, ORDER, TITLES, RosettaError
+from .cells import CELLS, code_cell_source, dialect
+from .lesson import SOURCE, STEPS, Step, check_steps, paragraphs, step_blocks, step_sections
+from .lesson_markdown import block_where
+from .numbers import NUMBER, number
+from .run import Rosetta, build
+
+NEEDS = ("nbformat", "nbclient", "ipykernel")
+KERNEL = "python3"
+TIMEOUT = 600  # seconds for one cell
+# What every written notebook's metadata holds (the Python version nbclient records is left out).
+KERNELSPEC = {"name": KERNEL, "display_name": "Python 3 (ipykernel)", "language": "python"}
+LANGUAGE_INFO = {
+    "name": "python",
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+}
+
+
+def notebook_name(backend: str) -> str:
+    return f"{backend}.ipynb"
+
+
+def require_packages(backends: list[str]) -> None:
+    """nbformat, nbclient, ipykernel and each backend's framework must be installed."""
+    missing = [p for p in NEEDS if not _installed(p)]
+    if missing:
+        raise RosettaError(
+            f"rosetta: the notebooks need {', '.join(missing)}, which is not installed: "
+            "pip install 'softmax-rosetta[notebooks]'"
+        )
+    for b in backends:
+        lacking = missing_packages(b)
+        if lacking:
+            raise RosettaError(
+                f"rosetta: the {b} notebook needs {', '.join(lacking)}: "
+                f"pip install 'softmax-rosetta[{BACKENDS[b].extra}]'"
+            )
+
+
+def _installed(package: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
+
+
+# --- making one --------------------------------------------------------------------------------
+
+
+def make_notebook(backend: str, rosetta: Rosetta) -> Any:
+    """The backend's notebook, not executed (rosetta: its code; numbers are not needed)."""
+    import nbformat
+
+    check_steps()
+    spec = rosetta.spec
+    v4 = nbformat.v4
+    cells = [v4.new_markdown_cell(_title(backend, spec), id="lesson")]
+    for i, step in enumerate(STEPS, 1):
+        if step.key not in CELLS:
+            raise RosettaError(f"rosetta: lesson step {step.key!r} has no notebook cell in tools/rosetta/cells.py")
+        cells.append(v4.new_markdown_cell(_step_markdown(backend, rosetta, i, step), id=f"{step.key}-text"))
+        cells.append(v4.new_code_cell(code_cell_source(step.key, backend, spec), id=f"{step.key}-code"))
+        if step.printout:
+            cells.append(v4.new_markdown_cell(_printout_markdown(spec), id=f"{step.key}-printout"))
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
+    return nb
+
+
+def _title(backend: str, spec: Spec) -> str:
+    package = dialect(backend)["impl"]
+    return "\n\n".join(
+        [
+            f"# The lesson in {TITLES[backend]}",
+            f"Softmax, cross-entropy at three levels and a linear classifier trained by SGD, step by step, "
+            f"with this project's {TITLES[backend]} backend (`{package}`) on the `{spec.name}` spec. {SOURCE}",
+            "[docs/lesson.md](../docs/lesson.md) walks through the same steps with NumPy, PyTorch and JAX side "
+            "by side, and [docs/rosetta.md](../docs/rosetta.md) has every concept. The other notebooks: "
+            + ", ".join(f"[{notebook_name(b)}]({notebook_name(b)})" for b in ORDER if b != backend)
+            + ".",
+            "Generated by `softmax-rosetta notebooks` from the lesson's steps (tools/rosetta/lesson.py) and the "
+            "backends' code; don't edit it by hand (`softmax-rosetta notebooks --check` says when it is stale). "
+            f"To run it: `pip install -e '.[{BACKENDS[backend].extra},notebooks]'`, then open it in Jupyter with "
+            "the Python 3 kernel of that environment. The outputs stored here were computed on the CPU.",
+        ]
+    )
+
+
+def _step_markdown(backend: str, rosetta: Rosetta, i: int, step: Step) -> str:
+    parts = [f"## {i}. {step.title}", *paragraphs(step, rosetta.spec)]
+    blocks = step_blocks(rosetta, step)[backend]
+    if blocks:
+        parts.append(f"In {TITLES[backend]}:")
+    for block in blocks:
+        parts.append(f"[`{block.path}` {block_where(block)}]({block.link})\n\n```python\n{block.code}\n```")
+    for s in step_sections(rosetta, step):
+        parts.append(f"**What differs: {s.concept.title}.** {s.concept.note}")
+    return "\n\n".join(parts)
+
+
+def _printout_markdown(spec: Spec) -> str:
+    tol = spec.tolerance(DTYPE)
+    lines = [
+        f"The lesson printed these costs; a run must reproduce them within {tol.expected_cost:g} ({DTYPE}):",
+        "",
+        "```",
+        *(f"epoch: {e} cost: {c}" for e, c in zip(spec.expected_epochs, spec.expected_costs, strict=True)),
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+# --- running one -------------------------------------------------------------------------------
+
+
+def execute(nb: Any, cwd: str | os.PathLike[str]) -> Any:
+    """Run every cell in a fresh ``python3`` kernel, on the CPU; the outputs stay in nb, without timings."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL,
+        timeout=TIMEOUT,
+        record_timing=False,
+        resources={"metadata": {"path": os.fspath(cwd)}},
+        # The kernel listens on 127.0.0.1 for this run only; its warning about that is noise here.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+    )
+    try:
+        # On the CPU, as the docs' numbers are: JAX would otherwise take a GPU where it finds one.
+        client.execute(env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    except CellExecutionError as exc:
+        raise RosettaError(f"rosetta: a notebook cell failed:\n{exc}") from exc
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.metadata = {}
+            cell.outputs = _merged_streams(cell.outputs)
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
+    return nb
+
+
+def _merged_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive outputs of one stream as one (the kernel flushes them in pieces, by timing)."""
+    merged: list[Any] = []
+    for out in outputs:
+        if out.output_type == "stream" and merged and merged[-1].output_type == "stream":
+            if merged[-1].name == out.name:
+                merged[-1].text += out.text
+                continue
+        merged.append(out)
+    return merged
+
+
+def text(nb: Any) -> str:
+    import nbformat
+
+    return nbformat.writes(nb).rstrip("\n") + "\n"
+
+
+def generate(
+    backends: list[str] | None = None, rosetta: Rosetta | None = None, cwd: str | os.PathLike[str] = "."
+) -> dict[str, str]:
+    """Each backend's notebook, executed in the folder cwd, as the text of its file (by file name).
+
+    rosetta: the lesson's code (``build(numbers=False)``, made here when None).
+    """
+    backends = list(ORDER) if backends is None else backends
+    require_packages(backends)
+    rosetta = build(numbers=False) if rosetta is None else rosetta
+    return {notebook_name(b): text(execute(make_notebook(b, rosetta), cwd)) for b in backends}
+
+
+def write(out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None) -> list[Path]:
+    """Generate and execute the notebooks, written into out_dir (checked first: ``PathError`` names
+    --out); returns their paths."""
+    require_packages(list(ORDER) if backends is None else backends)
+    out = Path(writable_folder(out_dir, "--out"))
+    paths = []
+    for name, content in generate(backends, cwd=out).items():
+        atomic_write(out / name, content)
+        paths.append(out / name)
+    return paths
+
+
+def check(out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None) -> list[str]:
+    """Why each committed notebook in out_dir is stale ([] when all are current): they are made and
+    executed afresh, and compared (``compare_notebook``)."""
+    rosetta = build(numbers=False)
+    fresh = generate(backends, rosetta, cwd=out_dir if Path(out_dir).is_dir() else ".")
+    problems = []
+    for name, content in fresh.items():
+        path = Path(out_dir) / name
+        if not path.is_file():
+            problems.append(f"{path} is missing")
+            continue
+        why = compare_notebook(str(path), path.read_text(encoding="utf-8"), content, rosetta.spec)
+        if why:
+            problems.append(why)
+    return problems
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def compare_notebook(name: str, committed: str, fresh: str, spec: Spec) -> str | None:
+    """Why the committed notebook is stale against the fresh one, or None when it is current."""
+    try:
+        a, b = json.loads(committed)["cells"], json.loads(fresh)["cells"]
+    except (ValueError, KeyError, TypeError):
+        return f"{name} is stale: it is not a notebook this command writes"
+    ids_a, ids_b = [c.get("id") for c in a], [c.get("id") for c in b]
+    if ids_a != ids_b:
+        return f"{name} is stale: its cells are not the ones the lesson gives now ({ids_a} vs {ids_b})"
+    tol = spec.tolerance(DTYPE)
+    for x, y in zip(a, b, strict=True):
+        where = f"{name} is stale: cell {y['id']!r}"
+        if x["cell_type"] != y["cell_type"] or _joined(x["source"]) != _joined(y["source"]):
+            return f"{where} differs from the lesson now{_first_difference(_joined(x['source']), _joined(y['source']))}"
+        if y["cell_type"] != "code":
+            continue
+        kind = CELLS[y["id"].removesuffix("-code")][1]
+        allowed = 0.0 if kind == "exact" else float(getattr(tol, kind))
+        why = _compare_output(_output_text(x), _output_text(y), allowed)
+        if why:
+            return f"{where}: its output {why}"
+    return None
+
+
+def _joined(source: str | list[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _output_text(cell: dict[str, Any]) -> str:
+    """The cell's outputs as text: streams, results' text/plain, errors."""
+    parts = []
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "stream":
+            parts.append(f"[{out.get('name')}]\n{_joined(out.get('text', ''))}")
+        elif kind in ("execute_result", "display_data"):
+            parts.append(f"[{kind}]\n{_joined(out.get('data', {}).get('text/plain', ''))}")
+        elif kind == "error":
+            parts.append(f"[error]\n{out.get('ename')}: {out.get('evalue')}")
+    return "\n".join(parts)
+
+
+def _compare_output(committed: str, fresh: str, tolerance: float) -> str | None:
+    """Text equal but for its numbers and whitespace; each number within tolerance + a unit of the last digit."""
+    ta, na = _split(committed)
+    tb, nb = _split(fresh)
+    if ta != tb or len(na) != len(nb):
+        return f"differs from a fresh run's{_first_difference(committed, fresh)}"
+    for x, y in zip(na, nb, strict=True):
+        if not _same_number(x, y, tolerance):
+            allowed = number(tolerance, "output")
+            return f"shows {x} where a fresh run gives {y} (allowed: {allowed} + one unit of the last digit)"
+    return None
+
+
+def _split(text: str) -> tuple[str, list[str]]:
+    numbers = NUMBER.findall(text)
+    return re.sub(r"\s+", " ", NUMBER.sub("#", text)).strip(), numbers
+
+
+def _unit(token: str) -> float:
+    """One unit in the last printed digit: 0 for an integer, and for "1." (NumPy's way of printing 1.0)."""
+    mantissa, _, exponent = token.lstrip("-").partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    if token in ("nan", "inf", "-inf") or (not decimals and not exponent):
+        return 0.0
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def _same_number(a: str, b: str, tolerance: float) -> bool:
+    x, y = float(a), float(b)
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    if math.isinf(x) or math.isinf(y):
+        return x == y
+    return abs(x - y) <= tolerance + _unit(a) + _unit(b)
+
+
+def _first_difference(a: str, b: str) -> str:
+    la, lb = a.splitlines(), b.splitlines()
+    i = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), min(len(la), len(lb)))
+    was = la[i] if i < len(la) else "(end)"
+    now = lb[i] if i < len(lb) else "(end)"
+    return f" (committed: {was[:100]!r}; now: {now[:100]!r})"

@@ -1,0 +1,111 @@
+"""``softmax-rosetta backends``, ``specs`` and ``expected``: what is installed, the bundled specs, and
+a spec's expected costs (tools/expected.py, tools/spec_copy.py do the work)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .options import PROG, add_debug
+
+
+def add_parsers(sub: Any) -> None:
+    backends = sub.add_parser("backends", help="list the backends, whether installed, versions and devices")
+    backends.set_defaults(run=backends_main)
+    specs = sub.add_parser(
+        "specs",
+        help="list the bundled specs; --copy starts a spec of your own from one",
+        description="List the bundled specs. With --copy SPEC FILE, start a spec of your own: copy SPEC "
+        "(a bundled name or a path) to FILE (a new .toml file: an existing one is never overwritten), named "
+        "after FILE's stem, with the parts that no longer hold (its expected costs, its tolerances' notes) "
+        "marked TO REDO. docs/specs.md, 'Writing your own', walks through the rest.",
+    )
+    specs.add_argument("--copy", nargs=2, metavar=("SPEC", "FILE"), help="copy SPEC to the new file FILE")
+    specs.set_defaults(run=specs_main)
+    expected = sub.add_parser(
+        "expected",
+        help="print a spec's expected costs (the float64 NumPy reference); --write puts them in the spec",
+        description="Train the NumPy backend in float64 on the spec and print its [expected] table: the costs at "
+        "epochs 0, every, 2*every, ... (every: the spec's expected.every, else a tenth of its epochs). With "
+        "--write, set the spec file's every, source and costs (its comments and layout are kept; old costs "
+        "that no longer fit the epochs are simply replaced). A spec whose expected costs came from elsewhere "
+        "(the seed's are the lesson's printout) is never overwritten.",
+    )
+    expected.add_argument("spec", help="a bundled spec's name or a path to a .toml file")
+    expected.add_argument("--write", action="store_true", help="write the costs into the spec file")
+    add_debug(expected)
+    expected.set_defaults(run=expected_main)
+    for p in (backends, specs):
+        add_debug(p)
+
+
+def backends_main(args: argparse.Namespace) -> int:
+    from softmax_rosetta.checks import BackendError
+    from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
+
+    for name, info in BACKENDS.items():
+        missing = missing_packages(name)
+        if missing:
+            print(f"{name:<6} not installed (needs {', '.join(missing)}): pip install 'softmax-rosetta[{info.extra}]'")
+            continue
+        try:
+            cls = backend_class(name)
+            devices = cls.available_devices()
+        except BackendError as exc:
+            print(f"{name:<6} broken: {exc}")
+            continue
+        versions = " ".join(f"{k} {v}" for k, v in cls.versions().items())
+        print(f"{name:<6} installed  {versions}  devices: {', '.join(devices)}")
+    return 0
+
+
+def specs_main(args: argparse.Namespace) -> int:
+    """One line per bundled spec: name, training (+ test) rows x features -> classes, epochs, description."""
+    from softmax_rosetta.spec import bundled_specs, load_spec
+
+    if args.copy:
+        return copy_spec_main(*args.copy)
+    for name in bundled_specs():
+        spec = load_spec(name)
+        rows = f"{spec.num_samples}" + (f"+{spec.num_test}" if spec.num_test else "")
+        shape = f"{rows} x {spec.num_features} -> {spec.num_classes}"
+        print(f"{name:<10} {shape:<20} {spec.epochs:>5} epochs  {spec.description}")
+    print("(rows: training+test samples; docs/specs.md describes every field, to write your own)")
+    return 0
+
+
+def copy_spec_main(source: str, file: str) -> int:
+    """specs --copy: see tools/spec_copy.py."""
+    from shlex import quote
+
+    from .spec_copy import copy_spec
+
+    name = copy_spec(source, file)
+    print(f"wrote {file}: a copy of {source!r}, named {name!r}; its expected costs and tolerance notes are TO REDO")
+    print(f"next: edit it, then {PROG} expected {quote(file)} --write, then {PROG} compare --spec {quote(file)}")
+    return 0
+
+
+def expected_main(args: argparse.Namespace) -> int:
+    """A spec's expected costs: see tools/expected.py."""
+    from .expected import (
+        check_writable,
+        every_for,
+        expected_table,
+        load_for_writing,
+        reference_costs,
+        source_for,
+        write_expected,
+    )
+
+    spec, raw = load_for_writing(args.spec)
+    if args.write:
+        check_writable(spec.path, raw)  # before the training run
+    every = every_for(spec, raw)
+    costs, source = reference_costs(spec, every), source_for(args.spec)
+    print(expected_table(every, source, costs), end="")
+    if args.write:
+        write_expected(spec.path, every, source, costs)
+        print(f"written into {spec.path}", file=sys.stderr)
+    return 0
