@@ -29,6 +29,7 @@ CELLS: dict[str, tuple[str, str]] = {
     "data": (
         """\
 $import_xp
+
 from softmax_rosetta import load_spec
 
 spec = load_spec("$spec")
