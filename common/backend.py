@@ -43,6 +43,8 @@ class Backend:
     variants: tuple[str, ...] = ("lesson",)
     #: those of ``variants`` that train full-batch plain SGD only (backends/*/fast.py)
     fast_variants: tuple[str, ...] = ()
+    #: whether ``train`` takes ``workers`` > 1 (data-parallel training, backends/*/distributed.py)
+    data_parallel: bool = False
 
     def __init__(self, device: str = "cpu", dtype: str = "float32"):
         if dtype not in DTYPES:
@@ -96,6 +98,15 @@ class Backend:
     def synchronize(self, value: Any) -> None:
         """Wait until ``value`` (a native result) is computed: for timing asynchronous frameworks."""
 
+    def process_env(self, workers: int) -> dict[str, str]:
+        """Environment variables a fresh process needs to train with ``workers`` workers; {} when this one can.
+
+        A framework that fixes its device count when it starts (JAX forcing K host devices on a
+        CPU) can't grow it in a running process: the command line then runs the training in a
+        fresh process with these variables set.
+        """
+        return {}
+
     # --- the framework hooks ----------------------------------------------------------------
     def to_native(self, array: np.ndarray) -> Any:
         """A NumPy array as the framework's own array, on the backend's device (floats in its dtype)."""
@@ -127,12 +138,15 @@ class Backend:
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        workers: int = 1,
     ) -> tuple[Any, Any, Any]:
         """Run one training loop on native arrays: (costs (epochs + 1,), weight (C, D), bias (C,)).
 
         ``batches(epoch)`` lists each step's rows (NumPy int64 indices), the same for every
         backend (None: full batch); momentum, dampening, nesterov and weight_decay are
-        torch.optim.SGD's. ``train`` is this with the conversions, checks and result around it.
+        torch.optim.SGD's. ``workers`` > 1 (only where ``data_parallel``): each worker takes its
+        share of every batch's rows, and the costs and gradients are the whole batch's.
+        ``train`` is this with the conversions, checks and result around it.
         """
         raise NotImplementedError
 
@@ -257,22 +271,27 @@ class Backend:
         variant: str = "lesson",
         log_every: int = 0,
         log: LogFn | None = None,
+        workers: int = 1,
     ) -> TrainResult:
         """Train the spec's linear classifier the way the lesson does; ``log(epoch, cost)`` every ``log_every``.
 
         The spec gives the data, initial parameters, batches and SGD options; every backend
-        receives the same arrays and the same batch order from it.
+        receives the same arrays and the same batch order from it. ``workers`` > 1 trains data
+        parallel (backends with ``data_parallel``): the same steps on the same batches, each
+        worker taking its share of every batch's rows (docs/distributed.md).
         """
         if epochs is not None or lr is not None:
             spec = spec.replace(**{k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None})
         variant = checks.choice("variant", variant, self.variants, where=f" for the {self.name} backend")
         if log_every < 0:
             raise BackendError(f"log_every: must be >= 0, got {log_every!r}")
-        check_dtype_holds(spec, self.np_dtype)
+        checks.workers(self, spec, variant, workers)
+        checks.dtype_holds(spec, self.np_dtype)
         x, w, b = (
             self.to_native(np.asarray(a, dtype=self.np_dtype)) for a in (spec.x_train, spec.init_weight, spec.init_bias)
         )
         y = self.to_native(np.asarray(spec.y_train, dtype=np.int64))
+        parallel: dict[str, Any] = {"workers": workers} if workers > 1 else {}  # 1: every backend's own loop
         start = time.perf_counter()
         native = self.train_native(
             x,
@@ -286,6 +305,7 @@ class Backend:
             log=log,
             batches=spec.batches,
             **spec.optimizer_options,
+            **parallel,
         )
         costs, weight, bias = (self.to_numpy(a) for a in native)
         seconds = time.perf_counter() - start
@@ -312,6 +332,7 @@ class Backend:
             settings=self.settings(),
             test_accuracy=None if spec.x_test is None or spec.y_test is None else accuracy(spec.x_test, spec.y_test),
             diverged_at=int(bad[0]) if bad.size else None,
+            workers=workers,
         )
         if bad.size:
             if len(costs) != bad[0] + 1:  # every loop stops at its first non-finite cost
@@ -349,31 +370,6 @@ class Backend:
         if label_smoothing is not None:
             options["label_smoothing"] = checks.label_smoothing(label_smoothing)
         return self.to_native(x), self.to_native(t), options
-
-
-def check_dtype_holds(spec: Spec, dtype: np.dtype) -> None:
-    """Refuse, before training, what the run's dtype can't hold: an lr that rounds to 0 or inf in
-    it, data or initial parameters beyond its largest value (the cast would make them inf)."""
-    info = np.finfo(dtype)
-    with np.errstate(over="ignore", under="ignore"):
-        lr = dtype.type(spec.lr)
-        if lr == 0:
-            raise BackendError(
-                f"lr: {spec.lr!r} is 0 in {dtype} (its smallest positive value is "
-                f"{info.smallest_subnormal:.3g}): training would change nothing"
-            )
-        if not np.isfinite(lr):
-            raise BackendError(f"lr: {spec.lr!r} overflows {dtype} (largest {info.max:.3g})")
-        arrays = {"data.x_train": spec.x_train, "data.x_test": spec.x_test}
-        arrays.update({"init.weight": spec.init_weight, "init.bias": spec.init_bias})
-        for where, arr in arrays.items():
-            if arr is None or dtype == arr.dtype:  # the spec's float64 arrays are finite
-                continue
-            bad = np.argwhere(np.isinf(arr.astype(dtype)))
-            if len(bad):  # the spec's arrays are finite: inf here is the cast's overflow
-                i = tuple(int(k) for k in bad[0])
-                value = float(arr[i])
-                raise BackendError(f"{where}: {value!r} at index {i} overflows {dtype} (largest {info.max:.3g})")
 
 
 def host_settings() -> dict[str, Any]:

@@ -8,9 +8,13 @@ once, and every backend receives arrays that are already known to be good.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .spec import Spec
 
 LEVELS = ("onehot", "nll", "fused")
 REDUCTIONS = ("mean", "sum", "none")
@@ -172,3 +176,52 @@ def _at(index: tuple[int, ...]) -> str:
     if not index:
         return ""
     return f" at position {index[0] if len(index) == 1 else index}"
+
+
+def workers(be: Backend, spec: Spec, variant: str, workers: Any) -> None:
+    """Refuse a worker count the run can't use: not an integer >= 1, > 1 where the backend or the
+    variant trains in one process, or more workers than the rows of the spec's smallest batch
+    (a worker would have no rows)."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise BackendError(f"workers: must be an integer >= 1, got {workers!r}")
+    if workers == 1:
+        return
+    if not be.data_parallel:
+        raise BackendError(f"workers: the {be.name} backend trains in one process; workers must be 1, got {workers}")
+    if variant != "lesson":
+        raise BackendError(
+            f"workers: the {be.name} backend's {variant} variant trains in one process; "
+            f"use the lesson variant for workers = {workers}"
+        )
+    smallest = min(len(rows) for rows in spec.batches(0))
+    if workers > smallest:
+        raise BackendError(
+            f"workers: {workers} is more than the {smallest} rows of the spec's smallest batch "
+            f"(spec {spec.name}, {spec.num_samples} rows, batch size {spec.batches.batch_size}): "
+            "a worker would have no rows"
+        )
+
+
+def dtype_holds(spec: Spec, dtype: np.dtype) -> None:
+    """Refuse, before training, what the run's dtype can't hold: an lr that rounds to 0 or inf in
+    it, data or initial parameters beyond its largest value (the cast would make them inf)."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        lr = dtype.type(spec.lr)
+        if lr == 0:
+            raise BackendError(
+                f"lr: {spec.lr!r} is 0 in {dtype} (its smallest positive value is "
+                f"{info.smallest_subnormal:.3g}): training would change nothing"
+            )
+        if not np.isfinite(lr):
+            raise BackendError(f"lr: {spec.lr!r} overflows {dtype} (largest {info.max:.3g})")
+        arrays = {"data.x_train": spec.x_train, "data.x_test": spec.x_test}
+        arrays.update({"init.weight": spec.init_weight, "init.bias": spec.init_bias})
+        for where, arr in arrays.items():
+            if arr is None or dtype == arr.dtype:  # the spec's float64 arrays are finite
+                continue
+            bad = np.argwhere(np.isinf(arr.astype(dtype)))
+            if len(bad):  # the spec's arrays are finite: inf here is the cast's overflow
+                i = tuple(int(k) for k in bad[0])
+                value = float(arr[i])
+                raise BackendError(f"{where}: {value!r} at index {i} overflows {dtype} (largest {info.max:.3g})")

@@ -6,6 +6,9 @@
 - ``train_test_split`` and ``standardize``: the seeded split and the optional feature scaling.
 - ``Batches``: which rows each SGD step uses, epoch by epoch, so that every backend sees the same
   batches in the same order; no backend draws its own random numbers.
+- ``shard``: one worker's share of some rows, for data-parallel training (docs/distributed.md);
+  ``load_dataset`` and ``synthetic`` take ``rank`` and ``world_size`` and then make only that
+  worker's rows, so that no process need hold the whole data set.
 
 Shapes: x (N, D) float64, y (N,) int64 class indices in [0, C).
 """
@@ -13,6 +16,7 @@ Shapes: x (N, D) float64, y (N,) int64 class indices in [0, C).
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,25 +28,54 @@ DATASETS = {"iris": "iris.csv", "digits": "digits.csv.gz"}
 SOURCES = (*DATASETS, "synthetic")
 
 
-def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+def shard_bounds(num_rows: int, rank: int, world_size: int) -> tuple[int, int]:
+    """Worker ``rank``'s rows of ``num_rows``, as [start, stop): consecutive blocks in rank order,
+    the first ``num_rows % world_size`` blocks one row longer (``numpy.array_split``'s split)."""
+    if not (isinstance(world_size, int) and world_size >= 1):
+        raise ValueError(f"world_size: expected an integer >= 1, got {world_size!r}")
+    if not (isinstance(rank, int) and 0 <= rank < world_size):
+        raise ValueError(f"rank: expected an integer in [0, {world_size}), got {rank!r}")
+    size, extra = divmod(num_rows, world_size)
+    start = rank * size + min(rank, extra)
+    return start, start + size + (rank < extra)
+
+
+def shard(rows: np.ndarray, rank: int, world_size: int) -> np.ndarray:
+    """Worker ``rank``'s share of ``rows`` (a batch's row indices, or any array's leading axis):
+    its consecutive block, as ``shard_bounds`` gives it. The shards of the ranks 0..world_size-1,
+    concatenated, are ``rows``."""
+    start, stop = shard_bounds(len(rows), rank, world_size)
+    return rows[start:stop]
+
+
+def load_dataset(name: str, rank: int = 0, world_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """A shipped data set as (x (N, D) float64, y (N,) int64), read-only, in the file's row order.
 
     iris: 150 x 4, 3 classes; digits: 1797 x 64, 10 classes. The last column of each file is
-    the label.
+    the label. With ``world_size`` > 1, only worker ``rank``'s rows (``shard``): the file is read
+    twice, once to count its rows and once to parse that worker's, and no other row is kept.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    return _load(name)
+    return _load(name, rank, world_size)
+
+
+def _rows(path: Path) -> Iterator[str]:
+    """The file's data lines: after the ``#`` comments and the line that names the columns."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        lines = (line for line in f if not line.startswith("#"))
+        next(lines, None)  # the columns' names
+        yield from lines
 
 
 @cache
-def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
+def _load(name: str, rank: int, world_size: int) -> tuple[np.ndarray, np.ndarray]:
     path = DATA_DIR / DATASETS[name]
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        lines = [line for line in f if not line.startswith("#")]
-    # lines[0] names the columns; the rest are numbers, the label last
-    table = np.loadtxt(lines[1:], delimiter=",", dtype=np.float64, ndmin=2)
+    start, stop = shard_bounds(sum(1 for _ in _rows(path)), rank, world_size)
+    lines = [line for i, line in enumerate(_rows(path)) if start <= i < stop]
+    # numbers, the label last
+    table = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
     x, y = table[:, :-1], table[:, -1].astype(np.int64)
     x.setflags(write=False)
     y.setflags(write=False)
@@ -50,7 +83,14 @@ def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def synthetic(
-    samples: int, features: int, classes: int, seed: int = 0, separation: float = 3.0
+    samples: int,
+    features: int,
+    classes: int,
+    seed: int = 0,
+    separation: float = 3.0,
+    *,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs: class k's rows are centre_k + N(0, I), as (x (N, D), y (N,)).
 
@@ -59,11 +99,19 @@ def synthetic(
     whatever D is: about 1 overlaps heavily, about 5 is nearly separable. Labels are balanced
     (row i has class i mod C before shuffling). Everything comes from one
     ``numpy.random.default_rng(seed)``, drawn in this order: centres, label order, noise.
+
+    With ``world_size`` > 1, only worker ``rank``'s rows (``shard``), the same values as those
+    rows of the whole set: the noise of the rows before them is drawn and dropped a block at a
+    time, so memory stays that of the worker's rows (the labels' order, N integers, is drawn whole).
     """
+    start, stop = shard_bounds(samples, rank, world_size)
     rng = np.random.default_rng(seed)
     centres = rng.normal(0.0, separation / np.sqrt(2.0 * features), size=(classes, features))
-    y = rng.permutation(np.arange(samples) % classes).astype(np.int64)
-    x = centres[y] + rng.standard_normal((samples, features))
+    y = rng.permutation(np.arange(samples) % classes).astype(np.int64)[start:stop]
+    skip = start * features  # the noise is drawn row after row: skip the earlier rows' values
+    while skip:
+        skip -= rng.standard_normal(min(skip, 1 << 20)).size
+    x = centres[y] + rng.standard_normal((stop - start, features))
     return x, y
 
 

@@ -36,11 +36,14 @@ class TrainResult:
     settings: dict[str, Any] = field(default_factory=dict)
     test_accuracy: float | None = None
     diverged_at: int | None = None
+    workers: int = 1  # data-parallel workers (docs/distributed.md); 1: one process, one device
 
     @property
     def label(self) -> str:
-        """The run's name in reports: "torch", or "jax:fused" for a variant other than the lesson's."""
-        return self.backend if self.variant == "lesson" else f"{self.backend}:{self.variant}"
+        """The run's name in reports: "torch", "jax:fused" for a variant other than the lesson's,
+        "jax:x2" for the lesson on 2 data-parallel workers."""
+        name = self.backend if self.variant == "lesson" else f"{self.backend}:{self.variant}"
+        return name if self.workers == 1 else f"{name}:x{self.workers}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (lists for arrays), for JSON; ``from_dict`` reads it back exactly."""
@@ -60,6 +63,7 @@ class TrainResult:
             "seconds": self.seconds,
             "settings": self.settings,
             "diverged_at": self.diverged_at,
+            "workers": self.workers,
         }
 
     @classmethod

@@ -41,6 +41,7 @@ REQUIRED = [
     "step",
     "loop",
     "fused",
+    "data-parallel",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .options import PROG, UsageError, add_debug, positive_float, spec_option, split_names
+from .options import PROG, UsageError, add_debug, int_at_least, positive_float, spec_option, split_names
 
 
 def add_parser(sub: Any) -> None:
@@ -37,8 +37,46 @@ def add_parser(sub: Any) -> None:
         metavar="SECONDS",
         help="give up on a backend process after this long (default: no limit)",
     )
-    compare.set_defaults(run=main)
+    compare.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=None,
+        metavar="K",
+        help="also run the lesson data parallel on K workers, for each backend that can (torch, jax), "
+        "checked like any other run (docs/distributed.md)",
+    )
+    saved = compare.add_argument_group("saved runs: compare runs made on other machines and versions (docs/report.md)")
+    saved.add_argument("--save-runs", metavar="DIR", help="also write each run as a saved-run JSON file into DIR")
+    saved.add_argument(
+        "--label", help="the host label saved runs and --baseline name this machine by (default: its hostname)"
+    )
+    saved.add_argument(
+        "--runs",
+        nargs="+",
+        metavar="DIR_OR_FILE",
+        help="build the report from saved runs (files, or folders of *.json) instead of running anything",
+    )
+    saved.add_argument(
+        "--baseline",
+        metavar="REPORT_OR_RUNS",
+        help="an older report.json (or its folder) or saved runs: add the drift of every run since then",
+    )
+    # None: not given (--runs takes the spec, dtypes and devices from the runs)
+    compare.set_defaults(run=main, spec=None, dtypes=None, device=None)
     add_debug(compare)
+
+
+RUN_ONLY = ("backends", "device", "spec", "timeout", "save_runs", "label", "workers")  # what --runs can't take
+
+
+def _with_runs(args: argparse.Namespace) -> list[str] | None:
+    """--dtypes for --runs (None: every dtype the runs have); a run-only option is a usage error."""
+    from softmax_rosetta.spec import DTYPES
+
+    for name in RUN_ONLY:
+        if getattr(args, name, None) is not None:
+            raise UsageError(f"--{name.replace('_', '-')}: not with --runs (the runs were made already)")
+    return None if args.dtypes is None else split_names(args.dtypes, DTYPES, "dtypes")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -47,7 +85,27 @@ def main(args: argparse.Namespace) -> int:
     from softmax_rosetta.spec import DTYPES
 
     from .report import CompareError, CompareOptions, compare
+    from .report.saved import SavedRunError
 
+    if args.runs is not None:
+        options = CompareOptions(
+            dtypes=_with_runs(args) or [],
+            out=args.out,
+            tolerance_scale=args.tolerance_scale,
+            plots=not args.no_plots,
+            command=command_line(args),
+            runs=args.runs,
+            baseline=args.baseline,
+        )
+        try:
+            return compare(options)
+        except (CompareError, SavedRunError) as exc:
+            raise UsageError(str(exc)) from None
+    if args.label is not None and args.save_runs is None and args.baseline is None:
+        raise UsageError("--label: only with --save-runs or --baseline (it names this machine's runs)")
+    args.spec = args.spec or "seed"
+    args.dtypes = args.dtypes or "float32,float64"
+    args.device = args.device or "cpu"
     dtypes = split_names(args.dtypes, DTYPES, "dtypes")
     backends = None if args.backends is None else split_names(args.backends, list(BACKENDS), "backends")
     options = CompareOptions(
@@ -59,22 +117,37 @@ def main(args: argparse.Namespace) -> int:
         tolerance_scale=args.tolerance_scale,
         plots=not args.no_plots,
         timeout=args.timeout,
+        workers=args.workers or 1,
         command=command_line(args),
+        save_runs=args.save_runs,
+        label=args.label,
+        baseline=args.baseline,
     )
     try:
         return compare(options)
-    except CompareError as exc:
+    except (CompareError, SavedRunError) as exc:
         raise UsageError(str(exc)) from None
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
     """The command line that repeats this comparison, for the report."""
     cmd = [PROG, "compare"]
+    if args.runs is not None:
+        cmd += ["--runs", *args.runs] + (["--dtypes", args.dtypes] if args.dtypes else []) + ["--out", args.out]
+        cmd += ["--baseline", args.baseline] if args.baseline else []
+        cmd += [f"--tolerance-scale={args.tolerance_scale:g}"] if args.tolerance_scale != 1 else []
+        return cmd + (["--no-plots"] if args.no_plots else [])
     if args.backends is not None:
         cmd += ["--backends", args.backends]
     cmd += ["--dtypes", args.dtypes, "--device", args.device, "--spec", args.spec, "--out", args.out]
     if args.tolerance_scale != 1:
         cmd += ["--tolerance-scale", f"{args.tolerance_scale:g}"]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
     if args.no_plots:
         cmd.append("--no-plots")
+    if args.save_runs is not None:
+        cmd += ["--save-runs", args.save_runs] + (["--label", args.label] if args.label is not None else [])
+    if args.baseline is not None:
+        cmd += ["--baseline", args.baseline]
     return cmd

@@ -2,6 +2,7 @@
 
 import inspect
 import os
+from functools import partial
 from importlib.metadata import version
 
 import jax
@@ -10,6 +11,7 @@ import numpy as np
 from softmax_rosetta.backend import Backend, BackendError
 
 from . import functional
+from .distributed import train_data_parallel
 from .fast import train_fast, train_fused
 from .model import PRECISION, init_model
 from .train import train
@@ -70,10 +72,12 @@ class JaxBackend(Backend):
     framework = "jax"
     variants = ("lesson", "fused", "fast")
     fast_variants = ("fast",)
+    data_parallel = True  # workers > 1: distributed.py, over a Mesh of JAX devices
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
-        self.jax_device = jax.devices("gpu" if device == "cuda" else "cpu")[0]
+        # this process's first device (in a multi-process run, jax.devices() lists every process's)
+        self.jax_device = jax.local_devices(backend="gpu" if device == "cuda" else "cpu")[0]
 
     @classmethod
     def known_devices(cls):
@@ -111,6 +115,13 @@ class JaxBackend(Backend):
         # XLA's CPU thread pool is sized when jax starts, from XLA_FLAGS in the environment
         return {"xla_flags": os.environ.get("XLA_FLAGS", "")}
 
+    def process_env(self, workers):
+        # JAX fixes its CPU device count when it starts; a fresh process can have K of them
+        have = len(jax.devices(self.jax_device.platform))
+        if workers <= have or self.device != "cpu":
+            return {}  # enough devices; or GPUs, which no setting adds (train_native says so)
+        return {"JAX_NUM_CPU_DEVICES": str(workers)}
+
     def synchronize(self, value):
         jax.block_until_ready(value)
 
@@ -126,8 +137,13 @@ class JaxBackend(Backend):
     def functional(self):
         return self._functions
 
-    def train_native(self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, **options):
-        loop = {"lesson": train, "fused": train_fused, "fast": train_fast}[variant]
+    def train_native(
+        self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, workers=1, **options
+    ):
+        if workers > 1:
+            loop = partial(train_data_parallel, workers=workers)
+        else:
+            loop = {"lesson": train, "fused": train_fused, "fast": train_fast}[variant]
         with jax.default_device(self.jax_device):
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
 

@@ -9,6 +9,7 @@ import torch
 from softmax_rosetta.backend import Backend
 
 from . import functional
+from .distributed import train_data_parallel
 from .fast import train_compiled, train_fast
 from .model import init_model
 from .train import train
@@ -61,6 +62,7 @@ class TorchBackend(Backend):
     framework = "torch"
     variants = ("lesson", "fast", "compiled")
     fast_variants = ("fast", "compiled")
+    data_parallel = True  # workers > 1: distributed.py, DistributedDataParallel over torch's launcher
 
     def __init__(self, device="cpu", dtype="float32"):
         super().__init__(device, dtype)
@@ -118,7 +120,11 @@ class TorchBackend(Backend):
     def functional(self):
         return self._functions
 
-    def train_native(self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, **options):
+    def train_native(
+        self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, workers=1, **options
+    ):
+        if workers > 1:  # each process sets its own precision
+            return train_data_parallel(x, y, weight, bias, lr, epochs, log_every, log, workers=workers, **options)
         loop = {"lesson": train, "fast": train_fast, "compiled": train_compiled}[variant]
         with full_float32_precision():
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)

@@ -26,7 +26,7 @@ from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
 from softmax_rosetta.spec import Spec, load_spec
 
 from ..files import PathError, writable_file, writable_folder
-from . import runs
+from . import runs, saving
 from .markdown import summary_table
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, BackendStatus, Report, build_report, now
 from .output import clear_outputs, locked, write_report
@@ -48,16 +48,30 @@ class CompareOptions:
     tolerance_scale: float = 1.0
     plots: bool = True
     timeout: float | None = None  # seconds for each backend's process; None: no limit
+    workers: int = 1  # > 1: also each data-parallel backend's lesson on that many workers
     command: list[str] = field(default_factory=list)  # the command line that repeats the run, for the report
+    save_runs: str | None = None  # a folder: each run as a saved-run file (saved.py)
+    label: str | None = None  # the host label saved runs and drift name this machine by; None: its hostname
+    runs: list[str] | None = None  # saved runs (files, folders) to compare instead of running anything
+    baseline: str | None = None  # an older report.json or saved runs: the drift section
 
 
 def compare(options: CompareOptions) -> int:
     """Run the comparison and write the report; the exit status: 0 everything agrees, 1 it doesn't."""
+    if options.runs is not None:
+        from .from_runs import compare_runs
+
+        return compare_runs(options)
     start, started = time.perf_counter(), now()
     spec = load_spec(options.spec)
     for dtype in options.dtypes:
         spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
     check_tolerance_scale(spec, options.dtypes, options.tolerance_scale)
+    smallest = min(len(rows) for rows in spec.batches(0))  # every epoch's batches have the same sizes
+    if options.workers > smallest:
+        raise CompareError(
+            f"--workers: {options.workers} is more than the {smallest} rows of spec {spec.name}'s smallest batch"
+        )
     if options.device not in DEVICES:
         raise CompareError(f"--device: unknown device {options.device!r}; known: {', '.join(DEVICES)}")
     statuses = choose_backends(options.backends, options.device)
@@ -69,20 +83,15 @@ def compare(options: CompareOptions) -> int:
             f"nothing to compare: one backend ({to_run[0].name}) and spec {spec.name!r} lists no expected costs"
         )
     out = options.out
+    host = saving.host(options.label) if options.save_runs is not None or options.baseline else ""
+    baseline = saving.baseline(options.baseline, spec)
     with contextlib.ExitStack() as held:
-        try:  # every file the run writes can be written, and no other run writes into --out meanwhile
-            summary = os.environ.get("GITHUB_STEP_SUMMARY")
-            if summary:
-                writable_file(summary, "$GITHUB_STEP_SUMMARY", append=True)
-            held.enter_context(locked(writable_folder(out, "--out")))
-        except PathError as exc:
-            raise CompareError(str(exc)) from None
-        clear_outputs(out)  # only a finished run leaves a report behind
+        hold_out(held, out, options.save_runs)
         for b in statuses:
             if b.status == "skipped":
                 print(f"[ skip ] {b.name}: {b.reason}", flush=True)
         spec_path = os.path.abspath(spec.path) if spec.path else options.spec
-        reference = run_backends(to_run, spec_path, options.dtypes, options.timeout)
+        reference = run_backends(to_run, spec_path, options.dtypes, options.timeout, options.workers)
         report = build_report(
             spec,
             options.dtypes,
@@ -93,10 +102,30 @@ def compare(options: CompareOptions) -> int:
             command=options.command,
             started=started,
         )
+        if baseline is not None:
+            report.drift = saving.drift(report, baseline, lambda r: host)
         report.seconds = time.perf_counter() - start
+        if options.save_runs is not None:
+            saved = saving.save_runs(options.save_runs, spec, host, statuses, reference, options.dtypes)
+            print(f"saved {len(saved)} runs to {options.save_runs} (host label {host!r})", flush=True)
         write_report(report, out, plots=options.plots)
     print_outcome(report, out)
     return report.exit_status
+
+
+def hold_out(held: contextlib.ExitStack, out: str, save_runs: str | None = None) -> None:
+    """Check that every file the run writes can be written, hold ``out`` against other runs for as long
+    as ``held`` lasts, and clear the previous report from it: only a finished run leaves one behind."""
+    try:
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            writable_file(summary, "$GITHUB_STEP_SUMMARY", append=True)
+        if save_runs is not None:
+            writable_folder(save_runs, "--save-runs")
+        held.enter_context(locked(writable_folder(out, "--out")))
+    except PathError as exc:
+        raise CompareError(str(exc)) from None
+    clear_outputs(out)
 
 
 def check_tolerance_scale(spec: Spec, dtypes: Sequence[str], scale: float) -> None:
@@ -152,7 +181,7 @@ def choose_backends(names: Sequence[str] | None, device: str) -> list[BackendSta
 
 
 def run_backends(
-    to_run: list[BackendStatus], spec_path: str, dtypes: Sequence[str], timeout: float | None
+    to_run: list[BackendStatus], spec_path: str, dtypes: Sequence[str], timeout: float | None, workers: int = 1
 ) -> runs.BackendRun:
     """Run each backend in its own process, one after the other, with a progress line each; fill in
     their status. Returns the reference backend's run (made on its own when it is not among them)."""
@@ -171,6 +200,7 @@ def run_backends(
             run_dtypes,
             device,
             timeout,
+            workers,
         )
         b.status, b.reason = ("ran", "") if b.run.ok else ("failed", b.run.error)
         if b.name == REFERENCE_BACKEND:
@@ -188,10 +218,10 @@ def run_backends(
 
 
 def _run(
-    title: str, name: str, spec_path: str, dtypes: list[str], device: str, timeout: float | None
+    title: str, name: str, spec_path: str, dtypes: list[str], device: str, timeout: float | None, workers: int = 1
 ) -> runs.BackendRun:
     print(f"{title}, in its own process ...", end="", flush=True)
-    run = runs.run_backend(name, spec_path, dtypes, device, timeout=timeout)
+    run = runs.run_backend(name, spec_path, dtypes, device, timeout=timeout, workers=workers)
     print(
         f" {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s" + ("" if run.ok else f": {run.error}"), flush=True
     )

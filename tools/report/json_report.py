@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from softmax_rosetta.compare import accuracy_tolerance
+from softmax_rosetta.results import TrainResult
 
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, REFERENCE_VARIANT, Report
+from .placed import PlacedRun, spec_hash
 
 SCHEMA = "softmax-rosetta/agreement-report"
 SCHEMA_VERSION = 2
@@ -41,6 +43,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "command": report.command,
         "spec": {
             "name": spec.name,
+            "hash": spec_hash(spec),
             "path": spec.path,
             "description": spec.description,
             "epochs": spec.epochs,
@@ -81,11 +84,21 @@ def to_json(report: Report) -> dict[str, Any]:
             else {"error": report.reference_error}
         ),
         "deviations": [d.to_dict() for d, _ in report.deviations],
-        "runs": [{"label": r.label, **r.to_dict()} for r in report.runs],
+        "runs": [_run(report, r) for r in report.runs],
         "forward": report.outputs,
         "plots": report.plots,
     }
+    if report.hosts:
+        data["hosts"] = report.hosts
+    if report.drift is not None:
+        data["drift"] = report.drift.to_dict()
     return jsonable(data)
+
+
+def _run(report: Report, r: TrainResult) -> dict[str, Any]:
+    """A run with its label; a saved run also with its host and the backend process it came from."""
+    where = {"host": r.host, "owner": r.owner} if isinstance(r, PlacedRun) else {}
+    return {"label": r.label, **where, **r.to_dict()}
 
 
 def jsonable(x: Any) -> Any:

@@ -53,6 +53,23 @@ def junit(report: Report) -> bytes:
                     message=f"max abs difference {g(c.max_abs)} > tolerance {g(c.tolerance)} "
                     f"(headroom {h(c.headroom)})",
                 ).text = c.line()
+    if report.drift is not None:
+        suite = ET.SubElement(suites, "testsuite", name="agreement.drift")
+        for e in report.drift.entries:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"agreement.drift.{e.dtype}", name=f"drift {e.run}", time="0"
+            )
+            if not e.passed:
+                ET.SubElement(
+                    case,
+                    "failure",
+                    type="DriftExceeded",
+                    message=f"costs moved {g(e.cost_abs)} (tolerance {g(e.cost_tolerance)}), params moved "
+                    f"{g(e.param_abs)} (tolerance {g(e.param_tolerance)}) since {report.drift.source}",
+                ).text = f"changed: {e.changes()}"
+        if not report.drift.entries:
+            case = ET.SubElement(suite, "testcase", classname="agreement.drift", name="drift", time="0")
+            ET.SubElement(case, "failure", type="NothingCompared", message=report.drift.verdict_part())
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for s in suites:
         counts = {

@@ -9,6 +9,7 @@ from pathlib import Path
 from softmax_rosetta.compare import CHECK_GROUPS, Check, accuracy_tolerance
 
 from .environment_section import environment_section
+from .machines import drift_section, machines_section
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
 from .plots import deviation_panels, identical, zigzag
 from .text import g, h, table
@@ -30,6 +31,8 @@ def markdown(report: Report) -> str:
         *summary_table(report),
         "",
     ]
+    if report.drift is not None:
+        out += drift_section(report.drift)
     out += ["## Backends", "", *_backend_table(report), ""]
     out += ["## Deviation from the float64 NumPy reference", ""]
     if report.reference is None:
@@ -42,6 +45,8 @@ def markdown(report: Report) -> str:
             *_deviation_table(report),
             "",
         ]
+    if report.hosts:
+        out += machines_section(report)
     out += ["## Environment", "", *environment_section(report), ""]
     out += ["## Checks in detail", ""]
     for group, title, _, what in CHECK_GROUPS:
@@ -151,7 +156,7 @@ def _backend_table(report: Report) -> list[str]:
     for b in report.backends:
         r = b.run
         versions = ", ".join(f"{k} {v}" for k, v in r.versions.items()) if r and r.versions else ""
-        runs = [t for t in report.runs if t.backend == b.name]
+        runs = [t for t in report.runs if report.owner(t.label) == b.name]
         variants = ", ".join(r.variants) if r and r.variants else ""
         rows.append(
             [

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from softmax_rosetta.compare import Check, Deviation, compare_all, deviation, scale_tolerances, suspects
+from softmax_rosetta.compare import Check, Deviation, backend_of, compare_all, deviation, scale_tolerances, suspects
 from softmax_rosetta.registry import REFERENCE_BACKEND
 from softmax_rosetta.results import TrainResult
 from softmax_rosetta.spec import Spec
 
 from ..environment import environment
+from .drift import Drift
 from .runs import BackendRun
 from .text import and_, check_name, h
 
@@ -77,6 +78,15 @@ class Report:
     started: str
     seconds: float = 0.0
     plots: dict[str, Any] = field(default_factory=lambda: {"files": [], "skipped": "not drawn yet"})
+    # Saved runs from several machines (compare --runs): each run's label names its machine, and
+    # ``owners`` maps it to its backend process there ("jax:fused cpu on mac" -> "jax cpu on mac").
+    owners: dict[str, str] = field(default_factory=dict)
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # {host label: its environment record}
+    drift: Drift | None = None  # --baseline
+
+    def owner(self, run_label: str) -> str:
+        """The backend (on its machine, for saved runs) a run or forward output belongs to."""
+        return self.owners.get(run_label, backend_of(run_label))
 
     @property
     def failed(self) -> list[Check]:
@@ -84,7 +94,8 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return not self.errors and not self.failed and bool(self.checks)
+        drifted = self.drift is not None and not self.drift.passed
+        return not self.errors and not self.failed and bool(self.checks) and not drifted
 
     @property
     def exit_status(self) -> int:
@@ -92,7 +103,17 @@ class Report:
 
     @property
     def suspects(self) -> list[str]:
-        return sorted(set(suspects(self.checks)) | set(self.failed_to_run))
+        if not self.owners:
+            return sorted(set(suspects(self.checks)) | set(self.failed_to_run))
+        by_kind: dict[tuple[str, str], list[frozenset[str]]] = {}  # compare.suspects, by machine
+        for c in self.failed:
+            others = (c.b,) if c.check not in ("expected", "diverged") else ()
+            by_kind.setdefault((c.check, c.dtype), []).append(frozenset(self.owner(x) for x in (c.a, *others)))
+        named: set[str] = set(self.failed_to_run)
+        for pairs in by_kind.values():
+            common = frozenset.intersection(*pairs)
+            named |= common if common else frozenset.union(*pairs)
+        return sorted(named)
 
     @property
     def ran(self) -> list[str]:
@@ -127,9 +148,10 @@ class Report:
                 if len(self.ran) > 1
                 else f"{and_(self.ran)}, the only backend, matches the expected costs"
             )
+            drift = f"; {self.drift.verdict_part()}" if self.drift is not None else ""
             return (
                 f"{bold('PASS')}: {who} ({where}): all {n} checks within tolerance; "
-                f"closest: {check_name(worst)} at {h(worst.headroom)} of its tolerance{skipped}"
+                f"closest: {check_name(worst)} at {h(worst.headroom)} of its tolerance{drift}{skipped}"
             )
         parts = []
         if self.errors:
@@ -148,6 +170,8 @@ class Report:
             parts.append(f"{len(bad)} of {n} checks fail: {names}{first}")
         if not n and not self.errors:
             parts.append("nothing was compared")
+        if self.drift is not None and not self.drift.passed:
+            parts.append(self.drift.verdict_part())
         culprits = self.suspects
         pointing = f" (pointing at {and_(culprits)})" if culprits else ""
         return f"{bold('FAIL')}{pointing}: {'; '.join(parts)} ({where}){skipped}"

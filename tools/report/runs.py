@@ -3,7 +3,8 @@
 The frameworks' thread pools fight when torch, JAX and NumPy run in one process, so the
 report runs each backend through ``worker.run``: the child calls ``backend_outputs``, which
 computes, for each dtype, the backend's forward outputs (``compare.forward_outputs``) and a
-training run of every general variant, and returns them as JSON (floats written by ``repr``,
+training run of every general variant (and, with ``workers`` > 1, the lesson's loop on that many
+data-parallel workers, where the backend has it), and returns them as JSON (floats written by ``repr``,
 so they read back exactly). The parent's ``run_backend`` reads them back into NumPy arrays
 and ``TrainResult``s and does every comparison itself.
 """
@@ -23,12 +24,15 @@ from softmax_rosetta.spec import load_spec
 
 from .. import worker
 from ..environment import environment
+from ..train import train_elsewhere
 
 # What the child process calls: module:function, with backend_outputs' keyword arguments.
 FUNCTION = f"{__name__}:backend_outputs"
 
 
-def backend_outputs(backend: str, spec_path: str, dtypes: Sequence[str], device: str) -> dict[str, Any]:
+def backend_outputs(
+    backend: str, spec_path: str, dtypes: Sequence[str], device: str, workers: int = 1
+) -> dict[str, Any]:
     """In the child: one backend's forward outputs and training runs, for each dtype, as plain JSON values."""
     spec = load_spec(spec_path)
     cls = backend_class(backend)
@@ -38,9 +42,14 @@ def backend_outputs(backend: str, spec_path: str, dtypes: Sequence[str], device:
     for dtype in dtypes:
         be = cls(device=device, dtype=dtype)
         forward[dtype] = {k: np.asarray(v).tolist() for k, v in forward_outputs(be, spec).items()}
-        for variant in cls.general_variants():
+        parallel = [("lesson", workers)] if workers > 1 and cls.data_parallel else []
+        for variant, k in [(v, 1) for v in cls.general_variants()] + parallel:
+            env = be.process_env(k)
+            if env:  # a device count this process can't have (JAX on a CPU): a fresh process with it
+                runs.append(train_elsewhere(be, spec_path, env, {"variant": variant}, k).to_dict())
+                continue
             try:
-                result = be.train(spec, variant=variant)
+                result = be.train(spec, variant=variant, workers=k)
             except TrainingDiverged as exc:  # the report marks the run as diverged
                 result = exc.result
             runs.append(result.to_dict())
@@ -75,12 +84,17 @@ class BackendRun:
 
 
 def run_backend(
-    backend: str, spec_path: str, dtypes: Sequence[str], device: str, timeout: float | None = None
+    backend: str,
+    spec_path: str,
+    dtypes: Sequence[str],
+    device: str,
+    timeout: float | None = None,
+    workers: int = 1,
 ) -> BackendRun:
     """Run ``backend_outputs`` in a fresh Python process; never raises for the child's failures."""
     outcome = worker.run(
         FUNCTION,
-        {"backend": backend, "spec_path": spec_path, "dtypes": list(dtypes), "device": device},
+        {"backend": backend, "spec_path": spec_path, "dtypes": list(dtypes), "device": device, "workers": workers},
         timeout=timeout,
     )
     if not outcome.ok:

@@ -17,7 +17,7 @@ the concept, the backend and the file: when code is renamed, the staleness test 
 update the table.
 
 The modules, in the order the docs are made:
-    concepts.py      the table: Ref, Numbers, Concept, and every concept
+    concepts.py      the table: every concept (refs.py: Ref, Numbers, Concept, same)
     computations.py  what the table's numbers compute beyond one call of a backend
     extract.py       a reference's source lines, found with ``ast`` (no framework imported)
     context.py       one backend set up on the spec, for the computations

@@ -10,96 +10,21 @@ three), ``same`` names it once for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
-from .base import ORDER, RosettaError
 from .computations import (
     CLASS_WEIGHT,
     IGNORE_INDEX,
     IGNORED_ROWS,
     SMOOTHING,
     STORED_WEIGHT,
-    Compute,
     cost_epochs,
     ignored_target,
     model_logits,
     sgd_bias,
     soft_target,
 )
+from .refs import Concept, Numbers, Ref, same
 
-
-@dataclass(frozen=True)
-class Ref:
-    """A piece of one backend's code: ``"module:qualified.name"``, optionally only some lines of it.
-
-    lines=(first, last): from the first line containing ``first`` through the next line
-    containing ``last`` (both inside the definition), and to the end of the statement that
-    line starts.
-    """
-
-    target: str
-    lines: tuple[str, str] | None = None
-
-    @property
-    def module(self) -> str:
-        return self.target.partition(":")[0]
-
-    @property
-    def name(self) -> str:
-        return self.target.partition(":")[2]
-
-
-@dataclass(frozen=True)
-class Numbers:
-    """One row of a concept's numbers: ``compute(ctx)`` for each backend (or one per backend).
-
-    kind says how closely a regenerated number must match the committed one: a field of the
-    spec's ``Tolerance`` ("output", "cost", "param"), or "exact".
-    A computation may return an array, a number, a tuple (a shape) or a str (shown as text).
-    """
-
-    label: str
-    kind: str
-    compute: Compute | Mapping[str, Compute]
-
-    def for_backend(self, name: str) -> Compute:
-        """The computation for backend ``name`` (KeyError when the row has none for it)."""
-        if callable(self.compute):
-            return self.compute
-        return self.compute[name]
-
-
-@dataclass(frozen=True)
-class Concept:
-    """One section of the docs."""
-
-    key: str  # the anchor: docs/rosetta.html#softmax
-    title: str
-    code: Mapping[str, Sequence[Ref | str]]  # backend -> its pieces of code, in order
-    note: str  # what differs between the backends, and why
-    numbers: Sequence[Numbers]
-    intro: str = ""  # one line on what the concept is, before the code
-
-
-# A backend's own references, by backend name.
-Pieces = Mapping[str, Sequence[Ref | str]]
-
-
-def same(
-    *targets: Ref | str, before: Pieces | None = None, after: Pieces | None = None
-) -> dict[str, tuple[Ref | str, ...]]:
-    """The same references in every backend (the modules and names are shared by design).
-
-    before, after: a backend's own pieces, shown before or after the shared ones (what only that
-    backend has: JAX's PRECISION, NumPy's SGD class, JAX's optax transformation).
-    """
-    before, after = before or {}, after or {}
-    unknown = sorted((set(before) | set(after)) - set(ORDER))
-    if unknown:
-        raise RosettaError(f"rosetta: same(): no backend named {', '.join(map(repr, unknown))} (known: {ORDER})")
-    return {name: (*before.get(name, ()), *targets, *after.get(name, ())) for name in ORDER}
-
+__all__ = ["CONCEPTS", "Concept", "Numbers", "Ref", "concepts", "same"]
 
 # The variant of each backend's train that the fused-loop section shows and runs.
 FUSED_VARIANTS = {"numpy": "fast", "torch": "compiled", "jax": "fused"}
@@ -425,6 +350,34 @@ TRAINING_CONCEPTS: list[Concept] = [
             Numbers("the variant", "exact", lambda c: FUSED_VARIANTS[c.name]),
             Numbers("final cost", "cost", lambda c: c.run(variant=FUSED_VARIANTS[c.name]).costs[-1]),
             Numbers("final bias", "param", lambda c: c.run(variant=FUSED_VARIANTS[c.name]).bias),
+        ],
+    ),
+    Concept(
+        "data-parallel",
+        "The data-parallel step: DistributedDataParallel beside JAX sharding",
+        {
+            "numpy": ("train:train_step",),
+            "torch": ("distributed:loss_fn", "distributed:train_rank"),
+            "jax": ("distributed:make_mesh", "distributed:loss_fn", "distributed:compiled_step"),
+        },
+        intro="The same steps on K workers, each taking its share of every batch's rows: "
+        "`softmax-rosetta train torch|jax --workers K` (docs/distributed.md).",
+        note="NumPy stays the single-process float64 reference: its step is the one above, and "
+        "`--workers` > 1 is refused for it. torch runs K processes, each holding the model: "
+        "`DistributedDataParallel` all-reduces the gradients during `backward()`, so every rank's "
+        "optimizer takes the same step. JAX runs one program over a `Mesh` of K devices: the batch "
+        'placed with `NamedSharding(mesh, P("data"))`, the parameters replicated with `P()`, and '
+        "`jax.jit` with those shardings; the loss is a sum over rows held by different devices, so "
+        "the compiler inserts the all-reduce, and there is no collective in the code. Both divide the "
+        "summed loss by the whole batch's rows, so a batch that doesn't split evenly still has the "
+        "global mean (JAX pads it with masked rows). Only the order of the additions changes: "
+        "float64 agrees with one process to rounding.",
+        numbers=[
+            Numbers(
+                "takes --workers > 1 (Backend.data_parallel)",
+                "exact",
+                lambda c: "yes" if c.be.data_parallel else "no: the single-process reference",
+            ),
         ],
     ),
 ]

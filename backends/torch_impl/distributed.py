@@ -1,0 +1,223 @@
+"""The lesson's loop, data parallel: K processes, DistributedDataParallel, each rank a share of every batch.
+
+``train_data_parallel`` starts K processes with torch's own launcher (``elastic_launch``, what
+``torchrun`` runs), gloo on the CPU and NCCL on CUDA. Each rank builds the lesson's model from
+the same initial parameters, wraps it in ``DistributedDataParallel`` and steps through the same
+batches as one process would (``batches(epoch)``), taking its consecutive block of each batch's
+rows (``softmax_rosetta.data.shard``).
+
+The cost is the batch's mean: each rank computes the SUM of its rows' losses over the batch's
+total rows, and the gradients are summed across ranks (``_allreduce_sum``: DDP would average
+them), so the sum over ranks is the global mean, whatever the share of each rank. Only the
+order of the additions differs from one process: see docs/distributed.md.
+
+``train_rank`` is one rank's loop inside a process group that is already set up: the same code
+``torchrun`` runs across machines (docs/distributed.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import tempfile
+import uuid
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+from torch.nn.parallel import DistributedDataParallel
+
+from softmax_rosetta.checks import BackendError
+from softmax_rosetta.data import shard
+
+from .model import init_model, weight_and_bias
+from .train import make_optimizer
+
+
+def _allreduce_sum(state, bucket):
+    """DDP communication hook: each gradient summed over the ranks (DDP's own hook averages)."""
+    future = dist.all_reduce(bucket.buffer(), async_op=True).get_future()
+    return future.then(lambda done: done.value()[0])
+
+
+def loss_fn(model, x, y, batch_rows):
+    """This rank's part of the batch's mean cross-entropy: its rows' summed losses over the batch's rows."""
+    return F.cross_entropy(model(x), y, reduction="sum") / batch_rows
+
+
+def train_rank(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    num_rows=None,
+):
+    """One rank's loop, in an initialised process group: every rank returns the same (costs, weight, bias).
+
+    x (N, D), y (N,): the rows ``batches(epoch)`` indexes (None: one full batch); each step this
+    rank uses its ``shard`` of the batch. Full batch, a rank may hold its own rows alone: x and y
+    are then its ``shard`` of all ``num_rows`` rows (``data.load_dataset`` and ``data.synthetic``
+    with ``rank`` and ``world_size`` make just those). An epoch's cost, summed over the ranks once per epoch, is
+    sum over batches of (batch mean) * (B_b / N), as in train.py; a non-finite cost stops every
+    rank after that epoch.
+    """
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if num_rows is not None and batches is not None:
+        raise BackendError("num_rows: a rank holds only its own rows in full-batch runs alone (batches=None)")
+    n = x.shape[0] if num_rows is None else num_rows
+    model = DistributedDataParallel(init_model(weight, bias))  # rank 0's parameters: the same everywhere
+    model.register_comm_hook(None, _allreduce_sum)
+    optimizer = make_optimizer(model, lr, momentum, dampening, nesterov, weight_decay)
+    costs = torch.zeros(epochs + 1, dtype=x.dtype, device=x.device)
+    everything = np.arange(n, dtype=np.int64)
+    for epoch in range(epochs + 1):
+        for rows in batches(epoch) if batches is not None else [everything]:
+            mine = slice(None) if num_rows is not None else torch.as_tensor(shard(rows, rank, world), device=x.device)
+            cost = loss_fn(model, x[mine], y[mine], len(rows))
+            optimizer.zero_grad()
+            cost.backward()  # DDP sums the gradients across the ranks here
+            optimizer.step()
+            costs[epoch] += cost.detach() * (len(rows) / n)
+        dist.all_reduce(costs[epoch : epoch + 1])
+        if not torch.isfinite(costs[epoch]):  # the same sum on every rank: all stop together
+            return costs[: epoch + 1], *weight_and_bias(model.module)
+    return costs, *weight_and_bias(model.module)
+
+
+def _rank_main(arrays, lr, epochs, options, device, threads):
+    """The entry point of each launched process: set up the process group, train, rank 0 returns NumPy."""
+    from .backend import full_float32_precision  # backend.py imports this module
+
+    torch.set_num_threads(threads)
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if device == "cuda":
+        torch.cuda.set_device(local_rank)
+        where = torch.device("cuda", local_rank)
+    else:
+        where = torch.device("cpu")
+    dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    try:
+        x, y, weight, bias = (torch.from_numpy(a).to(where) for a in arrays)
+        with full_float32_precision():
+            costs, weight, bias = train_rank(x, y, weight, bias, lr, epochs, **options)
+        if dist.get_rank() != 0:
+            return None
+        return tuple(t.cpu().numpy() for t in (costs, weight, bias))
+    finally:
+        dist.destroy_process_group()
+
+
+def train_data_parallel(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    workers,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+):
+    """train.py's ``train``, on ``workers`` processes of this machine: (costs, weight, bias) tensors.
+
+    The processes meet at MASTER_ADDR:MASTER_PORT where those are set (localhost and a free port
+    otherwise); a port in use, a rank that fails or dies is a ``BackendError`` naming it, after
+    every process has been stopped. Rank 0's result comes back; ``log(epoch, cost)`` is called
+    here, once the run is over.
+    """
+    device = x.device.type
+    if device == "cuda" and workers > torch.cuda.device_count():
+        raise BackendError(
+            f"workers: {workers} processes need {workers} GPUs, this machine has {torch.cuda.device_count()}"
+        )
+    endpoint = _endpoint()
+    arrays = tuple(t.detach().cpu().numpy() for t in (x, y, weight, bias))
+    options = {"batches": batches, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
+    options["weight_decay"] = weight_decay
+    threads = max(1, torch.get_num_threads() // workers)
+    with tempfile.TemporaryDirectory(prefix="softmax-rosetta-ddp-") as logs, _quiet_launcher():
+        config = LaunchConfig(
+            min_nodes=1,
+            max_nodes=1,
+            nproc_per_node=workers,
+            run_id=uuid.uuid4().hex,
+            rdzv_backend="c10d",
+            rdzv_endpoint=endpoint,
+            max_restarts=0,
+            monitor_interval=0.1,
+            start_method="spawn",
+            logs_specs=DefaultLogsSpecs(log_dir=logs),
+        )
+        try:
+            returned = elastic_launch(config, _rank_main)(arrays, lr, epochs, options, device, threads)
+        except ChildFailedError as exc:
+            raise BackendError(f"workers: {_failure(exc)}") from None
+    costs, weight, bias = (torch.from_numpy(a).to(x.device) for a in returned[0])
+    if log is not None and log_every:
+        for epoch in range(0, len(costs), log_every):
+            log(epoch, costs[epoch].item())
+    return costs, weight, bias
+
+
+def _endpoint():
+    """Where the ranks meet: MASTER_ADDR:MASTER_PORT if set, after checking the port is free here."""
+    port = os.environ.get("MASTER_PORT")
+    if not port:
+        return "localhost:0"  # the launcher picks a free port
+    host = os.environ.get("MASTER_ADDR") or "localhost"
+    try:
+        number = int(port)
+        with socket.socket() as s:
+            s.bind((host, number))
+    except ValueError:
+        raise BackendError(f"MASTER_PORT: expected a port number, got {port!r}") from None
+    except OSError as exc:
+        raise BackendError(f"MASTER_PORT: can't listen on {host}:{port} ({exc.strerror or exc})") from None
+    return f"{host}:{number}"
+
+
+def _failure(exc):
+    """One line for the first failed rank: its exception's last line, or how it died."""
+    rank, failure = exc.get_first_failure()
+    message = failure.message if isinstance(failure.message, str) else str(failure.message)
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if failure.exitcode < 0:
+        import signal
+
+        with contextlib.suppress(ValueError):
+            return f"rank {rank} (pid {failure.pid}) was killed by {signal.Signals(-failure.exitcode).name}"
+    if lines and not lines[-1].startswith("To enable traceback"):
+        return f"rank {rank} (pid {failure.pid}) failed: {lines[-1]}"
+    return f"rank {rank} (pid {failure.pid}) exited with status {failure.exitcode}"
+
+
+@contextlib.contextmanager
+def _quiet_launcher():
+    """The launcher logs each failure at length on stderr; the error raised here says it in one line."""
+    logger = logging.getLogger("torch.distributed.elastic")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

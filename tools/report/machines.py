@@ -1,0 +1,75 @@
+"""report.md's sections for runs from several machines (``compare --runs``) and for ``--baseline``:
+where each machine's runs were made, and what moved since the baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .drift import Drift
+from .model import Report
+from .text import g, h, short, table
+
+
+def machines_section(report: Report) -> list[str]:
+    """One row per machine (host label): its CPU, OS, Python and the versions its runs recorded."""
+    rows = []
+    for host, env in report.hosts.items():
+        m = env.get("machine", {})
+        backends = [b for b in report.backends if b.run is not None and b.name.endswith(f" on {host}")]
+        versions: dict[str, Any] = {}
+        for b in backends:
+            if b.run is not None:
+                versions.update(b.run.versions)
+        threads = env.get("process", {}).get("env", {})
+        rows.append(
+            [
+                host,
+                short(m.get("cpu") or m.get("machine", "")),
+                f"{m.get('nproc', '')}",
+                short(m.get("platform", "")),
+                f"{m.get('python', '')}",
+                short(", ".join(f"{k} {v}" for k, v in {"numpy": m.get("numpy", ""), **versions}.items())),
+                short(", ".join(f"{k}={v}" for k, v in threads.items())),
+            ]
+        )
+    return [
+        "## Machines",
+        "",
+        "Where each saved run was made, by its host label (`--label` when it was saved, else the hostname). "
+        "The Environment section below is the machine this report was built on; each backend's settings there "
+        "are as its machine recorded them.",
+        "",
+        *table(["host", "CPU", "CPUs", "OS", "Python", "versions", "environment variables"], rows, "llrllll"),
+        "",
+    ]
+
+
+def drift_section(drift: Drift) -> list[str]:
+    """Each run against the same run in the baseline: the largest change, and what changed."""
+    intro = (
+        f"Each run against the same run (backend, variant, dtype, device, host) in the baseline `{drift.source}`: "
+        "the largest change of any cost and of any final parameter, against the spec's cost and param "
+        "tolerances; and the versions and settings that changed between the two."
+    )
+    rows = [
+        [
+            e.run,
+            e.dtype,
+            g(e.cost_abs),
+            g(e.param_abs),
+            h(e.headroom),
+            short(e.changes()),
+            "pass" if e.passed else "**FAIL**",
+        ]
+        for e in drift.entries
+    ]
+    out = ["## Drift since the baseline", "", intro, ""]
+    if rows:
+        out += table(["run", "dtype", "costs moved", "params moved", "headroom", "changed", "result"], rows, "llrrrll")
+    else:
+        out.append("No run matches a run of the baseline: nothing was compared.")
+    if drift.new:
+        out += ["", f"Not in the baseline: {', '.join(drift.new)}."]
+    if drift.gone:
+        out += ["", f"In the baseline, not made now: {', '.join(drift.gone)}."]
+    return out + [""]
