@@ -4,11 +4,13 @@ The helpers tests import (assert_within, require_backend, ...) are in ``softmax_
 SOFTMAX_ROSETTA_BACKENDS and SOFTMAX_ROSETTA_REQUIRE are described there.
 """
 
+import re
+
 import pytest
 
 from softmax_rosetta import get_backend, load_spec
 from softmax_rosetta.registry import missing_packages
-from softmax_rosetta.spec import DTYPES
+from softmax_rosetta.spec import DTYPES, SPEC_DIR
 from softmax_rosetta.testing import require_backend, require_device, selected_backends
 
 SELECTED = selected_backends()
@@ -64,3 +66,19 @@ def trained(seed_spec):
         return cache[key]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def short_seed_spec(tmp_path_factory):
+    """A copy of the seed spec cut to 40 epochs, the lesson's epoch-0 cost its only expected cost:
+    a whole agreement report in seconds. Returns its path."""
+    text = (SPEC_DIR / "seed.toml").read_text()
+    text = re.sub(r'(?m)^name = "seed"', 'name = "seed-short"', text)
+    text = re.sub(r"(?m)^epochs = \d+", "epochs = 40", text)
+    text = re.sub(r"(?m)^every = \d+", "every = 20", text)
+    text = re.sub(r"(?ms)^costs = \[(.*?)\]", lambda m: f"costs = [{m.group(1).split(',')[0].strip()}]", text)
+    path = tmp_path_factory.mktemp("spec") / "seed-short.toml"
+    path.write_text(text)
+    spec = load_spec(path)
+    assert spec.epochs == 40 and len(spec.expected_costs) == 1
+    return path

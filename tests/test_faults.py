@@ -14,7 +14,6 @@ stopped, so that each signal lands while a worker runs, not before or after it.
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,8 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from softmax_rosetta.spec import SPEC_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "softmax_rosetta.tools.cli"]
@@ -51,14 +48,9 @@ USE_STAND_IN = "from softmax_rosetta.tools.report import runs; runs.FUNCTION = '
 
 
 @pytest.fixture
-def small_spec(tmp_path):
-    text = (SPEC_DIR / "seed.toml").read_text()
-    text = re.sub(r"(?m)^epochs = \d+", "epochs = 40", text)
-    text = re.sub(r"(?m)^every = \d+", "every = 20", text)
-    text = re.sub(r"(?ms)^costs = \[(.*?)\]", lambda m: f"costs = [{m.group(1).split(',')[0].strip()}]", text)
-    path = tmp_path / "seed-short.toml"
-    path.write_text(text)
-    return path
+def small_spec(short_seed_spec):
+    """The seed spec cut to 40 epochs (conftest's short_seed_spec)."""
+    return short_seed_spec
 
 
 class StandIn:

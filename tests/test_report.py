@@ -18,7 +18,6 @@ import pytest
 from softmax_rosetta import load_spec
 from softmax_rosetta.compare import Check, check_accuracy, scale_tolerances, suspects
 from softmax_rosetta.registry import BACKENDS, available_backends, backend_class
-from softmax_rosetta.spec import SPEC_DIR
 from softmax_rosetta.tools import cli, files
 from softmax_rosetta.tools.report import command, runs
 
@@ -30,18 +29,9 @@ WRITTEN = FILES if HAVE_PLOT else FILES[:3]  # without matplotlib, the plots are
 
 
 @pytest.fixture(scope="module")
-def small_spec(tmp_path_factory):
-    """The seed spec cut to 40 epochs, with the lesson's cost at epoch 0 as its only expected cost."""
-    text = (SPEC_DIR / "seed.toml").read_text()
-    text = re.sub(r'(?m)^name = "seed"', 'name = "seed-short"', text)
-    text = re.sub(r"(?m)^epochs = \d+", "epochs = 40", text)
-    text = re.sub(r"(?m)^every = \d+", "every = 20", text)
-    text = re.sub(r"(?ms)^costs = \[(.*?)\]", lambda m: f"costs = [{m.group(1).split(',')[0].strip()}]", text)
-    path = tmp_path_factory.mktemp("spec") / "seed-short.toml"
-    path.write_text(text)
-    spec = load_spec(path)
-    assert spec.epochs == 40 and len(spec.expected_costs) == 1
-    return path
+def small_spec(short_seed_spec):
+    """The seed spec cut to 40 epochs (conftest's short_seed_spec)."""
+    return short_seed_spec
 
 
 def compare(out, *args, env=None, python_prelude=None):

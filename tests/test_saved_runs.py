@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from softmax_rosetta.spec import SPEC_DIR, load_spec
+from softmax_rosetta.spec import load_spec
 from softmax_rosetta.testing import require_backend
 from softmax_rosetta.tools.report.placed import spec_hash
 
@@ -39,16 +39,9 @@ def cli(*args, env=None, cwd=ROOT):
 
 
 @pytest.fixture(scope="module")
-def short_spec(tmp_path_factory):
-    """The seed spec cut to 40 epochs (its epoch-0 cost the only expected cost)."""
-    text = (SPEC_DIR / "seed.toml").read_text()
-    text = re.sub(r'(?m)^name = "seed"', 'name = "seed-short"', text)
-    text = re.sub(r"(?m)^epochs = \d+", "epochs = 40", text)
-    text = re.sub(r"(?m)^every = \d+", "every = 20", text)
-    text = re.sub(r"(?ms)^costs = \[(.*?)\]", lambda m: f"costs = [{m.group(1).split(',')[0].strip()}]", text)
-    path = tmp_path_factory.mktemp("spec") / "seed-short.toml"
-    path.write_text(text)
-    return path
+def short_spec(short_seed_spec):
+    """The seed spec cut to 40 epochs (conftest's short_seed_spec)."""
+    return short_seed_spec
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ but the last digits a machine prints differently.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -37,6 +36,7 @@ from .lesson import SOURCE, STEPS, Step, check_steps, paragraphs, step_blocks, s
 from .lesson_markdown import block_where
 from .numbers import NUMBER, number
 from .run import Rosetta, build
+from .stale import same_number
 
 NEEDS = ("nbformat", "nbclient", "ipykernel")
 KERNEL = "python3"
@@ -288,7 +288,7 @@ def _compare_output(committed: str, fresh: str, tolerance: float) -> str | None:
     if ta != tb or len(na) != len(nb):
         return f"differs from a fresh run's{_first_difference(committed, fresh)}"
     for x, y in zip(na, nb, strict=True):
-        if not _same_number(x, y, tolerance):
+        if not same_number(x, y, tolerance):
             allowed = number(tolerance, "output")
             return f"shows {x} where a fresh run gives {y} (allowed: {allowed} + one unit of the last digit)"
     return None
@@ -297,24 +297,6 @@ def _compare_output(committed: str, fresh: str, tolerance: float) -> str | None:
 def _split(text: str) -> tuple[str, list[str]]:
     numbers = NUMBER.findall(text)
     return re.sub(r"\s+", " ", NUMBER.sub("#", text)).strip(), numbers
-
-
-def _unit(token: str) -> float:
-    """One unit in the last printed digit: 0 for an integer, and for "1." (NumPy's way of printing 1.0)."""
-    mantissa, _, exponent = token.lstrip("-").partition("e")
-    decimals = len(mantissa.partition(".")[2])
-    if token in ("nan", "inf", "-inf") or (not decimals and not exponent):
-        return 0.0
-    return 10.0 ** (int(exponent or 0) - decimals)
-
-
-def _same_number(a: str, b: str, tolerance: float) -> bool:
-    x, y = float(a), float(b)
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
-    if math.isinf(x) or math.isinf(y):
-        return x == y
-    return abs(x - y) <= tolerance + _unit(a) + _unit(b)
 
 
 def _first_difference(a: str, b: str) -> str:

@@ -70,7 +70,7 @@ def compare_text(name: str, committed: str, fresh: str, tolerances: Sequence[flo
     if len(want) != len(tolerances):
         raise RosettaError(f"rosetta: internal error: {len(want)} numbers printed, {len(tolerances)} tolerances")
     for (x, at), y, tol in zip(got, want, tolerances, strict=False):
-        if not _same_number(x, y, tol):
+        if not same_number(x, y, tol):
             return (
                 f"{name} is stale: line {line_at(at)} shows {x}, the backends now give {y} "
                 f"(allowed: {tol:g} + one unit of the last digit)"
@@ -110,15 +110,16 @@ def _code_text(text: str) -> str:
 
 
 def _unit(token: str) -> float:
-    """One unit in the last printed digit (0 for an integer)."""
-    if token in ("nan", "inf", "-inf") or not re.search(r"[.e]", token):
-        return 0.0
+    """One unit in the last printed digit: 0 for an integer, and for "1." (NumPy's way of printing 1.0)."""
     mantissa, _, exponent = token.lstrip("-").partition("e")
     decimals = len(mantissa.partition(".")[2])
+    if token in ("nan", "inf", "-inf") or (not decimals and not exponent):
+        return 0.0
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
-def _same_number(a: str, b: str, tolerance: float) -> bool:
+def same_number(a: str, b: str, tolerance: float) -> bool:
+    """Two printed numbers agree: within ``tolerance`` plus one unit in the last digit of each."""
     x, y = float(a), float(b)
     if math.isnan(x) or math.isnan(y):
         return math.isnan(x) and math.isnan(y)
