@@ -45,6 +45,8 @@ class Backend:
     fast_variants: tuple[str, ...] = ()
     #: whether ``train`` takes ``workers`` > 1 (data-parallel training, backends/*/distributed.py)
     data_parallel: bool = False
+    #: variants that need a package beyond the framework: {variant: (import name, pip extra)}
+    variant_requires: dict[str, tuple[str, str]] = {}
 
     def __init__(self, device: str = "cpu", dtype: str = "float32"):
         if dtype not in DTYPES:
@@ -67,6 +69,16 @@ class Backend:
     def general_variants(cls) -> tuple[str, ...]:
         """The variants that train any spec (mini-batches, momentum, ...): the ones ``compare`` runs."""
         return tuple(v for v in cls.variants if v not in cls.fast_variants)
+
+    @classmethod
+    def unavailable(cls, variant: str) -> str | None:
+        """Why ``variant`` can't run on this machine (a package it needs isn't installed), or None."""
+        if variant not in cls.variant_requires:
+            return None
+        package, extra = cls.variant_requires[variant]
+        if checks.findable(package):
+            return None
+        return f"{variant} needs {package}, which is not installed: pip install 'softmax-rosetta[{extra}]'"
 
     @classmethod
     def known_devices(cls) -> tuple[str, ...]:
@@ -283,6 +295,8 @@ class Backend:
         if epochs is not None or lr is not None:
             spec = spec.replace(**{k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None})
         variant = checks.choice("variant", variant, self.variants, where=f" for the {self.name} backend")
+        if self.unavailable(variant):
+            raise BackendError(f"variant: {self.unavailable(variant)}")
         if log_every < 0:
             raise BackendError(f"log_every: must be >= 0, got {log_every!r}")
         checks.workers(self, spec, variant, workers)

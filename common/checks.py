@@ -7,6 +7,7 @@ once, and every backend receives arrays that are already known to be good.
 
 from __future__ import annotations
 
+import importlib.util
 import numbers
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,14 @@ REDUCTIONS = ("mean", "sum", "none")
 
 class BackendError(ValueError):
     """A backend, device, dtype or argument that can't be used; the message names it."""
+
+
+def findable(package: str) -> bool:
+    """Whether ``package`` is installed, found without importing it."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a broken install, or sys.modules[package] = None
+        return False
 
 
 def choice(name: str, value: str, options: tuple[str, ...], where: str = "") -> str:

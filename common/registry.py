@@ -9,11 +9,10 @@ framework is missing raises ``BackendUnavailable`` naming the pip extra to insta
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 
 from .backend import Backend
-from .checks import BackendError
+from .checks import BackendError, findable
 
 
 @dataclass(frozen=True)
@@ -45,14 +44,7 @@ class BackendUnavailable(BackendError):
 
 def missing_packages(name: str) -> list[str]:
     """The packages a backend needs that aren't installed, found without importing them."""
-    return [pkg for pkg in _info(name).requires if not _findable(pkg)]
-
-
-def _findable(package: str) -> bool:
-    try:
-        return importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):  # a broken install, or sys.modules[package] = None
-        return False
+    return [pkg for pkg in _info(name).requires if not findable(pkg)]
 
 
 def is_installed(name: str) -> bool:

@@ -22,7 +22,15 @@ from .backend import Backend
 from .registry import BACKENDS, backend_class, missing_packages
 from .spec import DTYPES
 
-__all__ = ["DTYPES", "assert_within", "require_backend", "require_device", "selected_backends", "training_runs"]
+__all__ = [
+    "DTYPES",
+    "assert_within",
+    "require_backend",
+    "require_device",
+    "require_variant",
+    "selected_backends",
+    "training_runs",
+]
 
 
 def selected_backends() -> list[str]:
@@ -45,6 +53,20 @@ def require_backend(name: str) -> type[Backend]:
             pytest.fail(reason + " and SOFTMAX_ROSETTA_REQUIRE=all")
         pytest.skip(reason)
     return backend_class(name)
+
+
+def require_variant(name: str, variant: str) -> type[Backend]:
+    """The backend's class; skip the test (fail, with SOFTMAX_ROSETTA_REQUIRE=all) when ``variant``
+    needs a package that isn't installed."""
+    import pytest
+
+    cls = require_backend(name)
+    reason = cls.unavailable(variant)
+    if reason:
+        if os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all":
+            pytest.fail(f"{name} {reason} and SOFTMAX_ROSETTA_REQUIRE=all")
+        pytest.skip(f"{name} {reason}")
+    return cls
 
 
 def require_device(name: str, device: str) -> type[Backend]:

@@ -11,7 +11,7 @@ import pytest
 from softmax_rosetta import get_backend, load_spec
 from softmax_rosetta.registry import missing_packages
 from softmax_rosetta.spec import DTYPES, SPEC_DIR
-from softmax_rosetta.testing import require_backend, require_device, selected_backends
+from softmax_rosetta.testing import require_backend, require_device, require_variant, selected_backends
 
 SELECTED = selected_backends()
 
@@ -62,6 +62,7 @@ def trained(seed_spec):
         key = (name, variant, dtype, device)
         if key not in cache:
             require_device(name, device)
+            require_variant(name, variant)
             cache[key] = get_backend(name, device=device, dtype=dtype).train(seed_spec, variant=variant)
         return cache[key]
 

@@ -25,7 +25,7 @@ def small_floor(monkeypatch):
 
 @pytest.mark.slow
 def test_bench_runs_every_workload_and_reports_the_floor(small_floor):
-    result = run(Options(workloads=("T", "M", "L"), backends=("numpy",), **TINY))
+    result = run(Options(workloads=("T", "M", "L"), backends=("numpy",), variants=("lesson", "fast"), **TINY))
     assert result["floor"]["bandwidth"] > 0 and result["floor"]["matmul_rate"] > 0
     assert result["floor"]["read_bytes"] == 8 << 20 and result["floor"]["matmul_n"] == 64
     assert result["threads"] >= 1 and "OPENBLAS_CORETYPE" not in result["floor"]["process"]["env"]
@@ -38,8 +38,13 @@ def test_bench_runs_every_workload_and_reports_the_floor(small_floor):
         assert r["ok"] and r["repeats"] == 1 and r["steps"] == 4 and r["ratio"] > 0
         assert r["min"] <= r["median"] <= r["max"]
         assert r["fast"] == (r["variant"] == "fast")
+    cache = floor.cache_bytes()
     for w in result["workloads"]:
-        assert w["floor_s"] == max(w["floor_read_s"], w["floor_matmul_s"]) > 0
+        # an X in half the last-level cache (M's 460 KB, here) stays there: its floor is the arithmetic alone
+        assert w["x_in_cache"] == bool(cache and 2 * w["x_bytes"] <= cache)
+        assert w["x_in_cache"] or w["name"] != "M" or not cache or cache < 1 << 20
+        expected = w["floor_matmul_s"] if w["x_in_cache"] else max(w["floor_read_s"], w["floor_matmul_s"])
+        assert w["floor_s"] == expected > 0
         assert w["final_cost_spread"] < 1e-5  # the fast path and the lesson end at the same cost
     assert [(t["workload"], t["variant"]) for t in result["targets"]] == [("L", "fast"), ("M", "fast")]
     (proc,) = result["processes"]
@@ -135,7 +140,8 @@ def test_an_unknown_variant_is_one_line_naming_the_known_ones(capsys):
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # nothing was measured
-    assert captured.err == "softmax-rosetta: error: --variants: unknown variant 'bogus'; known: lesson, fast\n"
+    known = "lesson, fast, compiled"
+    assert captured.err == f"softmax-rosetta: error: --variants: unknown variant 'bogus'; known: {known}\n"
 
 
 @pytest.mark.slow
@@ -291,3 +297,36 @@ def test_only_the_load_of_others_counts():
     assert report.busy_reasons(result) == []
     result = _crafted(None, None, {"lesson": 1.0})  # no load average on this system: nothing to say
     assert report.busy_reasons(result) == []
+
+
+def test_a_variant_whose_package_is_missing_is_skipped_with_why(monkeypatch, tmp_path):
+    """numba not installed: the bench times NumPy's other variants and says why compiled is missing
+    (not a failure: exit status 0)."""
+    from softmax_rosetta import checks
+    from softmax_rosetta.tools.bench import timing, workloads
+
+    findable = checks.findable
+    monkeypatch.setattr(checks, "findable", lambda package: package != "numba" and findable(package))
+    described = workloads.save("T", str(tmp_path / "T.npz"), rows=8, epochs=2)
+    out = timing.time_backend(
+        backend="numpy",
+        device="cpu",
+        threads=1,
+        repeats=1,
+        min_seconds=0.0,
+        max_repeats=1,
+        variants=None,
+        workloads=[{"name": "T", "data": described["data"], "epochs": 2}],
+    )
+    assert [r["variant"] for r in out["runs"]] == ["lesson", "fast"] and all(r["ok"] for r in out["runs"])
+    assert out["skipped"] == [
+        {
+            "variant": "compiled",
+            "reason": "compiled needs numba, which is not installed: pip install 'softmax-rosetta[numba]'",
+        }
+    ]
+    crafted = _crafted([0.1] * 3, [0.1] * 3, {"fast": 1.1})
+    lines = report.summary_lines({**crafted, "processes": [{"backend": "numpy", **out}]})
+    assert (
+        lines[-1] == "skipped: numpy compiled needs numba, which is not installed: pip install 'softmax-rosetta[numba]'"
+    )

@@ -1,5 +1,6 @@
 """The softmax-rosetta command: the lesson's printout, JSON, and one-line errors."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from softmax_rosetta.checks import findable
 from softmax_rosetta.testing import assert_within, require_backend
 from softmax_rosetta.tools.cli import main
 
@@ -97,7 +99,7 @@ def test_backends_lists_each_backend(capsys):
     out = capsys.readouterr().out
     for name in ("numpy", "torch", "jax"):
         assert re.search(rf"^{name}\s+(installed|not installed)", out, re.M), out
-    assert re.search(r"^numpy\s+installed\s+numpy \S+\s+devices: cpu", out, re.M)
+    assert re.search(r"^numpy\s+installed\s+numpy \S+( numba \S+)?\s+devices: cpu", out, re.M)
 
 
 def test_specs_lists_the_seed(capsys):
@@ -169,9 +171,12 @@ def test_train_names_what_ran_on_stderr_and_leaves_stdout_to_the_lesson(capsys):
     assert len(lines) == 4 and lines[3].startswith("train accuracy: ")
     import numpy as np
 
+    versions = f"numpy {np.__version__}" + (
+        f", numba {importlib.metadata.version('numba')}" if findable("numba") else ""
+    )
     assert captured.err.splitlines() == [
         "# softmax-rosetta train: backend numpy, variant lesson, float32 on cpu; "
-        f"spec seed (8 x 4 -> 3 classes), 200 epochs, lr 0.1; numpy {np.__version__}"
+        f"spec seed (8 x 4 -> 3 classes), 200 epochs, lr 0.1; {versions}"
     ]
 
 

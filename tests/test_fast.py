@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, get_backend, load_spec
-from softmax_rosetta.testing import DTYPES, assert_within, require_backend, selected_backends
+from softmax_rosetta.testing import DTYPES, assert_within, require_backend, require_variant, selected_backends
 from softmax_rosetta.tools.bench import make_data
 from softmax_rosetta.tools.cli import main
 
 SELECTED = selected_backends()
 
 FAST = [
-    (name, v) for name in SELECTED for v in {"numpy": ("fast",), "torch": ("fast", "compiled"), "jax": ("fast",)}[name]
+    (name, v)
+    for name in SELECTED
+    for v in {"numpy": ("fast", "compiled"), "torch": ("fast", "compiled"), "jax": ("fast",)}[name]
 ]
 IDS = [f"{n}:{v}" for n, v in FAST]
 
@@ -61,7 +63,7 @@ def test_fast_path_follows_the_lessons_trajectory_on_the_seed(trained, seed_spec
 @pytest.mark.parametrize("name,variant", FAST, ids=IDS)
 def test_fast_path_follows_the_lesson_on_a_larger_problem(name, variant, dtype):
     """300 x 20 -> 5 for 60 epochs: more rows, features and classes than the seed's 8 x 4 -> 3."""
-    require_backend(name)
+    require_variant(name, variant)
     spec, x, y, w, b = small_synthetic()
     tol = spec.tolerance(dtype)
     lesson = train_raw(name, "lesson", dtype, x, y, w, b, 0.05, 60)
@@ -99,7 +101,7 @@ def test_numpy_fast_path_picks_blocks_for_a_large_x():
 
 @pytest.mark.parametrize("name,variant", FAST, ids=IDS)
 def test_fast_paths_refuse_what_they_dont_cover(seed_spec, name, variant):
-    require_backend(name)
+    require_variant(name, variant)
     be = get_backend(name)
     for changes, words in (
         ({"momentum": 0.9}, "momentum"),
@@ -108,6 +110,55 @@ def test_fast_paths_refuse_what_they_dont_cover(seed_spec, name, variant):
     ):
         with pytest.raises(BackendError, match=words):
             be.train(seed_spec.replace(**changes), variant=variant)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numpy_compiled_threads_split_the_rows(dtype):
+    """One thread, two, and three (298 rows: ranges of 99 or 100 rows, each ending in a group
+    shorter than 4): the same run up to the order of the sums."""
+    require_variant("numpy", "compiled")
+    from softmax_rosetta.backends.numpy_impl.fast import train_compiled
+
+    spec, x, y, w, b = small_synthetic()
+    x, w, b = (a.astype(dtype) for a in (x[:298], w, b))
+    y, lr = y[:298], np.dtype(dtype).type(0.05)
+    one = train_compiled(x, y, w, b, lr, 40, threads=1)
+    assert one[0][-1] < one[0][0]
+    for threads in (2, 3):
+        split = train_compiled(x, y, w, b, lr, 40, threads=threads)
+        for what, a, e in zip(("costs", "weight", "bias"), split, one, strict=True):
+            assert a.dtype == e.dtype == np.dtype(dtype)
+            tol = spec.tolerance(dtype)
+            assert_within(a, e, tol.cost if what == "costs" else tol.param, f"threads={threads} {what}")
+
+
+def test_numpy_compiled_refuses_labels_out_of_range():
+    """The kernel indexes with the labels unchecked: a bad one is refused before it runs."""
+    require_variant("numpy", "compiled")
+    from softmax_rosetta.backends.numpy_impl.fast import train_compiled
+
+    x, w, b = np.ones((4, 3), np.float32), np.zeros((2, 3), np.float32), np.zeros(2, np.float32)
+    for y in ([0, 1, 2, 0], [0, -1, 1, 0]):
+        with pytest.raises(ValueError, match=r"y: class indices must be in \[0, 2\)"):
+            train_compiled(x, np.array(y), w, b, np.float32(0.1), 3)
+
+
+def test_a_variant_whose_package_is_missing_names_the_extra(monkeypatch, seed_spec, capsys):
+    """numba not installed: the compiled variant is one line naming the pip extra, the others run."""
+    from softmax_rosetta import checks
+
+    findable = checks.findable
+    monkeypatch.setattr(checks, "findable", lambda package: package != "numba" and findable(package))
+    be = get_backend("numpy")
+    assert be.unavailable("compiled") == (
+        "compiled needs numba, which is not installed: pip install 'softmax-rosetta[numba]'"
+    )
+    assert be.unavailable("fast") is None
+    with pytest.raises(BackendError, match=r"^variant: compiled needs numba"):
+        be.train(seed_spec, variant="compiled")
+    assert main(["train", "numpy", "--variant", "compiled", "--epochs", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(be.unavailable("compiled"))
 
 
 def test_fast_variant_from_the_command_line(capsys):
@@ -163,7 +214,7 @@ def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, d
     """As every lesson loop does: an lr so large that the first step overflows ends the run at epoch 1."""
     from softmax_rosetta import TrainingDiverged
 
-    require_backend(name)
+    require_variant(name, variant)
     with pytest.raises(TrainingDiverged) as info:
         get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype], variant=variant)
     result = info.value.result

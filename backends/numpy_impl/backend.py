@@ -5,7 +5,7 @@ import numpy as np
 from softmax_rosetta.backend import Backend
 
 from . import functional as functional_module
-from .fast import train_fast
+from .fast import train_compiled, train_fast
 from .model import init_model
 from .train import train
 
@@ -13,15 +13,25 @@ from .train import train
 class NumpyBackend(Backend):
     name = "numpy"
     framework = "numpy"
-    variants = ("lesson", "fast")
-    fast_variants = ("fast",)
+    variants = ("lesson", "fast", "compiled")
+    fast_variants = ("fast", "compiled")
+    variant_requires = {"compiled": ("numba", "numba")}
 
     @classmethod
     def versions(cls):
-        return {"numpy": np.__version__}
+        return {"numpy": np.__version__, **_numba_version()}
 
     def settings(self):
         return {**super().settings(), "blas": _blas_name()}
+
+    def set_threads(self, threads):
+        # NumPy's BLAS takes its threads from the environment at start; numba's pool is set here
+        if not self.unavailable("compiled"):
+            import numba
+
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            return {"numba_threads": numba.get_num_threads(), "numba_threading_layer": _threading_layer()}
+        return {}
 
     def to_native(self, array):
         return np.asarray(array)
@@ -34,7 +44,7 @@ class NumpyBackend(Backend):
         return functional_module
 
     def train_native(self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, **options):
-        loop = {"lesson": train, "fast": train_fast}[variant]
+        loop = {"lesson": train, "fast": train_fast, "compiled": train_compiled}[variant]
         # lr in the data's dtype, so a float32 run stays float32 throughout (the other options
         # stay Python floats: NumPy casts them to the array's dtype, as torch does).
         # A diverging run overflows on its way to inf: Backend.train reports that in one
@@ -45,6 +55,25 @@ class NumpyBackend(Backend):
     def predict_native(self, weight, bias, x):
         model = init_model(weight, bias)
         return functional_module.softmax(model(x), axis=1)
+
+
+def _numba_version():
+    """numba's version, where it is installed: the compiled variant's compiler."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return {"numba": version("numba")}
+    except PackageNotFoundError:
+        return {}
+
+
+def _threading_layer():
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel function has run yet: numba picks the layer then
+        return f"not chosen yet ({numba.config.THREADING_LAYER})"
 
 
 def _blas_name():

@@ -147,3 +147,58 @@ def train_fast(
         if not math.isfinite(total):  # diverged: stop here, as train.train does
             return costs[: epoch + 1], w, b
     return costs, w, b
+
+
+# X at least this big is split across threads: below it, waking the thread pool each epoch costs
+# more than the second thread saves (docs/benchmarks.md has the measurements)
+PARALLEL_BYTES = 128 << 10
+
+
+def train_compiled(
+    x,
+    y,
+    weight,
+    bias,
+    lr,
+    epochs,
+    log_every=0,
+    log=None,
+    *,
+    batches=None,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    threads=None,
+):
+    """``train_fast``'s trajectory, the epoch one compiled loop over X's rows (``kernels.py``, numba).
+
+    The same arguments and result as ``train_fast``; threads: how many threads share the rows
+    (None: numba's thread count when X is at least ``PARALLEL_BYTES``, else 1). The costs come
+    all at once, so ``log`` is called after the run.
+    """
+    check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
+    from . import kernels  # numba: an optional extra, imported when this variant runs
+
+    n, d = x.shape
+    c = weight.shape[0]
+    dtype = x.dtype
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if n and (y.min() < 0 or y.max() >= c):  # the kernel indexes with y unchecked
+        raise ValueError(f"y: class indices must be in [0, {c}), got {y.min()}..{y.max()}")
+    if threads is None:
+        threads = kernels.numba.get_num_threads() if x.nbytes >= PARALLEL_BYTES else 1
+    threads = max(1, min(int(threads), n))
+    w = np.array(weight, dtype=dtype)  # updated in place
+    b = np.array(bias, dtype=dtype)
+    costs = np.empty(epochs + 1, dtype=dtype)
+    bounds = np.linspace(0, n, threads + 1).astype(np.int64)  # thread t: rows bounds[t]..bounds[t+1]-1
+    grad_w = np.empty((threads, c, d), dtype=dtype)
+    grad_b = np.empty((threads, c), dtype=dtype)
+    loop = kernels.train_parallel if threads > 1 else kernels.train_serial
+    done = loop(np.ascontiguousarray(x), y, w, b, dtype.type(lr) / dtype.type(n), costs, bounds, grad_w, grad_b)
+    costs = costs[:done]
+    if log is not None and log_every:
+        for epoch in range(0, done, log_every):
+            log(epoch, float(costs[epoch]))
+    return costs, w, b

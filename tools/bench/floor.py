@@ -5,6 +5,10 @@ implementation can take less than
 
     floor = max(N D 4 / memory read bandwidth, 4 N D C / float32 matmul rate)    per epoch.
 
+An X that fits in half the CPU's last-level cache (M's digits: 460 KB) stays there from one
+epoch to the next, so memory bandwidth is no limit for it: its floor is the arithmetic alone,
+4 N D C / float32 matmul rate.
+
 ``measure`` runs in a process of its own (``softmax_rosetta.tools.worker``), with the threads
 and CPUs the backends get, once before the backends and once after; ``better`` keeps the
 higher of each rate (another process busy during one measurement can only lower it), and
@@ -23,6 +27,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,6 +84,7 @@ def _cpu(threads: int, repeats: int, read_bytes: int, matmul_n: int) -> dict[str
     best = max(bandwidth, key=lambda k: bandwidth[k]["bytes_per_s"])
     return {
         "device": "cpu",
+        "cache_bytes": cache_bytes(),
         "bandwidth": bandwidth[best]["bytes_per_s"],
         "bandwidth_method": best,
         "bandwidth_methods": bandwidth,
@@ -87,6 +93,25 @@ def _cpu(threads: int, repeats: int, read_bytes: int, matmul_n: int) -> dict[str
         "matmul_n": n,
         "matmul_seconds": times,
     }
+
+
+def cache_bytes(cpu: int = 0) -> int | None:
+    """The size of the CPU's largest cache (its last level: L3 on most machines), from Linux's
+    sysfs; None where it can't be read."""
+    sizes = []
+    for index in Path(f"/sys/devices/system/cpu/cpu{cpu}/cache").glob("index*"):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        if text[-1:] in units and text[:-1].isdigit():
+            sizes.append(int(text[:-1]) * units[text[-1]])
+        elif text.isdigit():
+            sizes.append(int(text))
+    return max(sizes, default=None)
 
 
 def _read_bandwidth(threads: int, repeats: int, read_bytes: int) -> tuple[dict[str, dict[str, Any]], int]:
@@ -159,8 +184,13 @@ def better(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def per_epoch(workloads: list[dict[str, Any]], floor: dict[str, Any]) -> None:
-    """Each workload's floor per epoch (``floor_s``), and its two parts, from the floor's rates."""
+    """Each workload's floor per epoch (``floor_s``), and its two parts, from the floor's rates;
+    for an X that stays in the cache (``x_in_cache``: at most half of ``cache_bytes``), the
+    arithmetic part alone."""
+    cache = floor.get("cache_bytes")
     for wl in workloads:
         wl["floor_read_s"] = wl["x_bytes"] / floor["bandwidth"]
         wl["floor_matmul_s"] = wl["flops_per_epoch"] / floor["matmul_rate"]
-        wl["floor_s"] = max(wl["floor_read_s"], wl["floor_matmul_s"])
+        wl["x_in_cache"] = bool(cache) and 2 * wl["x_bytes"] <= cache
+        wl["cache_bytes"] = cache
+        wl["floor_s"] = wl["floor_matmul_s"] if wl["x_in_cache"] else max(wl["floor_read_s"], wl["floor_matmul_s"])

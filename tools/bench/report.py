@@ -24,6 +24,13 @@ def _time(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def _bytes(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
 def _rate(value: float, unit: str) -> str:
     return f"{value / 1e9:.1f} G{unit}/s"
 
@@ -51,6 +58,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         if unset:
             line += f"; unset for the benchmark: {', '.join(f'{k}={v}' for k, v in unset.items())}"
         lines.append(line)
+    for p in result.get("processes", []):
+        lines.extend(f"skipped: {p['backend']} {s['reason']}" for s in p.get("skipped", []))
     return lines
 
 
@@ -129,7 +138,12 @@ def workload_line(wl: dict[str, Any]) -> str:
         f"{wl['name']}: {wl['title']}, {wl['n']:,} x {wl['d']} -> {wl['c']}, {wl['epochs']} epochs "
         f"({wl['steps']} steps)"
     )
-    if wl["versus"] == "floor":
+    if wl["versus"] == "floor" and wl.get("x_in_cache"):
+        line += (
+            f"; floor per epoch {_time(wl['floor_s'])} = matmuls (X, {_bytes(wl['x_bytes'])}, stays in the "
+            f"{_bytes(wl['cache_bytes'])} cache: memory bandwidth is no limit)"
+        )
+    elif wl["versus"] == "floor":
         line += (
             f"; floor per epoch {_time(wl['floor_s'])} = max(read X {_time(wl['floor_read_s'])}, "
             f"matmuls {_time(wl['floor_matmul_s'])})"

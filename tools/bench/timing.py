@@ -54,12 +54,16 @@ def time_backend(
     be = cls(device=device if device in cls.known_devices() else "cpu", dtype="float32")
     thread_settings = be.set_threads(threads)
     results = []
+    asked = [v for v in be.variants if not variants or v in variants]
+    # a variant whose package isn't installed (numba for NumPy's compiled) is skipped, with why
+    skipped = [{"variant": v, "reason": be.unavailable(v)} for v in asked if be.unavailable(v)]
+    asked = [v for v in asked if not be.unavailable(v)]
     for workload in workloads:
         data = np.load(workload["data"])
         x, y, w, b = data["x"], data["y"], data["weight"], data["bias"]
         lr, epochs = float(data["lr"]), int(workload["epochs"])
         native = [be.to_native(a) for a in (x, y.astype(np.int64), w, b)]
-        for variant in [v for v in be.variants if not variants or v in variants]:
+        for variant in asked:
             label = f"{workload['name']} {backend} {variant}"
             entry: dict[str, Any] = {
                 "workload": workload["name"],
@@ -98,6 +102,7 @@ def time_backend(
         "blas": blas_info(),
         "process": process(),
         "runs": results,
+        "skipped": skipped,
         "seconds_total": time.perf_counter() - start,
     }
 
