@@ -141,17 +141,30 @@ def train_data_parallel(
     graphdef, state = nnx.split((model, optimizer))
     state = jax.tree.map(lambda a: _place(np.asarray(a), replicated), state)
 
+    everything = np.arange(n)
+    placed = {}  # the whole data in order (a full batch), placed on the devices once
+
+    def place(rows):
+        size = len(rows)
+        whole = size == n and np.array_equal(rows, everything)
+        if whole and "all" in placed:
+            return placed["all"]
+        padded = -(-size // workers) * workers
+        index = np.concatenate([rows, np.zeros(padded - size, rows.dtype)])
+        real = np.arange(padded) < size
+        arrays = tuple(_place(a, split) for a in (x_host[index], y_host[index], real))
+        if whole:
+            placed["all"] = arrays
+        return arrays
+
     costs = []
     for epoch in range(epochs + 1):
         epoch_cost = 0.0
-        for rows in batches(epoch) if batches is not None else [np.arange(n)]:
+        for rows in batches(epoch) if batches is not None else [everything]:
             size = len(rows)
             if size < workers:
                 raise BackendError(f"workers: {workers} is more than the {size} rows of a batch of epoch {epoch}")
-            padded = -(-size // workers) * workers
-            index = np.concatenate([rows, np.zeros(padded - size, rows.dtype)])
-            real = np.arange(padded) < size
-            xb, yb, rb = (_place(a, split) for a in (x_host[index], y_host[index], real))
+            xb, yb, rb = place(rows)
             state, cost = compiled_step(graphdef, mesh)(state, xb, yb, rb, x_host.dtype.type(size))
             cost = _local(cost)
             epoch_cost = epoch_cost + cost * (size / n)  # as train.train: full batch, * 1.0

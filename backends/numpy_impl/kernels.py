@@ -22,6 +22,7 @@ this module only when it runs.
 """
 
 import math
+import types
 
 import numba
 import numpy as np
@@ -95,6 +96,23 @@ def _rows(x, y, w, b, first, last, grad_w, grad_b):
     return total
 
 
+@numba.njit(fastmath=FASTMATH, cache=True)
+def _update(w, b, grad_w, grad_b, scale, losses):
+    """Sum the threads' gradients and losses in a fixed order (the same numbers on every run),
+    then W <- W - scale * grad, b likewise. Returns the summed loss. Compiled on its own, so the
+    parallel loop below keeps one parallel region an epoch (numba would split these array
+    operations across threads too, each a region of its own)."""
+    for t in range(1, grad_w.shape[0]):
+        grad_w[0] += grad_w[t]
+        grad_b[0] += grad_b[t]
+    w -= scale * grad_w[0]
+    b -= scale * grad_b[0]
+    total = 0.0
+    for loss in losses:
+        total += loss
+    return total
+
+
 def _train(x, y, w, b, scale, costs, bounds, grad_w, grad_b):
     """Epochs 0..len(costs)-1 of full-batch SGD on w, b (updated in place), with
     scale = lr / N. Thread t takes rows bounds[t]..bounds[t+1]-1 into grad_w[t], grad_b[t].
@@ -104,21 +122,27 @@ def _train(x, y, w, b, scale, costs, bounds, grad_w, grad_b):
     losses = np.empty(parts)
     for epoch in range(len(costs)):
         for t in numba.prange(parts):
-            grad_w[t][:] = 0
-            grad_b[t][:] = 0
-            losses[t] = _rows(x, y, w, b, bounds[t], bounds[t + 1], grad_w[t], grad_b[t])
-        cost = losses.sum() / n
+            gw, gb = grad_w[t], grad_b[t]
+            for j in range(gw.shape[0]):
+                gb[j] = 0
+                for k in range(gw.shape[1]):
+                    gw[j, k] = 0
+            losses[t] = _rows(x, y, w, b, bounds[t], bounds[t + 1], gw, gb)
+        cost = _update(w, b, grad_w, grad_b, scale, losses) / n
         costs[epoch] = cost
-        for t in range(1, parts):  # in a fixed order: the same numbers on every run
-            grad_w[0] += grad_w[t]
-            grad_b[0] += grad_b[t]
-        w -= scale * grad_w[0]
-        b -= scale * grad_b[0]
         if not math.isfinite(cost):
             return epoch + 1
     return len(costs)
 
 
+def _renamed(fn, name):
+    """A copy of ``fn`` called ``name``. numba names its cache files after the function, and its
+    cache key leaves out ``parallel``: two builds of one function would share one file, and a
+    process could load the parallel build as the serial one."""
+    code = fn.__code__.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+
+
 # the same loop twice: one thread (no thread pool to wake each epoch), and across threads
 train_serial = numba.njit(fastmath=FASTMATH, cache=True)(_train)
-train_parallel = numba.njit(fastmath=FASTMATH, parallel=True, cache=True)(_train)
+train_parallel = numba.njit(fastmath=FASTMATH, parallel=True, cache=True)(_renamed(_train, "_train_parallel"))

@@ -86,7 +86,7 @@ def train_rank(
     everything = np.arange(n, dtype=np.int64)
     for epoch in range(epochs + 1):
         for rows in batches(epoch) if batches is not None else [everything]:
-            mine = slice(None) if num_rows is not None else torch.as_tensor(shard(rows, rank, world), device=x.device)
+            mine = slice(None) if num_rows is not None else _rows_of(shard(rows, rank, world), x.device)
             cost = loss_fn(model, x[mine], y[mine], len(rows))
             optimizer.zero_grad()
             cost.backward()  # DDP sums the gradients across the ranks here
@@ -96,6 +96,14 @@ def train_rank(
         if not torch.isfinite(costs[epoch]):  # the same sum on every rank: all stop together
             return costs[: epoch + 1], *weight_and_bias(model.module)
     return costs, *weight_and_bias(model.module)
+
+
+def _rows_of(rows, device):
+    """This rank's rows as an index for x[...]: a slice (a view, no copy) when they are one run of
+    consecutive rows, as in a full batch, else an index tensor (a gather, as a shuffled batch needs)."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return torch.as_tensor(rows, device=device)
 
 
 def _rank_main(arrays, lr, epochs, options, device, threads):

@@ -4,6 +4,7 @@
     softmax-rosetta bench --quick         # a CI-sized run (fewer epochs, L at 20,000 rows)
     softmax-rosetta bench --json          # the whole result as JSON on stdout
     softmax-rosetta bench --device cuda   # torch and JAX on a GPU, L at 1,000,000 rows there
+    softmax-rosetta bench --workers 1,2   # data-parallel training of L on 1 and 2 workers: speedup, efficiency
 
     from softmax_rosetta.tools.bench import Options, run, text_report
     print(text_report(run(Options(quick=True, backends=("numpy",)))))
@@ -21,6 +22,8 @@ The modules, one job each:
     progress   the progress bar on stderr
     targets    the targets checked on every run
     report     the results as text and Markdown
+    scaling    --workers: data-parallel training timed at each worker count (in processes of their own)
+    scaling_report  --workers's results as text and Markdown
     command    the ``bench`` subcommand's options and output
 """
 

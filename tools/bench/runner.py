@@ -68,6 +68,7 @@ class Options:
     epochs: int | None = None  # None: each workload's
     timeout: float | None = None  # seconds, for each process
     progress: bool = True
+    workers: tuple[int, ...] | None = None  # data-parallel timing at each K instead (scaling.py)
 
 
 def child_env(threads: int, device: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -82,7 +83,12 @@ def child_env(threads: int, device: str) -> tuple[dict[str, str], dict[str, str]
 
 
 def run(opts: Options) -> dict[str, Any]:
-    """The whole benchmark: the floor, then each backend in its own process. Returns the result dict."""
+    """The whole benchmark: the floor, then each backend in its own process. Returns the result dict.
+    With ``opts.workers``: data-parallel training timed at each worker count instead (``scaling.run``)."""
+    if opts.workers is not None:
+        from . import scaling
+
+        return scaling.run(opts)
     if opts.device not in DEVICES:
         raise BackendError(f"--device: unknown device {opts.device!r}; known: {', '.join(DEVICES)}")
     workloads.check_keys(opts.workloads)

@@ -342,10 +342,12 @@ TRAINING_CONCEPTS: list[Concept] = [
         "`train_step`'s body; explicit state is what makes this possible. "
         "`torch.compile` compiles one step (Inductor fuses its elementwise ops) and Python still "
         "loops over the epochs; that step writes the gradient out instead of calling `backward()`. "
-        "NumPy has no compiler, so its fast loop fuses by hand: buffers allocated once, ufuncs "
+        "NumPy itself has no compiler, so its fast loop fuses by hand: buffers allocated once, ufuncs "
         "writing into them (`out=`), the one-hot targets made once, lr / N folded into one scale. "
         "torch and JAX have a `train_fast` of that kind as well (the gradient written out on plain "
-        "arrays). The NumPy and torch fast paths cover full-batch plain SGD only.",
+        "arrays). The NumPy user's compiler is numba: NumPy's `compiled` variant (`kernels.py`, with "
+        "the optional extra `numba`) is the epoch as one loop over X's rows, the logits, softmax and "
+        "gradient of 4 rows at a time. The NumPy and torch fast paths cover full-batch plain SGD only.",
         numbers=[
             Numbers("the variant", "exact", lambda c: FUSED_VARIANTS[c.name]),
             Numbers("final cost", "cost", lambda c: c.run(variant=FUSED_VARIANTS[c.name]).costs[-1]),
