@@ -145,6 +145,24 @@ def test_numpy_compiled_builds_have_cache_files_of_their_own():
     assert serial.targetoptions.get("parallel") is not True and parallel.targetoptions["parallel"] is True
 
 
+def test_numpy_arrays_are_64_byte_aligned():
+    """The NumPy backend's arrays start on a 64-byte boundary, as torch's and XLA's CPU arrays do:
+    the compiled loop's 64-byte loads then never straddle two cache lines."""
+    from softmax_rosetta.backends.numpy_impl.fast import aligned
+
+    buf = np.arange(1000, dtype=np.float32)
+    start = (16 - buf.ctypes.data % 64) % 64 // 4  # 16 bytes past a 64-byte boundary
+    x = buf[start : start + 600].reshape(20, 30)
+    assert x.ctypes.data % 64 == 16
+    a = aligned(x)
+    assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous and a.dtype == x.dtype
+    assert np.array_equal(a, x) and not np.shares_memory(a, x)
+    assert aligned(a) is a  # already aligned: no copy
+    assert aligned(np.float32(2.0)).shape == () and aligned(np.empty((0, 3))).shape == (0, 3)
+    native = get_backend("numpy").to_native(x)
+    assert native.ctypes.data % 64 == 0 and np.array_equal(native, x)
+
+
 def test_numpy_compiled_refuses_labels_out_of_range():
     """The kernel indexes with the labels unchecked: a bad one is refused before it runs."""
     require_variant("numpy", "compiled")
