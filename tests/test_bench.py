@@ -330,3 +330,16 @@ def test_a_variant_whose_package_is_missing_is_skipped_with_why(monkeypatch, tmp
     assert (
         lines[-1] == "skipped: numpy compiled needs numba, which is not installed: pip install 'softmax-rosetta[numba]'"
     )
+
+
+def test_one_slow_repeat_in_many_is_not_a_busy_machine():
+    """With ten repeats or more the slowest tenth is left out of the spread; with fewer, not."""
+    many = _crafted([0.1] * 3, [0.1] * 3, {"fused": 1.1})
+    run = many["runs"][0]
+    run["seconds"] = [run["min"]] * 129 + [run["min"] * 30]  # one hiccup among 130
+    assert report.busy_reasons(many) == []
+    run["seconds"] = [run["min"]] * 110 + [run["min"] * 30] * 20  # a slow sixth: busy
+    assert report.busy_reasons(many) and "(30.0x)" in report.busy_reasons(many)[0]
+    few = _crafted([0.1] * 3, [0.1] * 3, {"fused": 1.1})
+    few["runs"][0]["seconds"] = [few["runs"][0]["min"]] * 4 + [few["runs"][0]["min"] * 3]
+    assert report.busy_reasons(few)  # 5 repeats: the slowest counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # The variants that compile on their warm-up run: the "compile" column shows the warm-up's extra
@@ -11,8 +12,9 @@ COMPILING = {("jax", "*"), ("torch", "compiled")}
 # When the numbers stop meaning much. The load average (over the last minute) of other work, per
 # CPU, before or after the run: above BUSY_LOAD, other processes took CPUs the benchmark wanted
 # (after the run, the benchmark's own threads are subtracted). A variant whose slowest repeat took
-# more than SPREAD_LIMIT times its fastest was interrupted: its median, and the ratio from it, can't
-# be trusted. On a quiet machine repeats stay well within that (docs/benchmarks.md).
+# more than SPREAD_LIMIT times its fastest (the slowest tenth of its repeats left out, with ten or
+# more) was interrupted: its median, and the ratio from it, can't be trusted. On a quiet machine
+# repeats stay well within that (docs/benchmarks.md).
 BUSY_LOAD = 0.75
 SPREAD_LIMIT = 2.0
 
@@ -80,7 +82,7 @@ def busy_reasons(result: dict[str, Any]) -> list[str]:
         if _spread(r) > SPREAD_LIMIT:
             reasons.append(
                 f"{r['workload']}: {r['backend']} {r['variant']}: repeats from {_time(r['min_per_epoch'])} to "
-                f"{_time(r['max_per_epoch'])} per epoch ({_spread(r):.1f}x)"
+                f"{_time(r['min_per_epoch'] * _spread(r))} per epoch ({_spread(r):.1f}x)"
             )
     return reasons
 
@@ -97,11 +99,18 @@ def busy_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _slow(r: dict[str, Any]) -> float:
+    """A run's slow end: its slowest repeat, leaving out the slowest tenth of them (with ten or
+    more repeats, one slow repeat, a garbage collection or a timer tick, is not a busy machine)."""
+    times = sorted(r.get("seconds") or [r["max"]])
+    return float(times[max(0, math.ceil(0.9 * len(times)) - 1)])
+
+
 def _spread(r: dict[str, Any]) -> float:
-    """A run's slowest repeat over its fastest (1.0 for a failed run or one repeat)."""
+    """A run's slow end (``_slow``) over its fastest repeat (1.0 for a failed run or one repeat)."""
     if not r.get("ok") or not r.get("min"):
         return 1.0
-    return float(r["max"]) / float(r["min"])
+    return _slow(r) / float(r["min"])
 
 
 def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
