@@ -45,6 +45,8 @@ class Backend:
     fast_variants: tuple[str, ...] = ()
     #: whether ``train`` takes ``workers`` > 1 (data-parallel training, backends/*/distributed.py)
     data_parallel: bool = False
+    #: those of ``variants`` whose first call compiles (the bench reports that time apart)
+    compiling_variants: tuple[str, ...] = ()
     #: variants that need a package beyond the framework: {variant: (import name, pip extra)}
     variant_requires: dict[str, tuple[str, str]] = {}
 

@@ -72,6 +72,7 @@ class JaxBackend(Backend):
     framework = "jax"
     variants = ("lesson", "fused", "fast")
     fast_variants = ("fast",)
+    compiling_variants = variants  # jax.jit / nnx.jit, each on its first call
     data_parallel = True  # workers > 1: distributed.py, over a Mesh of JAX devices
 
     def __init__(self, device="cpu", dtype="float32"):

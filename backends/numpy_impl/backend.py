@@ -15,6 +15,7 @@ class NumpyBackend(Backend):
     framework = "numpy"
     variants = ("lesson", "fast", "compiled")
     fast_variants = ("fast", "compiled")
+    compiling_variants = ("compiled",)  # numba, on a first call (cached on disk after)
     variant_requires = {"compiled": ("numba", "numba")}
 
     @classmethod

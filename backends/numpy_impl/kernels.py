@@ -7,13 +7,14 @@ is one loop over X's rows, 4 at a time, compiled by numba (LLVM) for this CPU:
 
 1. the 4 rows' logits z = x W^T + b: for each class, 4 dot products that share each load of
    W's row (4 FMA chains the compiler vectorizes);
-2. softmax, loss and p - Y on those 4 x C numbers, while they are in registers;
+2. softmax, loss and p - Y on those 4 x C numbers, in a small buffer that stays in the L1 cache;
 3. the gradient: (p - Y)^T x for the same 4 rows, read again from the L1 cache, added into
    the thread's (C, D) gradient.
 
-X is read from memory once per epoch. Rows are split into one contiguous range per thread,
-each with its own gradient buffer; the buffers are summed in a fixed order, so a run's numbers
-depend on the thread count only up to the order of float sums, never on timing.
+X is read from memory once per epoch (best from a 64-byte-aligned X: ``fast.aligned``). Rows
+are split into one contiguous range per thread, each with its own gradient buffer; the buffers
+are summed in a fixed order, so a run's numbers depend on the thread count only up to the order
+of float sums, never on timing.
 
 The compiler may reassociate sums (to vectorize them) and fuse multiply-adds, nothing else:
 NaN and inf keep their meaning, so a diverging run still stops where ``train.train`` stops.

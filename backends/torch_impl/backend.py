@@ -62,6 +62,7 @@ class TorchBackend(Backend):
     framework = "torch"
     variants = ("lesson", "fast", "compiled")
     fast_variants = ("fast", "compiled")
+    compiling_variants = ("compiled",)
     data_parallel = True  # workers > 1: distributed.py, DistributedDataParallel over torch's launcher
 
     def __init__(self, device="cpu", dtype="float32"):

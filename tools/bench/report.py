@@ -5,10 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# The variants that compile on their warm-up run: the "compile" column shows the warm-up's extra
-# time over a steady run for these, "-" for the others ("*": every variant of the backend).
-COMPILING = {("jax", "*"), ("torch", "compiled")}
-
 # When the numbers stop meaning much. The load average (over the last minute) of other work, per
 # CPU, before or after the run: above BUSY_LOAD, other processes took CPUs the benchmark wanted
 # (after the run, the benchmark's own threads are subtracted). A variant whose slowest repeat took
@@ -123,7 +119,8 @@ def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], l
         if not r.get("ok"):
             rows.append([r["backend"], r["variant"], "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
             continue
-        compiles = {(r["backend"], "*"), (r["backend"], r["variant"])} & COMPILING
+        # the warm-up's extra time over a steady run, for a variant that compiles on its first call
+        compiles = r.get("compiles")
         rows.append(
             [
                 r["backend"],
@@ -187,20 +184,25 @@ def text_report(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def markdown_report(result: dict[str, Any]) -> str:
-    """The results as Markdown: the tables, the floor, the machine and the command that made them."""
+def markdown_header(result: dict[str, Any]) -> list[str]:
+    """The lines every Markdown result starts with: the command and when, the machine, the versions."""
     m = result["machine"]
-    out = [
+    versions = {"numpy": m.get("numpy")}
+    for p in result["processes"]:
+        versions.update(p.get("versions", {}))
+    return [
         f"Run {result['started']}: `{' '.join(result['command'] or ['softmax-rosetta', 'bench'])}`",
         "",
         f"- machine: {m.get('cpu', '?')} ({', '.join(m.get('simd', []))}), {m.get('nproc')} CPUs, "
         f"{m.get('ram_gib', '?')} GiB RAM; {m.get('platform')}; Python {m.get('python')}",
-        f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
     ]
-    versions = {}
-    for p in result["processes"]:
-        versions.update(p.get("versions", {}))
-    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in {"numpy": m.get("numpy"), **versions}.items()))
+
+
+def markdown_report(result: dict[str, Any]) -> str:
+    """The results as Markdown: the tables, the floor, the machine and the command that made them."""
+    out = markdown_header(result)
+    out.append(f"- threads: {result['threads']} in every pool, CPU affinity {result['cpus']}")
     out.extend(f"- {line}" for line in summary_lines(result)[1:])
     for p in result["processes"]:
         threads = {k: v for k, v in (p.get("threads") or {}).items() if v not in ("", None)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import SPREAD_LIMIT, _time, busy_reasons
+from .report import SPREAD_LIMIT, _time, busy_reasons, markdown_header
 
 HEADER = [
     "backend",
@@ -124,17 +124,7 @@ def text_report(result: dict[str, Any]) -> str:
 
 def markdown_report(result: dict[str, Any]) -> str:
     """The results as Markdown: the tables, the machine, how they were measured and the command."""
-    m = result["machine"]
-    out = [
-        f"Run {result['started']}: `{' '.join(result['command'] or ['softmax-rosetta', 'bench'])}`",
-        "",
-        f"- machine: {m.get('cpu', '?')} ({', '.join(m.get('simd', []))}), {m.get('nproc')} CPUs, "
-        f"{m.get('ram_gib', '?')} GiB RAM; {m.get('platform')}; Python {m.get('python')}",
-    ]
-    versions = {}
-    for p in result["processes"]:
-        versions.update(p.get("versions", {}))
-    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in {"numpy": m.get("numpy"), **versions}.items()))
+    out = markdown_header(result)
     out.append(f"- load average before / after: {result['load_before']} / {result['load_after']}")
     out.extend(f"- {line}" for line in notes(result))
     out.append("")

@@ -70,6 +70,7 @@ def time_backend(
                 "backend": backend,
                 "variant": variant,
                 "fast": variant in be.fast_variants,
+                "compiles": variant in be.compiling_variants,
                 "device": be.device,
                 "epochs": epochs,
                 "steps": epochs + 1,
