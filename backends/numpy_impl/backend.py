@@ -5,7 +5,7 @@ import numpy as np
 from softmax_rosetta.backend import Backend
 
 from . import functional as functional_module
-from .fast import aligned, train_compiled, train_fast
+from .fast import train_compiled, train_fast
 from .model import init_model
 from .train import train
 
@@ -35,7 +35,7 @@ class NumpyBackend(Backend):
         return {}
 
     def to_native(self, array):
-        return aligned(np.asarray(array))  # 64-byte aligned, as torch's and XLA's CPU arrays are
+        return np.asarray(array)
 
     def to_numpy(self, value):
         return np.asarray(value)

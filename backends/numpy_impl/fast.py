@@ -196,7 +196,8 @@ def train_compiled(
     grad_w = np.empty((threads, c, d), dtype=dtype)
     grad_b = np.empty((threads, c), dtype=dtype)
     loop = kernels.train_parallel if threads > 1 else kernels.train_serial
-    done = loop(np.ascontiguousarray(x), y, w, b, dtype.type(lr) / dtype.type(n), costs, bounds, grad_w, grad_b)
+    x = aligned(x)  # a copy when X doesn't start on a 64-byte boundary: one pass, paid back in a few epochs
+    done = loop(x, y, w, b, dtype.type(lr) / dtype.type(n), costs, bounds, grad_w, grad_b)
     costs = costs[:done]
     if log is not None and log_every:
         for epoch in range(0, done, log_every):
@@ -212,10 +213,10 @@ ALIGN = 64
 def aligned(x):
     """x, C-contiguous and starting on an ``ALIGN``-byte boundary: x itself when it is, else a copy.
 
-    The backend's ``to_native`` hands out arrays made this way (torch's CPU allocator and XLA
-    align theirs to 64 bytes too). The compiled loop reads X once an epoch with 64-byte loads:
-    on the bench's L workload an epoch took 19.8 ms from an aligned X and 25.5 to 26.1 ms from
-    one 16, 32 or 48 bytes off (docs/benchmarks.md).
+    ``train_compiled`` reads X through this (torch's CPU allocator and XLA align their arrays to
+    64 bytes; NumPy to 16). Its loop reads X once an epoch with 64-byte loads: on the bench's L
+    workload an epoch took 19.8 ms from an aligned X and 25.5 to 26.1 ms from one 16, 32 or 48
+    bytes off, and the copy costs about 30 ms once, page faults included (docs/benchmarks.md).
     """
     x = np.asarray(x)
     if not x.flags.c_contiguous:
