@@ -297,8 +297,9 @@ class Backend:
         if epochs is not None or lr is not None:
             spec = spec.replace(**{k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None})
         variant = checks.choice("variant", variant, self.variants, where=f" for the {self.name} backend")
-        if self.unavailable(variant):
-            raise BackendError(f"variant: {self.unavailable(variant)}")
+        missing = self.unavailable(variant)
+        if missing:
+            raise BackendError(f"variant: {missing}")
         if log_every < 0:
             raise BackendError(f"log_every: must be >= 0, got {log_every!r}")
         checks.workers(self, spec, variant, workers)

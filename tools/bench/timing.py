@@ -56,8 +56,9 @@ def time_backend(
     results = []
     asked = [v for v in be.variants if not variants or v in variants]
     # a variant whose package isn't installed (numba for NumPy's compiled) is skipped, with why
-    skipped = [{"variant": v, "reason": be.unavailable(v)} for v in asked if be.unavailable(v)]
-    asked = [v for v in asked if not be.unavailable(v)]
+    reasons = {v: be.unavailable(v) for v in asked}
+    skipped = [{"variant": v, "reason": why} for v, why in reasons.items() if why]
+    asked = [v for v in asked if not reasons[v]]
     for workload in workloads:
         data = np.load(workload["data"])
         x, y, w, b = data["x"], data["y"], data["weight"], data["bias"]
