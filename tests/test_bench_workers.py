@@ -284,8 +284,9 @@ def test_the_clock_changes_nothing_in_the_data_parallel_loop(tmp_path):
 
 
 def _same_run_with_the_clock(name, tmp_path):
+    # The result goes back through a file: the script's stdout is shared with the ranks it launches.
     code = f"""
-import json, tempfile
+import json, sys, tempfile
 from softmax_rosetta.registry import backend_class
 from softmax_rosetta.tools.bench.scaling import EpochClock
 from softmax_rosetta.tools.bench.workloads import make_data
@@ -302,14 +303,17 @@ if __name__ == "__main__":
             out.append([be.to_numpy(a).tolist() for a in run])
             if clock:
                 processes = EpochClock.read(folder, 3)[1]
-    print(json.dumps([*out, processes]))
+    with open(sys.argv[1], "w") as f:
+        json.dump([*out, processes], f)
 """
-    script = tmp_path / "clock.py"
+    script, result = tmp_path / "clock.py", tmp_path / f"clock-{name}.json"
     script.write_text(code)
     env = {**os.environ, **backend_class(name)(device="cpu").process_env(2)}
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(result)], env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    without, with_clock, processes = json.loads(done.stdout.splitlines()[-1])
+    without, with_clock, processes = json.loads(result.read_text())
     assert without == with_clock and 1 <= processes <= 2  # timed in the loop's process(es)
 
 

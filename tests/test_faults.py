@@ -231,8 +231,21 @@ def test_a_killed_run_takes_its_worker_with_it_and_the_next_run_clears_what_it_l
 # --- stdout: closed early, or full --------------------------------------------------------
 
 
-def test_train_into_a_closed_pipe_ends_quietly_with_141(temp):
-    proc = start(["train", "numpy", "--log-every", "1"], tmp=temp)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "numpy", "--log-every", "1"],
+        # the cost lines come from a worker process, through worker.run's progress channel
+        pytest.param(["train", "jax", "--workers", "2", "--log-every", "1"], marks=pytest.mark.slow, id="jax-workers"),
+    ],
+    ids=lambda argv: argv[1] if isinstance(argv, list) else argv,
+)
+def test_train_into_a_closed_pipe_ends_quietly_with_141(argv, temp):
+    if argv[1] != "numpy":
+        from softmax_rosetta.testing import require_backend
+
+        require_backend(argv[1])
+    proc = start(argv, tmp=temp)
     try:
         assert proc.stdout.readline().startswith("epoch: 0 cost: ")
         proc.stdout.close()  # what `| head -1` does after its line

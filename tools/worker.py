@@ -7,11 +7,27 @@ Python process:
     outcome = run("softmax_rosetta.tools.bench.floor:measure", {"device": "cpu", ...},
                   env=env, cpus=[0, 1], timeout=600, on_progress=print)
 
-The child (this module, run as ``python -m``) pins itself to ``cpus`` before anything else is
+The child (this module, run as ``python -P -m``) pins itself to ``cpus`` before anything else is
 imported (thread pools started at import inherit the affinity), imports ``module:function``,
 calls it with the keyword arguments, and writes ``{"ok": true, "result": ...}`` (JSON) or
-``{"ok": false, "error": ..., "usage": ...}`` to a result file, atomically. A line it prints
-as ``progress<TAB>label`` goes to ``on_progress``; everything else it prints is kept as the log.
+``{"ok": false, "error": ..., "usage": ...}`` to a result file, atomically. ``progress(label)``
+in the child sends one line to ``on_progress`` in the parent. Everything else the child prints
+(on stdout or stderr) is kept as the log.
+
+What the child sends back never travels on its stdout: the result goes through the file, the
+progress lines through a pipe of their own, which only the child holds. Processes it launches
+(torch's ranks, a compiler's workers) inherit its stdout and may write to it at any moment, so
+a line there can be cut or joined with another (a 64 KiB JSON line was, under load, by a
+launched process writing into the same pipe mid-line); the progress pipe is closed in them
+(Python starts children with ``close_fds``), and each progress line is one ``os.write`` of less
+than ``PIPE_BUF`` bytes, which the kernel never splits.
+
+The child runs in safe-path mode (``-P``): the current folder is not on its ``sys.path``, so a
+``numpy.py`` or a ``softmax_rosetta/`` folder where the user stands can't take the place of the
+package or its dependencies (multiprocessing passes ``-P`` on to the processes it spawns).
+
+``on_progress`` is called in the calling thread, never in a thread of this module's: what it
+raises (a closed stdout's error, Ctrl-C) stops the run like any exception in ``run``.
 
 The parent never raises for the child's failures: an exception, a crash, a timeout and a
 missing result each come back as an ``Outcome`` with ``ok`` False and one line in ``error``.
@@ -28,6 +44,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -38,7 +55,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PROGRESS = "progress\t"
+#: most bytes of one progress line: the kernel writes a pipe's write of at most PIPE_BUF (4096 on
+#: Linux, 512 at least by POSIX) bytes in one piece
+MAX_PROGRESS_BYTES = 512
 
 # The child's first lines, before any import that could start a thread pool. On Linux the child
 # first asks the kernel to SIGKILL it when its parent dies (prctl PR_SET_PDEATHSIG = 1), and
@@ -51,6 +70,9 @@ _LAUNCH = (
     "sys.argv[1:] = {argv!r}; runpy.run_module('softmax_rosetta.tools.worker', run_name='__main__')"
 )
 
+#: in a child: the file descriptor of its progress pipe (None elsewhere: ``progress`` does nothing)
+_progress_fd: int | None = None
+
 
 @dataclass
 class Outcome:
@@ -61,12 +83,16 @@ class Outcome:
     error: str = ""  # one line: the exception, the exit status, or the timeout
     usage: bool = False  # the error is a user's mistake (BackendError, SpecError), not a crash
     seconds: float = 0.0  # wall time of the whole process
-    log: str = ""  # what the child printed, progress lines left out
+    log: str = ""  # what the child printed
 
 
 def progress(label: str) -> None:
-    """In the child: tell the parent's progress display that ``label`` is done."""
-    print(f"{PROGRESS}{label}", flush=True)
+    """In the child: tell the parent's ``on_progress`` that ``label`` is done (one line, its first
+    ``MAX_PROGRESS_BYTES`` bytes). Outside a child of ``run`` it does nothing."""
+    if _progress_fd is None:
+        return
+    line = label.replace("\n", " ").encode("utf-8", "replace")[: MAX_PROGRESS_BYTES - 1] + b"\n"
+    os.write(_progress_fd, line)
 
 
 def run(
@@ -83,38 +109,52 @@ def run(
         job_path, result_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
         with open(job_path, "w", encoding="utf-8") as f:
             json.dump({"function": function, "kwargs": kwargs}, f)
-        launch = _LAUNCH.format(parent=os.getpid(), cpus=list(cpus or []), argv=[job_path, result_path])
+        progress_read, progress_write = os.pipe()
+        argv = [job_path, result_path, str(progress_write)]
+        launch = _LAUNCH.format(parent=os.getpid(), cpus=list(cpus or []), argv=argv)
         start = time.perf_counter()
         log: list[str] = []
-        proc = subprocess.Popen(
-            [sys.executable, "-c", launch],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )  # its own process group: a kill reaches its children
-        reader = threading.Thread(target=_read, args=(proc.stdout, log, on_progress), daemon=True)
-        reader.start()
+        lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         try:
-            returncode = proc.wait(timeout=timeout)
+            proc = subprocess.Popen(
+                [sys.executable, "-P", "-c", launch],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                pass_fds=(progress_write,),
+                start_new_session=True,
+            )  # its own process group: a kill reaches its children
+        finally:
+            os.close(progress_write)  # the child's copy is the only writer: its end is our EOF
+        readers = [
+            threading.Thread(target=_collect, args=(proc.stdout, log.append), daemon=True),
+            threading.Thread(target=_collect, args=(_lines_of(progress_read), lines.put), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            returncode = _wait(proc, readers[1], lines, on_progress, None if timeout is None else start + timeout)
         except subprocess.TimeoutExpired:
             _kill(proc)
-            reader.join(5)
+            for reader in readers:
+                reader.join(5)
             return Outcome(
                 False,
                 error=f"did not finish within {timeout:g} s",
                 seconds=time.perf_counter() - start,
                 log="".join(log),
             )
-        except BaseException:  # KeyboardInterrupt: leave no orphan behind
+        except BaseException:  # KeyboardInterrupt, a closed stdout in on_progress: leave no orphan behind
             _kill(proc)
             raise
         seconds = time.perf_counter() - start
         _kill_group(proc)  # whatever the child left running (a compiler's worker pool) goes with it
-        reader.join()
+        for reader in readers:
+            reader.join()
+        _deliver(lines, on_progress)
         try:
             with open(result_path, encoding="utf-8") as f:
                 data = json.load(f)
@@ -130,13 +170,51 @@ def run(
     return Outcome(True, result=data["result"], seconds=seconds, log=text)
 
 
-def _read(stream: Any, log: list[str], on_progress: Callable[[str], None] | None) -> None:
+def _wait(
+    proc: subprocess.Popen[str],
+    progress_reader: threading.Thread,
+    lines: queue.SimpleQueue[str],
+    on_progress: Callable[[str], None] | None,
+    deadline: float | None,
+) -> int:
+    """Wait for the child to exit, calling ``on_progress`` here for each progress line as it comes;
+    its exit status. ``subprocess.TimeoutExpired`` past ``deadline``."""
+    while True:
+        returncode = proc.poll()
+        if returncode is not None:
+            progress_reader.join(1.0)  # the child's last lines, unless a process it left holds the pipe
+            return returncode
+        if deadline is not None and time.perf_counter() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        try:
+            line = lines.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if on_progress is not None:
+            on_progress(line)
+
+
+def _deliver(lines: queue.SimpleQueue[str], on_progress: Callable[[str], None] | None) -> None:
+    while True:
+        try:
+            line = lines.get_nowait()
+        except queue.Empty:
+            return
+        if on_progress is not None:
+            on_progress(line)
+
+
+def _collect(stream: Any, put: Callable[[str], None]) -> None:
+    """In a reader thread: every line of ``stream`` to ``put``."""
     for line in stream:
-        if line.startswith(PROGRESS):
-            if on_progress is not None:
-                on_progress(line[len(PROGRESS) :].rstrip("\n"))
-        else:
-            log.append(line)
+        put(line)
+
+
+def _lines_of(fd: int) -> Any:
+    """The progress pipe's lines, without their newlines."""
+    with open(fd, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            yield line.rstrip("\n")
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -154,14 +232,17 @@ def _kill(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
-def _child(job_path: str, result_path: str) -> int:
+def _child(job_path: str, result_path: str, progress_fd: str) -> int:
     import importlib
     import traceback
 
     from softmax_rosetta import BackendError, SpecError
+    from softmax_rosetta.tools import worker  # the module the job imports (this one runs as __main__)
 
     from .files import atomic_write
 
+    worker._progress_fd = int(progress_fd)
+    os.set_inheritable(worker._progress_fd, False)  # the processes this one starts never write into it
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
     module, _, name = job["function"].partition(":")
@@ -180,4 +261,4 @@ def _child(job_path: str, result_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(*sys.argv[1:3]))
+    sys.exit(_child(*sys.argv[1:4]))
