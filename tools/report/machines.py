@@ -7,7 +7,7 @@ from typing import Any
 
 from .drift import Drift
 from .model import Report
-from .text import g, h, short, table
+from .text import short, table, three_digits, two_digits
 
 
 def machines_section(report: Report) -> list[str]:
@@ -55,9 +55,9 @@ def drift_section(drift: Drift) -> list[str]:
         [
             e.run,
             e.dtype,
-            g(e.cost_abs),
-            g(e.param_abs),
-            h(e.headroom),
+            three_digits(e.cost_abs),
+            three_digits(e.param_abs),
+            two_digits(e.headroom),
             short(e.changes()),
             "pass" if e.passed else "**FAIL**",
         ]

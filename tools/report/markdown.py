@@ -12,7 +12,7 @@ from .environment_section import environment_section
 from .machines import drift_section, machines_section
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
 from .plots import deviation_panels, identical, zigzag
-from .text import g, h, table
+from .text import table, three_digits, two_digits
 
 
 def markdown(report: Report) -> str:
@@ -117,9 +117,9 @@ def summary_table(report: Report) -> list[str]:
                 check,
                 dtype,
                 str(len(cs)),
-                g(worst.max_abs),
-                g(worst.tolerance),
-                h(worst.headroom),
+                three_digits(worst.max_abs),
+                three_digits(worst.tolerance),
+                two_digits(worst.headroom),
                 "all identical" if same else f"{worst.a} vs {worst.b}",
                 f"FAIL ({nbad})" if nbad else "pass",
             ]
@@ -138,10 +138,10 @@ def _check_table(checks: Iterable[Check]) -> list[str]:
             c.dtype,
             c.a,
             c.b,
-            g(c.max_abs),
-            g(c.max_rel),
-            g(c.tolerance),
-            h(c.headroom),
+            three_digits(c.max_abs),
+            three_digits(c.max_rel),
+            three_digits(c.tolerance),
+            two_digits(c.headroom),
             "pass" if c.passed else "**FAIL**",
         ]
         for c in checks
@@ -183,10 +183,10 @@ def _deviation_table(report: Report) -> list[str]:
             [
                 d.run,
                 d.dtype,
-                g(d.max_abs),
+                three_digits(d.max_abs),
                 str(d.epoch),
-                g(d.max_rel),
-                g(d.final_abs),
+                three_digits(d.max_rel),
+                three_digits(d.final_abs),
                 f"{final:.9g}",
                 f"{r.accuracy:.4g}",
                 f"{r.seconds:.2f} s",
@@ -209,7 +209,16 @@ def _tolerance_table(report: Report) -> list[str]:
     rows = []
     for d in report.dtypes:
         t = spec.tolerance(d)
-        rows.append([d, g(t.output), g(t.cost), g(t.expected_cost), g(t.param), g(accuracy_tolerance(spec) * scale)])
+        rows.append(
+            [
+                d,
+                three_digits(t.output),
+                three_digits(t.cost),
+                three_digits(t.expected_cost),
+                three_digits(t.param),
+                three_digits(accuracy_tolerance(spec) * scale),
+            ]
+        )
     lines += table(["dtype", "softmax, losses (output)", "costs", "expected", "params", "accuracy"], rows, "lrrrrr")
     notes = [f"- {d}: {spec.tolerance(d).note}" for d in report.dtypes if spec.tolerance(d).note]
     return lines + ([""] + notes if notes else [])

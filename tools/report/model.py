@@ -22,7 +22,7 @@ from softmax_rosetta.spec import Spec
 from ..environment import environment
 from .drift import Drift
 from .runs import BackendRun
-from .text import and_, check_name, h
+from .text import and_, check_name, two_digits
 
 # The reference trajectory every run is measured against: the float64 run of the lesson's
 # loop in the reference backend (softmax_rosetta.registry.REFERENCE_BACKEND, plain NumPy).
@@ -151,7 +151,7 @@ class Report:
             drift = f"; {self.drift.verdict_part()}" if self.drift is not None else ""
             return (
                 f"{bold('PASS')}: {who} ({where}): all {n} checks within tolerance; "
-                f"closest: {check_name(worst)} at {h(worst.headroom)} of its tolerance{drift}{skipped}"
+                f"closest: {check_name(worst)} at {two_digits(worst.headroom)} of its tolerance{drift}{skipped}"
             )
         parts = []
         if self.errors:
@@ -165,7 +165,7 @@ class Report:
             first = (
                 f"; first: {bad[0].a} ({bad[0].dtype}) diverged {bad[0].b}"
                 if bad[0].check == "diverged"
-                else f"; first: {check_name(bad[0])} at {h(bad[0].headroom)} times its tolerance"
+                else f"; first: {check_name(bad[0])} at {two_digits(bad[0].headroom)} times its tolerance"
             )
             parts.append(f"{len(bad)} of {n} checks fail: {names}{first}")
         if not n and not self.errors:
