@@ -22,7 +22,7 @@ from softmax_rosetta.spec import Spec
 from ..environment import environment
 from .drift import Drift
 from .runs import BackendRun
-from .text import and_, check_name, two_digits
+from .text import and_, check_name, md, printable, two_digits
 
 # The reference trajectory every run is measured against: the float64 run of the lesson's
 # loop in the reference backend (softmax_rosetta.registry.REFERENCE_BACKEND, plain NumPy).
@@ -133,8 +133,14 @@ class Report:
         return max(self.checks, key=lambda c: c.headroom) if self.checks else None
 
     def verdict_line(self, markdown: bool = True) -> str:
-        """The first line of report.md and the last line on the terminal."""
-        bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)  # noqa: E731
+        """The first line of report.md and the last line on the terminal: names, reasons and versions from
+        elsewhere made printable, and in Markdown escaped (``text.md``) but for the bold PASS or FAIL."""
+        text = self._verdict()
+        word = text.split(":", 1)[0].split(" ", 1)[0]  # PASS or FAIL
+        return f"**{word}**{md(text[len(word) :])}" if markdown else printable(text)
+
+    def _verdict(self) -> str:
+        bold = str
         where = f"spec {self.spec.name}, {', '.join(self.dtypes)}, device {self.device}"
         if self.tolerance_scale != 1:
             where += f", tolerances x {self.tolerance_scale:g}"

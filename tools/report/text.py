@@ -57,7 +57,7 @@ def printable(text: str) -> str:
     return UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-_MARKUP = re.compile(r"[\\`*|<>\[\]~#!]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=[#A-Za-z0-9]+;)")
+_MARKUP = re.compile(r"[\\`*|<>\[\]~#!$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=[#A-Za-z0-9]+;)")
 
 
 def md(text: str) -> str:

@@ -217,8 +217,9 @@ def _numbers(value: Any, dotted: str, dtype: str, shape: tuple[int, ...] | None 
     def walk(x: Any) -> Any:
         return [walk(v) for v in x] if isinstance(x, list) else number(x)
 
+    numbers = walk(value)
     try:
-        exact = np.asarray(walk(value), dtype=np.float64)
+        exact = np.asarray(numbers, dtype=np.float64)
     except ValueError:  # ragged
         raise FieldError(f"field {dotted!r}: not an array (rows of different lengths)") from None
     with np.errstate(over="ignore"):
