@@ -12,7 +12,7 @@ from .environment_section import environment_section
 from .machines import drift_section, machines_section
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
 from .plots import deviation_panels, identical, zigzag
-from .text import code, md, table, three_digits, two_digits
+from .text import code, md, printable, table, three_digits, two_digits
 
 
 def markdown(report: Report) -> str:
@@ -60,7 +60,7 @@ def markdown(report: Report) -> str:
         out += [f"![{Path(f).stem}]({f})" for f in files] + [""]
         out += [*plots_text(report, files), ""]
     else:
-        out += [f"Plots skipped: {md(str(report.plots.get('skipped')))}.", ""]
+        out += [f"Plots skipped: {printable(str(report.plots.get('skipped')))}.", ""]  # this machine's reason
     out += [
         f"Made by {code(' '.join(report.command))} on {md(report.started)} in {report.seconds:.1f} s. "
         "report.json has every number; junit.xml has one test case per check.",
