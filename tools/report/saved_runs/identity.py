@@ -35,8 +35,8 @@ class PlacedRun(TrainResult):
 
     @property
     def label(self) -> str:
-        variant = "" if self.variant == "lesson" else f":{self.variant}"
-        return f"{self.backend}{variant} {self.device} on {self.host}"
+        """ "torch cpu on runner-gpu", "jax:fused cpu on macos-14", "torch:x2 cpu on m" (2 workers)."""
+        return f"{super().label} {self.device} on {self.host}"
 
 
 _HASHED_FIELDS = (
