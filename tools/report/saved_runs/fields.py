@@ -22,8 +22,10 @@ from softmax_rosetta.spec import DTYPES, Spec, SpecError, spec_from_dict
 from ..text import UNSAFE
 from .identity import PlacedRun, spec_hash
 
-TOP = ("schema", "schema_version", "created", "host", "role", "spec", "backend", "variant", "dtype", "device")
-TOP += ("run", "forward", "versions", "settings", "environment")
+TOP = (
+    *("schema", "schema_version", "created", "host", "role", "spec", "backend", "variant", "dtype", "device"),
+    *("run", "forward", "versions", "settings", "environment"),
+)
 RUN = tuple(TrainResult.__dataclass_fields__)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")  # a backend, variant or device name
 HASH = re.compile(r"sha256:[0-9a-f]{64}")
