@@ -18,7 +18,7 @@ import pytest
 
 from softmax_rosetta.spec import load_spec
 from softmax_rosetta.testing import require_backend
-from softmax_rosetta.tools.report.placed import spec_hash
+from softmax_rosetta.tools.report.saved_runs.identity import spec_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,11 +67,13 @@ def runs_of(folder):
 def test_each_run_is_one_self_describing_file(two_machines, short_spec):
     files = runs_of(two_machines / "runs" / "linux-a")
     # numpy and torch in float32, and the float64 NumPy reference run (marked as such)
-    assert [f.name for f in files] == [
-        "linux_a-numpy-lesson-float32-cpu.json",
-        "linux_a-numpy-lesson-float64-cpu.json",
-        "linux_a-torch-lesson-float32-cpu.json",
+    # HOST-BACKEND-VARIANT-DTYPE-DEVICE-HASH.json: readable, and the hash of the whole identity
+    assert [re.sub("-[0-9a-f]{10}[.]json$", "", f.name) for f in files] == [
+        "linux-a-numpy-lesson-float32-cpu",
+        "linux-a-numpy-lesson-float64-cpu",
+        "linux-a-torch-lesson-float32-cpu",
     ]
+    assert all(re.fullmatch(r".*-[0-9a-f]{10}[.]json", f.name) for f in files)
     data = json.loads(files[2].read_text())
     assert data["schema"] == "softmax-rosetta/saved-run" and data["schema_version"] == 1
     assert (data["host"], data["role"], data["backend"], data["dtype"], data["device"]) == (
@@ -139,7 +141,7 @@ def test_a_tampered_cost_fails_and_names_the_run_and_its_machine(two_machines, t
         target = runs / f.relative_to(two_machines / "runs")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f.read_text())
-    victim = runs / "mac-b" / "mac_b-torch-lesson-float32-cpu.json"
+    (victim,) = (runs / "mac-b").glob("mac-b-torch-lesson-float32-cpu-*.json")
     data = json.loads(victim.read_text())
     data["run"]["costs"][20] += 1e-3
     victim.write_text(json.dumps(data))
@@ -258,12 +260,38 @@ def test_usage_errors_with_saved_runs_are_one_line(args, words, two_machines, tm
     assert code == 2 and stderr.count("\n") == 1 and words in stderr, stderr
 
 
-def test_the_same_run_twice_asks_for_a_label(two_machines, tmp_path):
+def test_the_same_run_in_two_folders_is_read_once_and_said_so(two_machines, tmp_path):
     (tmp_path / "copy").mkdir()
     for f in runs_of(two_machines / "runs" / "linux-a"):
-        (tmp_path / "copy" / ("x" + f.name)).write_text(f.read_text())
-    code, _, stderr = cli("compare", "--runs", two_machines / "runs", tmp_path / "copy", "--out", tmp_path / "r")
-    assert code == 2 and "give each machine its own --label" in stderr, stderr
+        data = json.loads(f.read_text())
+        data["created"] = "2001-01-01T00:00:00+00:00"  # saved another time, the run took another time
+        data["run"]["seconds"] += 1
+        data["environment"]["process"]["pid"] = 1
+        (tmp_path / "copy" / ("x" + f.name)).write_text(json.dumps(data))
+    code, stdout, stderr = cli(
+        "compare", "--runs", two_machines / "runs", tmp_path / "copy", "--out", tmp_path / "r", "--no-plots"
+    )
+    assert code == 0, stdout + stderr
+    notes = stderr.splitlines()
+    assert len(notes) == 3 and all(n.startswith("softmax-rosetta: note: ") for n in notes), stderr
+    assert all(n.endswith("; using the first") and " are the same run (" in n for n in notes), stderr
+    assert "numpy cpu float64 on linux-a" in stderr
+    runs = json.loads((tmp_path / "r" / "report.json").read_text())["runs"]
+    assert len(runs) == 4  # numpy and torch on each of the two machines, once
+
+
+def test_two_different_runs_under_one_identity_are_refused_naming_both_files(two_machines, tmp_path):
+    (tmp_path / "copy").mkdir()
+    (original,) = (two_machines / "runs" / "linux-a").glob("linux-a-torch-*.json")
+    data = json.loads(original.read_text())
+    data["run"]["costs"][5] += 1e-6
+    (tmp_path / "copy" / "other.json").write_text(json.dumps(data))
+    code, stdout, stderr = cli("compare", "--runs", two_machines / "runs", tmp_path / "copy", "--out", tmp_path / "r")
+    assert code == 2 and stdout == "" and stderr.count("\n") == 1, stderr
+    assert stderr == (
+        f"softmax-rosetta: error: {original} and {tmp_path / 'copy' / 'other.json'}: two different runs of "
+        "torch cpu float32 on linux-a (they differ in run.costs); give each machine its own --label when saving\n"
+    )
 
 
 def test_save_run_is_checked_before_training(tmp_path):

@@ -85,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
     from softmax_rosetta.spec import DTYPES
 
     from .report import CompareError, CompareOptions, compare
-    from .report.saved import SavedRunError
+    from .report.saved_runs.format import SavedRunError
 
     if args.runs is not None:
         options = CompareOptions(

@@ -68,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
         except (ModelError, OSError) as exc:
             raise UsageError(f"--save {exc}") from None
     if run_file:
-        from .report.saving import save_train_run
+        from .report.saved_runs.options import save_train_run
 
         save_train_run(run_file, be, spec, result, host)
     if args.json:
@@ -143,7 +143,7 @@ def train_elsewhere(
 def _run_destination(args: argparse.Namespace) -> tuple[str | None, str]:
     """--save-run FILE and --label, checked before training: (the file or None, the host label)."""
     from .files import PathError, writable_file
-    from .report.saved import SavedRunError, host_label
+    from .report.saved_runs.format import SavedRunError, host_label
 
     if args.save_run is None:
         if args.label is not None:

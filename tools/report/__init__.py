@@ -7,10 +7,7 @@
     json_report  report.json          junit   junit.xml          plots   loss.png, deviation.png
     output       writing the files atomically, report.md last; clearing the previous run's
     text         number and table formatting shared by the renderers
-    saved        saved runs: one JSON file per run (spec, versions, environment); reading them back, checked
-    placed       a run's identity: ``spec_hash`` and ``PlacedRun`` (a run named by its machine)
-    saving       ``--save-runs``, ``--baseline``, and the report's backends rebuilt from saved runs
-    from_runs    ``compare --runs``: the report from saved runs made anywhere, nothing rerun
+    saved_runs/  saved runs: the file format, its checks, run identity, ``--save-runs``, ``compare --runs``
     drift        ``--baseline``: each run against the same run in an older report or saved runs
     machines     report.md's Machines and Drift sections
 

@@ -26,10 +26,11 @@ from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
 from softmax_rosetta.spec import Spec, load_spec
 
 from ..files import PathError, writable_file, writable_folder
-from . import runs, saving
+from . import runs
 from .markdown import summary_table
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, BackendStatus, Report, build_report, now
 from .output import clear_outputs, locked, write_report
+from .saved_runs import options as saving
 
 DEVICES = ("cpu", "cuda")
 
@@ -50,7 +51,7 @@ class CompareOptions:
     timeout: float | None = None  # seconds for each backend's process; None: no limit
     workers: int = 1  # > 1: also each data-parallel backend's lesson on that many workers
     command: list[str] = field(default_factory=list)  # the command line that repeats the run, for the report
-    save_runs: str | None = None  # a folder: each run as a saved-run file (saved.py)
+    save_runs: str | None = None  # a folder: each run as a saved-run file (saved_runs/format.py)
     label: str | None = None  # the host label saved runs and drift name this machine by; None: its hostname
     runs: list[str] | None = None  # saved runs (files, folders) to compare instead of running anything
     baseline: str | None = None  # an older report.json or saved runs: the drift section
@@ -59,7 +60,7 @@ class CompareOptions:
 def compare(options: CompareOptions) -> int:
     """Run the comparison and write the report; the exit status: 0 everything agrees, 1 it doesn't."""
     if options.runs is not None:
-        from .from_runs import compare_runs
+        from .saved_runs.compare import compare_runs
 
         return compare_runs(options)
     start, started = time.perf_counter(), now()

@@ -25,7 +25,7 @@ from softmax_rosetta.compare import differences
 from softmax_rosetta.results import TrainResult
 from softmax_rosetta.spec import Spec
 
-from .text import g, h
+from .text import three_digits, two_digits
 
 REPORT_SCHEMA = "softmax-rosetta/agreement-report"  # json_report.SCHEMA (imported there from here would loop)
 
@@ -125,8 +125,8 @@ class Drift:
         pointing = f"; changed since: {', '.join(changed)}" if changed else "; no recorded version or setting changed"
         return (
             f"drift since {self.source}: {len(bad)} of {n} runs moved beyond tolerance (worst: {worst.run} "
-            f"{worst.dtype}, costs by {g(worst.cost_abs)}, params by {g(worst.param_abs)}, "
-            f"{h(worst.headroom)} times its tolerance){pointing}"
+            f"{worst.dtype}, costs by {three_digits(worst.cost_abs)}, params by {three_digits(worst.param_abs)}, "
+            f"{two_digits(worst.headroom)} times its tolerance){pointing}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,8 +203,8 @@ def load_baseline(path: str, spec_hash: str) -> Baseline:
     ``ValueError`` (one line, naming the file) for anything else, and for a baseline of another
     spec (a report older than spec hashes is taken as it is).
     """
-    from .saved import SCHEMA as RUN_SCHEMA
-    from .saved import load_runs
+    from .saved_runs.format import SCHEMA as RUN_SCHEMA
+    from .saved_runs.load import load_runs
 
     report = os.path.join(path, "report.json") if os.path.isdir(path) else path
     data = _json(report) if os.path.isfile(report) else None

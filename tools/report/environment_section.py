@@ -12,7 +12,7 @@ from typing import Any
 
 from ..environment import ENV_VARS
 from .model import Report
-from .text import short, table
+from .text import code, md, short, table
 
 
 def environment_section(report: Report) -> list[str]:
@@ -21,27 +21,29 @@ def environment_section(report: Report) -> list[str]:
     host, process = parent.get("machine", {}), parent.get("process", {})
     ran = [b for b in report.backends if b.run is not None and b.run.ok]
     lines = [
-        f"- **Machine**: {_machine(host)}",
-        f"- **Versions**: {_versions(report, host)}",
-        "- **Device**: " + ", ".join([f"requested `{report.device}`"] + [f"{b.name} {b.device}" for b in ran]),
-        f"- **Threads**: {_threads(report, host, process)}",
+        f"- **Machine**: {md(_machine(host))}",
+        f"- **Versions**: {md(_versions(report, host))}",
+        "- **Device**: " + ", ".join([f"requested {code(report.device)}"] + [md(f"{b.name} {b.device}") for b in ran]),
+        f"- **Threads**: {md(_threads(report, host, process))}",
         f"- **Environment variables** (threads, precision): {_variables(process.get('env', {}))}",
     ]
     if not ran:
         return lines
     names = [b.name for b in ran]
+    headers = [md(n) for n in names]
     settings = {b.name: b.run.settings for b in ran if b.run is not None}
     keys = list(dict.fromkeys(k for s in settings.values() for k in s))
     lines += ["", "Each backend's settings, as its process reported them (`Backend.settings()`):", ""]
     lines += table(
-        ["setting", *names],
-        [[k, *(short(settings[n].get(k, "")) for n in names)] for k in keys],
+        ["setting", *headers],
+        [[md(k), *(short(settings[n].get(k, "")) for n in names)] for k in keys],
         "l" * (len(names) + 1),
     )
     processes = {b.name: _process_row(b.run.environment) for b in ran if b.run is not None}
     keys = list(dict.fromkeys(k for p in processes.values() for k in p))
     lines += ["", "<details><summary>Each backend's process (pid, CPUs, BLAS, environment variables)</summary>", ""]
-    lines += table(["", *names], [[k, *(processes[n].get(k, "") for n in names)] for k in keys], "l" * (len(names) + 1))
+    rows = [[md(k), *(processes[n].get(k, "") for n in names)] for k in keys]
+    lines += table(["", *headers], rows, "l" * (len(names) + 1))
     return lines + ["", "</details>"]
 
 
@@ -82,14 +84,14 @@ def _pool(pool: dict[str, Any]) -> str:
 
 
 def _variables(env: dict[str, str]) -> str:
-    set_ = ", ".join(f"{k}=`{v}`" for k, v in env.items())
+    set_ = ", ".join(f"{md(k)}={code(str(v))}" for k, v in env.items())
     unset = ", ".join(k for k in ENV_VARS if k not in env)
     return "; ".join(p for p in (set_, f"unset: {unset}" if unset else "") if p)
 
 
 def _process_row(env: dict[str, Any]) -> dict[str, str]:
     process = env.get("process", {})
-    row = {"pid": str(process.get("pid", "")), "CPUs": short(process.get("cpus", ""))}
+    row = {"pid": short(process.get("pid", "")), "CPUs": short(process.get("cpus", ""))}
     for i, pool in enumerate(env.get("blas", [])):
         row[f"BLAS {i + 1}"] = short(f"{_pool(pool)}: {os.path.basename(pool.get('filepath', ''))}")
     row.update({k: short(v) for k, v in process.get("env", {}).items()})

@@ -11,7 +11,7 @@ from softmax_rosetta.compare import accuracy_tolerance
 from softmax_rosetta.results import TrainResult
 
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, REFERENCE_VARIANT, Report
-from .placed import PlacedRun, spec_hash
+from .saved_runs.identity import PlacedRun, spec_hash
 
 SCHEMA = "softmax-rosetta/agreement-report"
 SCHEMA_VERSION = 2

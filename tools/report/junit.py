@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from softmax_rosetta.compare import CHECK_GROUPS
 
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
-from .text import g, h
+from .text import UNSAFE, printable, three_digits, two_digits
+
+# What XML 1.0 can't hold at all (ElementTree writes it as it is, and no parser reads the file back).
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def junit(report: Report) -> bytes:
@@ -50,8 +54,8 @@ def junit(report: Report) -> bytes:
                     case,
                     "failure",
                     type="ToleranceExceeded",
-                    message=f"max abs difference {g(c.max_abs)} > tolerance {g(c.tolerance)} "
-                    f"(headroom {h(c.headroom)})",
+                    message=f"max abs difference {three_digits(c.max_abs)} > tolerance {three_digits(c.tolerance)} "
+                    f"(headroom {two_digits(c.headroom)})",
                 ).text = c.line()
     if report.drift is not None:
         suite = ET.SubElement(suites, "testsuite", name="agreement.drift")
@@ -64,8 +68,9 @@ def junit(report: Report) -> bytes:
                     case,
                     "failure",
                     type="DriftExceeded",
-                    message=f"costs moved {g(e.cost_abs)} (tolerance {g(e.cost_tolerance)}), params moved "
-                    f"{g(e.param_abs)} (tolerance {g(e.param_tolerance)}) since {report.drift.source}",
+                    message=f"costs moved {three_digits(e.cost_abs)} (tolerance {three_digits(e.cost_tolerance)}), "
+                    f"params moved {three_digits(e.param_abs)} (tolerance {three_digits(e.param_tolerance)}) "
+                    f"since {report.drift.source}",
                 ).text = f"changed: {e.changes()}"
         if not report.drift.entries:
             case = ET.SubElement(suite, "testcase", classname="agreement.drift", name="drift", time="0")
@@ -84,5 +89,18 @@ def junit(report: Report) -> bytes:
     for k, v in total.items():
         suites.set(k, str(v))
     suites.set("time", f"{report.seconds:.3f}")
+    _escape(suites)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _escape(element: ET.Element) -> None:
+    """Every name and message on one line and printable (``text.printable``), and no character XML 1.0
+    forbids in a log: strings from saved runs and from processes' output reach this file.
+    ElementTree escapes ``<``, ``>``, ``&`` and quotes itself."""
+    for e in element.iter():
+        for k, v in e.attrib.items():
+            e.set(k, printable(v))
+        if e.text:
+            e.text = UNSAFE.sub(lambda m: m.group() if m.group() in "\n\t" else printable(m.group()), e.text)
+            e.text = NOT_XML.sub(lambda m: printable(m.group()) if len(m.group()) == 1 else "?", e.text)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .drift import Drift
 from .model import Report
-from .text import g, h, short, table
+from .text import code, md, short, table, three_digits, two_digits
 
 
 def machines_section(report: Report) -> list[str]:
@@ -23,11 +23,11 @@ def machines_section(report: Report) -> list[str]:
         threads = env.get("process", {}).get("env", {})
         rows.append(
             [
-                host,
+                md(host),
                 short(m.get("cpu") or m.get("machine", "")),
-                f"{m.get('nproc', '')}",
+                short(m.get("nproc", "")),
                 short(m.get("platform", "")),
-                f"{m.get('python', '')}",
+                short(m.get("python", "")),
                 short(", ".join(f"{k} {v}" for k, v in {"numpy": m.get("numpy", ""), **versions}.items())),
                 short(", ".join(f"{k}={v}" for k, v in threads.items())),
             ]
@@ -47,17 +47,17 @@ def machines_section(report: Report) -> list[str]:
 def drift_section(drift: Drift) -> list[str]:
     """Each run against the same run in the baseline: the largest change, and what changed."""
     intro = (
-        f"Each run against the same run (backend, variant, dtype, device, host) in the baseline `{drift.source}`: "
+        f"Each run against the same run (backend, variant, dtype, device, host) in the baseline {code(drift.source)}: "
         "the largest change of any cost and of any final parameter, against the spec's cost and param "
         "tolerances; and the versions and settings that changed between the two."
     )
     rows = [
         [
-            e.run,
-            e.dtype,
-            g(e.cost_abs),
-            g(e.param_abs),
-            h(e.headroom),
+            md(e.run),
+            md(e.dtype),
+            three_digits(e.cost_abs),
+            three_digits(e.param_abs),
+            two_digits(e.headroom),
             short(e.changes()),
             "pass" if e.passed else "**FAIL**",
         ]
@@ -69,7 +69,7 @@ def drift_section(drift: Drift) -> list[str]:
     else:
         out.append("No run matches a run of the baseline: nothing was compared.")
     if drift.new:
-        out += ["", f"Not in the baseline: {', '.join(drift.new)}."]
+        out += ["", f"Not in the baseline: {md(', '.join(drift.new))}."]
     if drift.gone:
-        out += ["", f"In the baseline, not made now: {', '.join(drift.gone)}."]
+        out += ["", f"In the baseline, not made now: {md(', '.join(drift.gone))}."]
     return out + [""]

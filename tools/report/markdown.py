@@ -12,14 +12,14 @@ from .environment_section import environment_section
 from .machines import drift_section, machines_section
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
 from .plots import deviation_panels, identical, zigzag
-from .text import g, h, table
+from .text import code, md, printable, table, three_digits, two_digits
 
 
 def markdown(report: Report) -> str:
     """The whole of report.md; its first line is the verdict."""
     out = [f"# {report.verdict_line()}", ""]
     if report.errors:
-        out += ["## Backends that failed to run", ""] + [f"- {e}" for e in report.errors] + [""]
+        out += ["## Backends that failed to run", ""] + [f"- {md(e)}" for e in report.errors] + [""]
     if report.failed:
         out += ["## Failing checks", "", *_check_table(report.failed), ""]
     out += [
@@ -36,7 +36,7 @@ def markdown(report: Report) -> str:
     out += ["## Backends", "", *_backend_table(report), ""]
     out += ["## Deviation from the float64 NumPy reference", ""]
     if report.reference is None:
-        out += [f"No reference trajectory: {report.reference_error}", ""]
+        out += [f"No reference trajectory: {md(report.reference_error)}", ""]
     else:
         out += [
             "The largest `|cost - reference cost|` over all epochs, for every run: information, not a check "
@@ -60,9 +60,9 @@ def markdown(report: Report) -> str:
         out += [f"![{Path(f).stem}]({f})" for f in files] + [""]
         out += [*plots_text(report, files), ""]
     else:
-        out += [f"Plots skipped: {report.plots.get('skipped')}.", ""]
+        out += [f"Plots skipped: {printable(str(report.plots.get('skipped')))}.", ""]  # this machine's reason
     out += [
-        f"Made by `{' '.join(report.command)}` on {report.started} in {report.seconds:.1f} s. "
+        f"Made by {code(' '.join(report.command))} on {md(report.started)} in {report.seconds:.1f} s. "
         "report.json has every number; junit.xml has one test case per check.",
         "",
     ]
@@ -77,7 +77,7 @@ def plots_text(report: Report, files: list[str]) -> list[str]:
         rises, most = zigzag(run.costs)
         band = (
             f"The grey band is not disagreement: it is the runs' lines themselves, the cost zigzagging from "
-            f"one epoch to the next (in the {run.label} {run.dtype} run the cost goes up at {rises} of its "
+            f"one epoch to the next (in the {md(run.label)} {run.dtype} run the cost goes up at {rises} of its "
             f"{run.costs.size - 1} steps, by up to {most:.2g}), too fine to tell apart at this width. "
             if rises
             else "The cost falls at every epoch. "
@@ -114,13 +114,13 @@ def summary_table(report: Report) -> list[str]:
         same = all(c.max_abs == 0 for c in cs)  # no pair differs: no pair is the worst
         rows.append(
             [
-                check,
-                dtype,
+                md(check),
+                md(dtype),
                 str(len(cs)),
-                g(worst.max_abs),
-                g(worst.tolerance),
-                h(worst.headroom),
-                "all identical" if same else f"{worst.a} vs {worst.b}",
+                three_digits(worst.max_abs),
+                three_digits(worst.tolerance),
+                two_digits(worst.headroom),
+                "all identical" if same else f"{md(worst.a)} vs {md(worst.b)}",
                 f"FAIL ({nbad})" if nbad else "pass",
             ]
         )
@@ -134,14 +134,14 @@ def summary_table(report: Report) -> list[str]:
 def _check_table(checks: Iterable[Check]) -> list[str]:
     rows = [
         [
-            c.check,
-            c.dtype,
-            c.a,
-            c.b,
-            g(c.max_abs),
-            g(c.max_rel),
-            g(c.tolerance),
-            h(c.headroom),
+            md(c.check),
+            md(c.dtype),
+            md(c.a),
+            md(c.b),
+            three_digits(c.max_abs),
+            three_digits(c.max_rel),
+            three_digits(c.tolerance),
+            two_digits(c.headroom),
             "pass" if c.passed else "**FAIL**",
         ]
         for c in checks
@@ -160,14 +160,14 @@ def _backend_table(report: Report) -> list[str]:
         variants = ", ".join(r.variants) if r and r.variants else ""
         rows.append(
             [
-                b.name,
+                md(b.name),
                 b.status if b.status != "failed" else "**failed**",
-                b.device or "",
-                versions,
-                variants,
+                md(b.device or ""),
+                md(versions),
+                md(variants),
                 str(len(runs)),
                 f"{r.seconds:.1f} s" if r else "",
-                b.reason or b.note,
+                md(b.reason or b.note),
             ]
         )
     return table(["backend", "status", "device", "versions", "variants", "runs", "time", "note"], rows, "lllllrrl")
@@ -181,12 +181,12 @@ def _deviation_table(report: Report) -> list[str]:
         final = float(r.costs[-1]) if r.costs.size else math.nan
         rows.append(
             [
-                d.run,
-                d.dtype,
-                g(d.max_abs),
+                md(d.run),
+                md(d.dtype),
+                three_digits(d.max_abs),
                 str(d.epoch),
-                g(d.max_rel),
-                g(d.final_abs),
+                three_digits(d.max_rel),
+                three_digits(d.final_abs),
                 f"{final:.9g}",
                 f"{r.accuracy:.4g}",
                 f"{r.seconds:.2f} s",
@@ -203,13 +203,22 @@ def _tolerance_table(report: Report) -> list[str]:
     spec, scale = report.spec, report.tolerance_scale
     said = f" (the spec's times {scale:g})" if scale != 1 else ""
     lines = [
-        f"Absolute tolerances from spec `{spec.name}`{said}. Accuracy: half a sample, so accuracies must be equal.",
+        f"Absolute tolerances from spec {code(spec.name)}{said}. Accuracy: half a sample, so accuracies must be equal.",
         "",
     ]
     rows = []
     for d in report.dtypes:
         t = spec.tolerance(d)
-        rows.append([d, g(t.output), g(t.cost), g(t.expected_cost), g(t.param), g(accuracy_tolerance(spec) * scale)])
+        rows.append(
+            [
+                d,
+                three_digits(t.output),
+                three_digits(t.cost),
+                three_digits(t.expected_cost),
+                three_digits(t.param),
+                three_digits(accuracy_tolerance(spec) * scale),
+            ]
+        )
     lines += table(["dtype", "softmax, losses (output)", "costs", "expected", "params", "accuracy"], rows, "lrrrrr")
-    notes = [f"- {d}: {spec.tolerance(d).note}" for d in report.dtypes if spec.tolerance(d).note]
+    notes = [f"- {d}: {md(spec.tolerance(d).note)}" for d in report.dtypes if spec.tolerance(d).note]
     return lines + ([""] + notes if notes else [])

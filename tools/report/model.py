@@ -22,7 +22,7 @@ from softmax_rosetta.spec import Spec
 from ..environment import environment
 from .drift import Drift
 from .runs import BackendRun
-from .text import and_, check_name, h
+from .text import and_, check_name, md, printable, two_digits
 
 # The reference trajectory every run is measured against: the float64 run of the lesson's
 # loop in the reference backend (softmax_rosetta.registry.REFERENCE_BACKEND, plain NumPy).
@@ -133,8 +133,14 @@ class Report:
         return max(self.checks, key=lambda c: c.headroom) if self.checks else None
 
     def verdict_line(self, markdown: bool = True) -> str:
-        """The first line of report.md and the last line on the terminal."""
-        bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)  # noqa: E731
+        """The first line of report.md and the last line on the terminal: names, reasons and versions from
+        elsewhere made printable, and in Markdown escaped (``text.md``) but for the bold PASS or FAIL."""
+        text = self._verdict()
+        word = text.split(":", 1)[0].split(" ", 1)[0]  # PASS or FAIL
+        return f"**{word}**{md(text[len(word) :])}" if markdown else printable(text)
+
+    def _verdict(self) -> str:
+        bold = str
         where = f"spec {self.spec.name}, {', '.join(self.dtypes)}, device {self.device}"
         if self.tolerance_scale != 1:
             where += f", tolerances x {self.tolerance_scale:g}"
@@ -151,7 +157,7 @@ class Report:
             drift = f"; {self.drift.verdict_part()}" if self.drift is not None else ""
             return (
                 f"{bold('PASS')}: {who} ({where}): all {n} checks within tolerance; "
-                f"closest: {check_name(worst)} at {h(worst.headroom)} of its tolerance{drift}{skipped}"
+                f"closest: {check_name(worst)} at {two_digits(worst.headroom)} of its tolerance{drift}{skipped}"
             )
         parts = []
         if self.errors:
@@ -165,7 +171,7 @@ class Report:
             first = (
                 f"; first: {bad[0].a} ({bad[0].dtype}) diverged {bad[0].b}"
                 if bad[0].check == "diverged"
-                else f"; first: {check_name(bad[0])} at {h(bad[0].headroom)} times its tolerance"
+                else f"; first: {check_name(bad[0])} at {two_digits(bad[0].headroom)} times its tolerance"
             )
             parts.append(f"{len(bad)} of {n} checks fail: {names}{first}")
         if not n and not self.errors:

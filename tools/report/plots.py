@@ -40,10 +40,12 @@ def write_plots(report: Report, out: Path) -> dict[str, Any]:
     for name, draw in (("loss.png", loss_figure), ("deviation.png", deviation_figure)):
         if name == "deviation.png" and report.reference is None:
             continue
-        fig = draw(report, plt)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
+        # names come from saved runs too: a "$" in a host label is a dollar sign, never TeX math
+        with matplotlib.rc_context({"text.parse_math": False}):
+            fig = draw(report, plt)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            plt.close(fig)
         atomic_write(out / name, buf.getvalue())
         files.append(name)
     skipped = None if len(files) == 2 else f"deviation.png: no reference trajectory ({report.reference_error})"

@@ -13,11 +13,11 @@ from softmax_rosetta.backend import Backend
 from softmax_rosetta.results import TrainResult
 from softmax_rosetta.spec import Spec
 
-from .drift import Baseline, Drift, load_baseline, measure, versions_of
-from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, REFERENCE_VARIANT, BackendStatus, Report
-from .placed import PlacedRun, spec_hash
-from .runs import BackendRun
-from .saved import SavedRun, SavedRunError, host_label, saved_run, spec_text, write_run
+from ..drift import Baseline, Drift, load_baseline, measure, versions_of
+from ..model import REFERENCE_BACKEND, REFERENCE_DTYPE, REFERENCE_VARIANT, BackendStatus, Report
+from ..runs import BackendRun
+from .format import SavedRun, SavedRunError, host_label, saved_run, spec_text, target, write_run
+from .identity import PlacedRun, spec_hash
 
 
 def host(label: str | None) -> str:
@@ -58,7 +58,7 @@ def save_runs(
     processes = [b.run for b in statuses if b.run is not None and b.run.ok]
     if reference is not None and reference.ok and all(reference is not p for p in processes):
         processes.append(reference)
-    written = []
+    contents = []
     for p in processes:
         for r in p.runs:
             data = saved_run(
@@ -72,8 +72,11 @@ def save_runs(
                 environment=p.environment,
                 role="compared" if r.dtype in dtypes and _in(p, statuses) else "reference",
             )
-            written.append(write_run(folder, data))
-    return written
+            contents.append(data)
+    targets = [target(folder, data) for data in contents]  # every file checked before any is written
+    if len(set(targets)) != len(targets):  # two runs of one identity in one save: a bug, never a silent loss
+        raise AssertionError(f"two runs of this comparison would share a file: {targets}")
+    return [write_run(folder, data) for data in contents]
 
 
 def _in(process: BackendRun, statuses: Sequence[BackendStatus]) -> bool:
@@ -145,7 +148,7 @@ def save_train_run(path: str, backend: Backend, spec: Spec, result: TrainResult,
     """``train --save-run FILE``: the run, with the backend's forward outputs and this machine's record."""
     from softmax_rosetta.compare import forward_outputs
 
-    from ..environment import environment
+    from ...environment import environment
 
     data = saved_run(
         result,

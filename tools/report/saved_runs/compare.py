@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import time
 
-from . import saving
-from .command import CompareError, CompareOptions, check_tolerance_scale, hold_out, print_outcome
-from .model import build_report, now
-from .output import write_report
-from .placed import PlacedRun
-from .saved import load_runs
+from ..command import CompareError, CompareOptions, check_tolerance_scale, hold_out, print_outcome
+from ..model import build_report, now
+from ..output import write_report
+from . import options as saving
+from .identity import PlacedRun
+from .load import load_runs
 
 
 def compare_runs(options: CompareOptions) -> int:
