@@ -76,9 +76,9 @@ def stand_in(tmp_path):
     return StandIn(folder)
 
 
-def start(argv, *, tmp, stand_in=None, prelude="", stdout=subprocess.PIPE) -> subprocess.Popen:
-    """``softmax-rosetta ARGV`` in a fresh process, its temporary files under ``tmp``."""
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+def start(argv, *, tmp, stand_in=None, prelude="", stdout=subprocess.PIPE, env=None) -> subprocess.Popen:
+    """``softmax-rosetta ARGV`` in a fresh process, its temporary files under ``tmp`` (``env``: added)."""
+    env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "GITHUB_STEP_SUMMARY"}
     env["TMPDIR"] = str(tmp)
     if stand_in is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stand_in.folder), os.environ.get("PYTHONPATH")]))
@@ -270,6 +270,34 @@ def test_compare_into_a_closed_pipe_ends_quietly_and_cleans_up(small_spec, temp,
     assert proc.returncode == 141, stderr
     assert "Traceback" not in stderr and "Exception" not in stderr, stderr
     assert list(out.iterdir()) == [] and list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_a_signal_during_a_large_write_loses_no_output(unbuffered, temp, tmp_path):
+    """A signal that a library handles (torch's launcher leaves handlers for SIGINT, SIGTERM, SIGHUP and
+    SIGQUIT) interrupts a write to a full pipe: the rest of the output still comes, whole. Unbuffered
+    (``python -u``, PYTHONUNBUFFERED=1), Python's own print would lose it."""
+    prelude = "import signal\nsignal.signal(signal.SIGUSR1, lambda *a: None)"
+    env = {"PYTHONUNBUFFERED": unbuffered}
+    from softmax_rosetta.tools.cli import main
+
+    model, rows = tmp_path / "m.safetensors", tmp_path / "x.csv"
+    assert main(["train", "numpy", "--epochs", "10", "--quiet", "--save", str(model)]) == 0
+    rows.write_text("".join(f"{i % 7},{i % 5},{i % 3},1\n" for i in range(20000)))
+    argv = ["predict", "--model", model, "--input", rows]  # its CSV: one write of about 1 MB
+    proc = start(argv, tmp=temp, prelude=prelude, env=env)
+    try:
+        syscall = Path(f"/proc/{proc.pid}/syscall")  # "1 0x1 ...": blocked in write(1, ...)
+        wait_for(lambda: syscall.read_text().startswith("1 0x1 ") or proc.poll() is not None, "a full stdout")
+        for _ in range(5):  # each lands while the write waits for the reader
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=BOUND)
+    finally:
+        kill_quietly(proc.pid)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 20001 and lines[-1].startswith("19999,"), (len(out), lines[-1])
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
