@@ -5,6 +5,7 @@
     python3 dev.py test    # set up .venv, run the whole test suite
     python3 dev.py test --quick   # the same without the slow and browser tests (pytest -m)
     python3 dev.py numpy-only   # a second venv with NumPy alone: the NumPy backend works, the others skip
+    python3 dev.py newest  # a third venv with the newest releases pyproject.toml allows: the quick tests
     python3 dev.py lint    # ruff (lint and format) and mypy, as CI runs them
 
 The set-up creates ``.venv`` beside this file and installs the project with every extra,
@@ -32,14 +33,16 @@ def _python(env_dir: Path) -> Path:
     return env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def _setup(env_dir: Path, requirement: str, extra_packages: list[str]) -> Path:
-    """Create the venv and install into it, unless an identical install is already there."""
+def _setup(env_dir: Path, requirement: str, extra_packages: list[str], constraints: Path | None = None) -> Path:
+    """Create the venv and install into it, pinned by ``constraints`` (default: constraints.txt),
+    unless an identical install is already there."""
+    constraints = constraints or ROOT / "constraints.txt"
     stamp_text = "\n".join(
         [
             requirement,
             *extra_packages,
             sys.version,
-            *(p.read_text() for p in (ROOT / "pyproject.toml", ROOT / "constraints.txt")),
+            *(p.read_text() for p in (ROOT / "pyproject.toml", constraints)),
         ]
     )
     stamp = hashlib.sha256(stamp_text.encode()).hexdigest()
@@ -49,18 +52,24 @@ def _setup(env_dir: Path, requirement: str, extra_packages: list[str]) -> Path:
         return python
     print(f"setting up {env_dir.relative_to(ROOT)} ...", flush=True)
     venv.create(env_dir, with_pip=True, clear=python.exists())
-    pip = [
-        str(python),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "-c",
-        str(ROOT / "constraints.txt"),
-    ]
-    _run(pip + ["-e", requirement, *extra_packages])
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", str(constraints)]
+    _check(_run(pip + ["-e", requirement, *extra_packages]))
     stamp_file.write_text(stamp)
+    return python
+
+
+def _newest() -> Path:
+    """.venv-newest: every extra at the newest release pyproject.toml allows, as a user gets without
+    constraints.txt; torch alone stays pinned (a newer torch from PyPI is a CUDA build of several GB).
+    Upgraded on every call, so a dependency's new release shows up here first."""
+    env_dir = ROOT / ".venv-newest"
+    env_dir.mkdir(exist_ok=True)
+    torch_only = env_dir / "constraints-torch.txt"
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch==")]
+    torch_only.write_text("\n".join(pins) + "\n")
+    python = _setup(env_dir, ".[all]", [], constraints=torch_only)
+    upgrade = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade"]
+    _check(_run([*upgrade, "--upgrade-strategy", "eager", "-c", str(torch_only), "-e", ".[all]"]))
     return python
 
 
@@ -119,7 +128,7 @@ def _lint(python: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "numpy-only", "lint"):
+    if not argv or argv[0] not in ("demo", "test", "numpy-only", "newest", "lint"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
@@ -132,6 +141,13 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": ""}
         _check(_run([str(python), "-m", "pytest", *rest], env=env))
         return _run([str(python), "-m", "softmax_rosetta.tools.cli", "train", "numpy", "--log-every", "500"])
+    if command == "newest":
+        python = _newest()
+        names = ["numpy", "torch", "jax", "flax", "optax", "numba", "tomlkit", "safetensors", "matplotlib", "pytest"]
+        show = f"from importlib.metadata import version as v; print('newest:', *(n + ' ' + v(n) for n in {names!r}))"
+        _run([str(python), "-c", show])
+        env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
+        return _run([str(python), "-m", "pytest", "-m", QUICK, *rest], env=env)
     python = _setup(ROOT / ".venv", ".[all]", [])
     if command == "demo":
         return _run([str(python), "-m", "softmax_rosetta.tools.cli", "compare", *rest])
