@@ -173,7 +173,10 @@ def test_copy_from_a_path_and_into_a_folder(tmp_path, monkeypatch, capsys):
     "argv,message",
     [
         (["specs", "--copy", "iris", "my"], "specs --copy: the new file's name must end in .toml, got 'my'"),
-        (["specs", "--copy", "iris", "a\nb.toml"], r"name: control character '\n' at position 1 in 'a\nb'"),
+        (
+            ["specs", "--copy", "iris", "a\nb.toml"],
+            r"specs --copy: the new file's path 'a\nb.toml' has the character '\n' at position 1",
+        ),
         (["specs", "--copy", "iris", "nowhere/my.toml"], "specs --copy: no such folder 'nowhere'"),
         (["specs", "--copy", "iris", "iris.toml"], "specs --copy: 'iris.toml' already exists; not overwriting it"),
         (["specs", "--copy", "mnist", "my.toml"], "spec: unknown spec 'mnist'; bundled specs: "),
