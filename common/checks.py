@@ -273,12 +273,12 @@ def predict_inputs(w: np.ndarray, b: np.ndarray, x: np.ndarray, dtype: str) -> N
     with np.errstate(over="ignore", invalid="ignore"):
         reach = (np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)).T + np.abs(b.astype(np.float64))).max(1)
     rounding = 1 + 2 * (w.shape[1] + 2) * max(info.eps, np.finfo(np.float64).eps)
-    bad = np.flatnonzero(~(reach * rounding <= info.max))  # nan and inf fail too
-    if len(bad):
-        i = int(bad[0])
+    past = np.flatnonzero(~(reach * rounding <= info.max))  # nan and inf fail too
+    if len(past):
+        row = int(past[0])
         raise RowError(
-            i,
-            f"its logits x W^T + b can overflow {dtype} (|x| |W|^T + |b| reaches {reach[i]:.3g}; "
+            row,
+            f"its logits x W^T + b can overflow {dtype} (|x| |W|^T + |b| reaches {reach[row]:.3g}; "
             f"the largest {dtype} is {info.max:.3g})",
         )
 
@@ -286,8 +286,8 @@ def predict_inputs(w: np.ndarray, b: np.ndarray, x: np.ndarray, dtype: str) -> N
 def probabilities(p: np.ndarray) -> np.ndarray:
     """``p``, each row checked finite: a ``RowError`` naming the first row that is not (a backend's
     softmax gone wrong is never printed as an answer)."""
-    bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([], dtype=int)
-    if len(bad):
-        i = int(bad[0])
-        raise RowError(i, f"its probabilities are not finite ({', '.join(str(v) for v in p[i])})")
+    wrong = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([], dtype=int)
+    if len(wrong):
+        row = int(wrong[0])
+        raise RowError(row, f"its probabilities are not finite ({', '.join(str(v) for v in p[row])})")
     return p

@@ -165,11 +165,11 @@ def _with_keys(table: Table, missing: list[str]) -> Table:
         at = max((i + 1 for i, (k, _) in enumerate(body) if k is not None and k.key in before), default=0)
         body.insert(at, (tomlkit.key(key), tomlkit.item(0)))  # a placeholder: its value is set next
     container = Container()
-    for key, item in body:
-        if key is None:
+    for name, item in body:
+        if name is None:
             container.add(item)  # a comment or a blank line
         else:
-            container.add(key, item)
+            container.add(name, item)
     return Table(
         container, table.trivia, table.is_aot_element(), table.is_super_table(), display_name=table.display_name
     )
