@@ -272,3 +272,39 @@ def test_specs_copy_to_a_name_that_is_not_plain(file, message, tmp_path, monkeyp
     suffix = "" if "empty" in message else ", which is not printable; give a plain file name"
     assert err == f"{PREFIX}specs --copy: {message}{suffix}" and out == ""
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["d", "d\nx"]
+
+
+# --- predict ... | head -1: the reader went away ----------------------------------------------------
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED=1", "buffered"])
+def test_predict_into_a_pipe_closed_early_exits_141(unbuffered, tmp_path, model_file):
+    """100,000 rows (4 MB of output) can't fit a pipe (64 KiB): the write must fail when head exits, every
+    time. With PYTHONUNBUFFERED Python's text layer dropped the rest of a short write: exit 0 before."""
+    import sys
+
+    model = model_file
+    rng = np.random.default_rng(0)
+    x = tmp_path / "x.csv"
+    np.savetxt(x, rng.uniform(0, 8, size=(100_000, 4)), delimiter=",", fmt="%.6g")
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    command = f"{sys.executable} -m softmax_rosetta predict --model {model} --input {x} | head -1"
+    done = subprocess.run(
+        ["bash", "-c", command + '; echo "status ${PIPESTATUS[0]}" >&2'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout == "row,class,p0,p1,p2\n"
+    err = done.stderr.splitlines()
+    assert err[-1] == "status 141" and err[0].startswith("# softmax-rosetta predict: ") and len(err) == 2, err
+    # read to the end, the same output is whole, whatever the buffering
+    full = subprocess.run(
+        [sys.executable, "-m", "softmax_rosetta", "predict", "--model", str(model), "--input", str(x)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert full.returncode == 0 and len(full.stdout.splitlines()) == 100_001
