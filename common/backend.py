@@ -257,24 +257,15 @@ class Backend:
 
         weight (C, D) as torch stores it (a trained ``result.weight``), bias (C,), x (N, D). The
         backend builds its model from the parameters, as its training loop does, and runs its
-        forward; every value must be finite in the backend's dtype.
+        forward; every value must be finite in the backend's dtype, and every row's logits within
+        it (``checks.RowError`` names the first row that isn't, before any backend runs).
         """
         with np.errstate(over="ignore"):  # a value too large for the dtype is reported below
             w = checks.float_input("weight", weight, self.np_dtype, ndim=2)
             b = checks.float_input("bias", bias, self.np_dtype, ndim=1)
             x = checks.float_input("x", x, self.np_dtype, ndim=2)
-        if w.shape[0] == 0:
-            raise BackendError(f"weight: expected at least one class, got shape {w.shape}")
-        if b.shape != w.shape[:1]:
-            raise BackendError(f"bias: expected shape ({w.shape[0]},) for weight of shape {w.shape}, got {b.shape}")
-        if x.shape[1] != w.shape[1]:
-            raise BackendError(f"x: rows have {x.shape[1]} features but the model takes {w.shape[1]}")
-        for name, a in (("weight", w), ("bias", b), ("x", x)):
-            bad = np.argwhere(~np.isfinite(a))
-            if len(bad):
-                i = tuple(int(k) for k in bad[0])
-                raise BackendError(f"{name}: non-finite value {a[i]} at index {i} (in {self.dtype})")
-        return self.to_numpy(self.predict_native(*(self.to_native(a) for a in (w, b, x))))
+        checks.predict_inputs(w, b, x, self.dtype)  # shapes, finite values, logits within the dtype
+        return checks.probabilities(self.to_numpy(self.predict_native(*(self.to_native(a) for a in (w, b, x)))))
 
     def train(
         self,

@@ -234,3 +234,60 @@ def dtype_holds(spec: Spec, dtype: np.dtype) -> None:
                 i = tuple(int(k) for k in bad[0])
                 value = float(arr[i])
                 raise BackendError(f"{where}: {value!r} at index {i} overflows {dtype} (largest {info.max:.3g})")
+
+
+class RowError(BackendError):
+    """One row of a prediction's input that can't be answered; ``row`` is its index, ``detail`` what is wrong."""
+
+    def __init__(self, row: int, detail: str):
+        super().__init__(f"x: row {row}: {detail}")
+        self.row = row
+        self.detail = detail
+
+
+def predict_inputs(w: np.ndarray, b: np.ndarray, x: np.ndarray, dtype: str) -> None:
+    """Refuse what ``predict_proba`` can't answer truly: shapes that don't fit, a non-finite value, and a
+    row whose logits ``x W^T + b`` could overflow ``dtype`` (a ``RowError``, before any backend runs).
+
+    Overflow is judged by a bound that holds in every order of summation: a row passes when
+    ``|x| |W|^T + |b|`` (in float64), grown by the rounding of its D + 1 sums, stays within the
+    dtype's largest value. Then no partial sum of any backend's matmul can reach inf, the logits
+    are finite, and softmax (which subtracts each row's largest logit) is too. A row past the bound
+    is refused, not answered: an overflowed logit is inf or nan, and its softmax nan or a wrong
+    class; 0 * inf or inf - inf can't be undone afterwards.
+    """
+    if w.shape[0] == 0:
+        raise BackendError(f"weight: expected at least one class, got shape {w.shape}")
+    if b.shape != w.shape[:1]:
+        raise BackendError(f"bias: expected shape ({w.shape[0]},) for weight of shape {w.shape}, got {b.shape}")
+    if x.shape[1] != w.shape[1]:
+        raise BackendError(f"x: rows have {x.shape[1]} features but the model takes {w.shape[1]}")
+    for name, a in (("weight", w), ("bias", b), ("x", x)):
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
+            i = tuple(int(k) for k in bad[0])
+            raise BackendError(f"{name}: non-finite value {a[i]} at index {i} (in {dtype})")
+    if not len(x):
+        return
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        reach = (np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)).T + np.abs(b.astype(np.float64))).max(1)
+    rounding = 1 + 2 * (w.shape[1] + 2) * max(info.eps, np.finfo(np.float64).eps)
+    past = np.flatnonzero(~(reach * rounding <= info.max))  # nan and inf fail too
+    if len(past):
+        row = int(past[0])
+        raise RowError(
+            row,
+            f"its logits x W^T + b can overflow {dtype} (|x| |W|^T + |b| reaches {reach[row]:.3g}; "
+            f"the largest {dtype} is {info.max:.3g})",
+        )
+
+
+def probabilities(p: np.ndarray) -> np.ndarray:
+    """``p``, each row checked finite: a ``RowError`` naming the first row that is not (a backend's
+    softmax gone wrong is never printed as an answer)."""
+    wrong = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([], dtype=int)
+    if len(wrong):
+        row = int(wrong[0])
+        raise RowError(row, f"its probabilities are not finite ({', '.join(str(v) for v in p[row])})")
+    return p

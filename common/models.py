@@ -17,7 +17,8 @@ string metadata (``METADATA``). Every framework reads it without this package:
 The state dict of a plain ``nn.Linear`` saved with ``safetensors.torch.save_file`` loads here too.
 
 A file is written to a temporary name beside it and renamed over the path, so a reader never sees
-half of one; an existing file at the path is replaced, as ``torch.save`` and ``np.save`` do.
+half of one; an existing file at the path is replaced, as ``torch.save`` and ``np.save`` do, keeping
+its mode, and a symbolic link is written through to its target (``softmax_rosetta.atomic``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write, final_target
 from .registry import backend_class
 from .results import TrainResult
 from .spec import Spec
@@ -59,7 +61,16 @@ METADATA = (
     "versions",
 )
 
-__all__ = ["FORMAT", "METADATA", "ModelError", "SavedModel", "check_destination", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "METADATA",
+    "ModelError",
+    "SavedModel",
+    "check_destination",
+    "load_model",
+    "printable",
+    "save_model",
+]
 
 
 class ModelError(ValueError):
@@ -88,8 +99,8 @@ class SavedModel:
         return str(self.weight.dtype)
 
     def describe(self) -> str:
-        """One line: what trained it and its shape, as far as the metadata says."""
-        m = self.metadata
+        """One line: what trained it and its shape, as far as the metadata says (control characters escaped)."""
+        m = {k: printable(v) for k, v in self.metadata.items()}
         line = f"{self.num_features} features -> {self.num_classes} classes, {self.dtype}"
         if "backend" in m:
             line += f"; trained by {m['backend']} {m.get('variant', '')}".rstrip()
@@ -97,19 +108,38 @@ class SavedModel:
         return line
 
 
-def check_destination(path: str | os.PathLike) -> str:
-    """The path as a string, if a model file can be written there: its folder exists and it isn't a folder.
+def printable(text: str) -> str:
+    """``text`` with what a terminal would act on escaped as ``repr`` escapes it (``\\n``, ``\\x1b``,
+    ``\\u202e``): a file's metadata, or a path, shown on one line as it is."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
-    Call it before a long run, so that the run isn't lost to a typo in the path.
+
+def check_destination(path: str | os.PathLike) -> str:
+    """The path as a string, if a model file can be written there; ``ModelError`` naming what is wrong.
+
+    Call it before a long run, so that the run isn't lost to a typo in the path: an empty path, a
+    folder, a symbolic link that leads nowhere, a folder that doesn't exist or can't be written
+    (a file is made there and removed: the one sure test) are refused. A link that leads to a file
+    is written through (``atomic_write``), so it is the target's folder that is checked.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
+    where = printable(path)
+    if not path:
+        raise ModelError("'': empty path; give a file name such as model.safetensors")
     if os.path.isdir(path):
-        raise ModelError(f"{path}: is a folder; give a file name such as {os.path.join(path, 'model.safetensors')}")
+        such = printable(os.path.join(path, "model.safetensors"))
+        raise ModelError(f"{where}: is a folder; give a file name such as {such}")
+    if os.path.islink(path) and not os.path.exists(path):
+        raise ModelError(f"{where}: is a symbolic link to {os.readlink(path)!r}, which does not exist")
+    folder = os.path.dirname(final_target(path)) or "."
     if not os.path.isdir(folder):
-        raise ModelError(f"{path}: no such folder {folder!r}")
-    if not os.access(folder, os.W_OK):
-        raise ModelError(f"{path}: can't write in folder {folder!r}")
+        raise ModelError(f"{where}: no such folder {printable(folder)!r}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".softmax-rosetta-probe.", suffix=".tmp")
+    except OSError as exc:
+        raise ModelError(f"{where}: can't write in folder {printable(folder)!r} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 
@@ -139,18 +169,7 @@ def save_model(path: str | os.PathLike, result: TrainResult, *, spec: Spec | Non
         metadata["test_accuracy"] = repr(float(result.test_accuracy))
     if spec is not None:
         metadata["standardized"] = "true" if spec.standardized else "false"
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        safetensors.numpy.save_file({"weight": weight, "bias": bias}, tmp, metadata=metadata)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a model file is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, safetensors.numpy.save({"weight": weight, "bias": bias}, metadata=metadata))
 
 
 def load_model(path: str | os.PathLike) -> SavedModel:
@@ -159,40 +178,43 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     from safetensors import SafetensorError, safe_open
 
     path = os.fspath(path)
+    where = printable(path)
     if os.path.isdir(path):
-        raise ModelError(f"{path}: is a folder, not a model file")
+        raise ModelError(f"{where}: is a folder, not a model file")
     if not os.path.exists(path):
-        raise ModelError(f"{path}: no such file")
+        raise ModelError(f"{where}: no such file")
     try:
         with safe_open(path, framework="np") as f:
             metadata = dict(f.metadata() or {})
             names = set(f.keys())
             missing = [t for t in TENSORS if t not in names]
             if missing:
-                has = ", ".join(sorted(names)) or "no tensors"
-                raise ModelError(f"{path}: tensor {missing[0]!r} missing (the file has: {has})")
+                has = ", ".join(printable(n) for n in sorted(names)) or "no tensors"
+                raise ModelError(f"{where}: tensor {missing[0]!r} missing (the file has: {has})")
             weight, bias = (f.get_tensor(t) for t in TENSORS)
     except (SafetensorError, OSError, ValueError, TypeError) as exc:  # ValueError: ModelError, or numpy's
         if isinstance(exc, ModelError):
             raise
-        raise ModelError(f"{path}: not a safetensors model file ({_first_line(exc)})") from None
+        raise ModelError(f"{where}: not a safetensors model file ({_first_line(exc)})") from None
     for name, a in (("weight", weight), ("bias", bias)):
         if a.dtype.kind != "f":
-            raise ModelError(f"{path}: tensor {name!r} has dtype {a.dtype}; expected floats")
+            raise ModelError(f"{where}: tensor {name!r} has dtype {a.dtype}; expected floats")
     if weight.ndim != 2 or 0 in weight.shape:
-        raise ModelError(f"{path}: tensor 'weight' has shape {weight.shape}; expected (classes, features)")
+        raise ModelError(f"{where}: tensor 'weight' has shape {weight.shape}; expected (classes, features)")
     if bias.shape != weight.shape[:1]:
         raise ModelError(
-            f"{path}: tensor 'bias' has shape {bias.shape}; weight {weight.shape} needs ({weight.shape[0]},)"
+            f"{where}: tensor 'bias' has shape {bias.shape}; weight {weight.shape} needs ({weight.shape[0]},)"
         )
     for name, a in (("weight", weight), ("bias", bias)):
         bad = np.argwhere(~np.isfinite(a))
         if len(bad):
             i = tuple(int(k) for k in bad[0])
-            raise ModelError(f"{path}: tensor {name!r} has a non-finite value {a[i]} at index {i}")
+            raise ModelError(f"{where}: tensor {name!r} has a non-finite value {a[i]} at index {i}")
     for key, n in (("num_classes", weight.shape[0]), ("num_features", weight.shape[1])):
         if key in metadata and metadata[key] != str(n):
-            raise ModelError(f"{path}: metadata {key} is {metadata[key]!r} but weight has shape {weight.shape}")
+            raise ModelError(f"{where}: metadata {key} is {metadata[key]!r} but weight has shape {weight.shape}")
+    if metadata.get("standardized", "false") not in ("true", "false"):  # it changes what predict says
+        raise ModelError(f"{where}: metadata standardized is {metadata['standardized']!r}; expected 'true' or 'false'")
     return SavedModel(weight=weight, bias=bias, metadata=metadata, path=path)
 
 

@@ -219,6 +219,11 @@ BAD_MODELS = [
         lambda tmp: _model_file(tmp, {"weight": W, "bias": B}, {"num_classes": "10"}),
         "metadata num_classes is '10' but weight has shape (3, 4)",
     ),
+    (
+        "standardized neither true nor false",
+        lambda tmp: _model_file(tmp, {"weight": W, "bias": B}, {"standardized": "yes\n# PASS"}),
+        "metadata standardized is 'yes\\n# PASS'; expected 'true' or 'false'",
+    ),
 ]
 
 
@@ -294,3 +299,89 @@ def test_predict_proba_checks_its_arguments():
         be.predict_proba(W, np.zeros(4), np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"weight: non-finite value nan at index \(1, 2\)"):
         be.predict_proba(NAN_W, B, np.ones((2, 4)))
+
+
+# --- what a user's files hold, read as they are meant ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda t: "\ufeff" + t, id="byte-order mark, header"),
+        pytest.param(lambda t: "\ufeff" + t.split("\n", 2)[2], id="byte-order mark, no header"),
+        pytest.param(lambda t: t.replace("\n", "\r\n"), id="CRLF"),
+        pytest.param(lambda t: "\ufeff" + t.split("\n", 2)[2].replace("\n", "\r\n"), id="byte-order mark and CRLF"),
+        pytest.param(lambda t: t.replace("\n", "\r"), id="CR alone"),
+    ],
+)
+def test_predict_reads_a_csv_from_excel_or_windows_as_it_is_meant(
+    encode, capsys, tmp_path, seed_csv, trained, seed_spec
+):
+    model = tmp_path / "model.safetensors"
+    save_model(model, trained("numpy", "lesson", "float32"), spec=seed_spec)
+    assert main(["predict", "--model", str(model), "--input", str(seed_csv)]) == 0
+    plain = capsys.readouterr().out
+    other = tmp_path / "other.csv"
+    other.write_bytes(encode(seed_csv.read_text()).encode("utf-8"))
+    assert main(["predict", "--model", str(model), "--input", str(other)]) == 0
+    assert capsys.readouterr().out == plain
+
+
+def test_metadata_with_control_characters_stays_on_the_banners_line(tmp_path, seed_csv, capsys):
+    metadata = {"backend": "numpy\n# PASS", "variant": "\x1b[31mred", "spec": "s\u202eeed", "epochs": "1\r2"}
+    path = _model_file(tmp_path, {"weight": W, "bias": B}, {**metadata, "standardized": "true"})
+    assert main(["predict", "--model", str(path), "--input", str(seed_csv)]) == 0
+    banner, note = capsys.readouterr().err.splitlines()
+    assert "trained by numpy\\n# PASS \\x1b[31mred, spec s\\u202eeed, epochs 1\\r2" in banner
+    assert note.startswith("# note: spec s\\u202eeed standardises its features")
+
+
+@pytest.mark.parametrize("value", ["1e37", "-1e37", "3.3e38"])
+def test_rows_near_the_float32_limit_are_answered_alike_in_every_backend(value, tmp_path, trained, seed_spec):
+    """Within the bound the logits are finite in any order of summation: every backend answers, finite."""
+    from softmax_rosetta.checks import RowError
+
+    result = trained("numpy", "lesson", "float32")
+    x = np.array([[float(value), 0, 0, 0], [1, 2, 1, 1]])
+    answers = {}
+    for name in SELECTED:
+        require_backend(name)
+        be = get_backend(name, dtype="float32")
+        if value == "3.3e38":  # |x| |W| reaches past the largest float32: refused alike
+            with pytest.raises(RowError, match=r"^x: row 0: its logits x W\^T \+ b can overflow float32"):
+                be.predict_proba(result.weight, result.bias, x)
+            continue
+        answers[name] = be.predict_proba(result.weight, result.bias, x)
+        assert np.isfinite(answers[name]).all()
+    for name, p in answers.items():
+        np.testing.assert_array_equal(np.argmax(p, axis=1), np.argmax(answers["numpy"], axis=1), err_msg=name)
+
+
+def test_non_finite_probabilities_are_never_returned():
+    from softmax_rosetta.checks import RowError, probabilities
+
+    good = np.array([[0.5, 0.5], [1.0, 0.0]])
+    assert probabilities(good) is good
+    with pytest.raises(RowError, match=r"^x: row 1: its probabilities are not finite \(nan, nan\)$") as caught:
+        probabilities(np.array([[0.5, 0.5], [np.nan, np.nan], [np.inf, 0]]))
+    assert caught.value.row == 1
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "a chain"])
+def test_save_through_a_symbolic_link_replaces_its_target_keeping_its_mode(how, tmp_path, trained, seed_spec):
+    target = tmp_path / "models" / "model.safetensors"
+    target.parent.mkdir()
+    target.write_bytes(b"an older model")
+    target.chmod(0o600)
+    link = tmp_path / "model.safetensors"
+    if how == "relative":
+        link.symlink_to("models/model.safetensors")
+    elif how == "absolute":
+        link.symlink_to(target)
+    else:
+        (tmp_path / "middle").symlink_to("models/model.safetensors")
+        link.symlink_to("middle")
+    save_model(link, trained("numpy", "lesson", "float32"), spec=seed_spec)
+    assert link.is_symlink() and target.stat().st_mode & 0o777 == 0o600
+    np.testing.assert_array_equal(load_model(target).weight, trained("numpy", "lesson", "float32").weight)
+    assert sorted(os.listdir(target.parent)) == ["model.safetensors"]  # no temporary file left

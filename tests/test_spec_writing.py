@@ -173,7 +173,10 @@ def test_copy_from_a_path_and_into_a_folder(tmp_path, monkeypatch, capsys):
     "argv,message",
     [
         (["specs", "--copy", "iris", "my"], "specs --copy: the new file's name must end in .toml, got 'my'"),
-        (["specs", "--copy", "iris", "a\nb.toml"], r"name: control character '\n' at position 1 in 'a\nb'"),
+        (
+            ["specs", "--copy", "iris", "a\nb.toml"],
+            r"specs --copy: the new file's path 'a\nb.toml' has the character '\n' at position 1",
+        ),
         (["specs", "--copy", "iris", "nowhere/my.toml"], "specs --copy: no such folder 'nowhere'"),
         (["specs", "--copy", "iris", "iris.toml"], "specs --copy: 'iris.toml' already exists; not overwriting it"),
         (["specs", "--copy", "mnist", "my.toml"], "spec: unknown spec 'mnist'; bundled specs: "),
@@ -196,3 +199,91 @@ def test_copy_spec_in_python(tmp_path):
     assert load_spec(tmp_path / "d2.toml").num_features == 64
     with pytest.raises(SpecError, match="already exists"):
         copy_spec("digits", str(tmp_path / "d2.toml"))
+
+
+# --- expected --write keeps the user's file: line endings, mode, owner, symbolic links -----------------
+
+
+def _lesson_copy(tmp_path, monkeypatch, name="lesson.toml"):
+    """The seed copied and cut to 10 epochs: a spec whose expected costs --write may fill in, quickly."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["specs", "--copy", "seed", name]) == 0
+    path = tmp_path / name
+    path.write_text(path.read_text().replace("epochs = 1000", "epochs = 10"))
+    return path
+
+
+def test_expected_write_keeps_crlf_line_endings(tmp_path, monkeypatch, capsys):
+    """The same file in LF and in CRLF: the same edit, each in its own line endings."""
+    written = {}
+    for endings in ("lf", "crlf"):
+        (tmp_path / endings).mkdir()
+        path = _lesson_copy(tmp_path / endings, monkeypatch)
+        if endings == "crlf":
+            path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+        written[endings] = path.read_bytes()
+    assert b"\r" not in written["lf"] and b"\n" not in written["crlf"].replace(b"\r\n", b"")  # CRLF throughout
+    assert written["crlf"] == written["lf"].replace(b"\n", b"\r\n")
+    assert len(load_spec(tmp_path / "crlf" / "lesson.toml").expected_costs) == 11
+
+
+def test_expected_write_in_a_file_of_mixed_line_endings_keeps_each_untouched_line(tmp_path, monkeypatch, capsys):
+    """Mixed: the lines not rewritten keep their own ending (here the first line's CRLF); written lines end in LF."""
+    path = _lesson_copy(tmp_path, monkeypatch)
+    lines = path.read_bytes().split(b"\n")
+    mixed = b"\r\n".join(lines[:3]) + b"\n" + b"\n".join(lines[3:])
+    path.write_bytes(mixed)
+    assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+    after = path.read_bytes()
+    assert after.startswith(b"\r\n".join(lines[:3]) + b"\n")
+    assert b'\nsource = "softmax-rosetta expected lesson.toml --write' in after
+    assert after.count(b"\r\n") == 2 and len(load_spec(path).expected_costs) == 11
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755, 0o444])
+def test_expected_write_keeps_the_files_mode(tmp_path, monkeypatch, capsys, mode):
+    """A file only its owner may read stays so; 444 too (the folder is what a rename needs, as for an editor)."""
+    path = _lesson_copy(tmp_path, monkeypatch)
+    path.chmod(mode)
+    assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+    assert path.stat().st_mode & 0o7777 == mode and len(load_spec(path).expected_costs) == 11
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson.toml"]  # no temporary file left
+
+
+def test_expected_write_keeps_the_files_owner_where_it_may(tmp_path, monkeypatch, capsys):
+    import os
+
+    path = _lesson_copy(tmp_path, monkeypatch)
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root: here a file keeps the owner it has anyway")
+    os.chown(path, 65534, 65534)
+    assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+    assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "a chain of two", "into another folder"])
+def test_expected_write_through_a_symbolic_link_updates_its_target(tmp_path, monkeypatch, capsys, how):
+    import os
+
+    path = _lesson_copy(tmp_path, monkeypatch, name="real.toml")
+    (tmp_path / "links").mkdir()
+    if how == "relative":
+        link = tmp_path / "lesson.toml"
+        link.symlink_to("real.toml")
+    elif how == "absolute":
+        link = tmp_path / "lesson.toml"
+        link.symlink_to(path)
+    elif how == "a chain of two":
+        (tmp_path / "middle.toml").symlink_to("real.toml")
+        link = tmp_path / "links" / "lesson.toml"
+        link.symlink_to("../middle.toml")
+    else:
+        link = tmp_path / "links" / "lesson.toml"
+        link.symlink_to("../real.toml")
+    path.chmod(0o600)
+    before = {p: os.readlink(p) for p in tmp_path.rglob("*") if p.is_symlink()}
+    assert main(["expected", str(link), "--write"]) == 0, capsys.readouterr().err
+    assert {p: os.readlink(p) for p in tmp_path.rglob("*") if p.is_symlink()} == before  # links stay links
+    assert len(load_spec(path).expected_costs) == 11 and path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.rglob("*") if not p.is_symlink()) == ["links", "real.toml"]

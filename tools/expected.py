@@ -11,10 +11,15 @@ where it gives none or more than its epochs) go into the spec with the command t
 them, so a regression in any backend shows as a difference from them.
 
 The spec is read without its old expected costs (they are about to be replaced, and after a
-change of epochs they no longer fit). The file is edited with tomlkit, which keeps its
-comments and layout; the edited text is read back and must hold exactly the new values and
-everything else unchanged, or the file is left as it was. A spec whose expected costs came
-from elsewhere (the seed's are the lesson's own printout) is never overwritten.
+change of epochs they no longer fit). The file is edited with tomlkit (its public API alone),
+which keeps its comments and layout; the edited text is read back and must hold exactly the new
+values and everything else unchanged, or the file is left as it was. A spec whose expected costs
+came from elsewhere (the seed's are the lesson's own printout) is never overwritten.
+
+The file stays the user's: its line endings are kept (a file whose every line ends in CRLF stays
+CRLF throughout; in a file that mixes them, each line not rewritten keeps its own and the lines
+written end in LF), and it is replaced by ``atomic_write``, which keeps its mode and owner and
+writes through a symbolic link to the file it leads to.
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ from typing import Any
 
 import numpy as np
 import tomlkit
+from tomlkit.container import Container
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import Table
+from tomlkit.items import Item, Key, Table
 
 from softmax_rosetta.registry import REFERENCE_BACKEND, get_backend
 from softmax_rosetta.spec import Spec, SpecError, read_spec, spec_from_dict
 
-from .files import atomic_write
+from .files import atomic_write, final_target
 
 COMMAND = "softmax-rosetta expected"
 KEYS = ("every", "source", "costs")
@@ -90,9 +96,11 @@ def write_expected(path: str | Path, every: int, source: str, costs: list[float]
     """Set the file's expected every, source and costs, keeping everything else as it is.
 
     SpecError, and the file untouched, where its expected costs come from elsewhere or the
-    edit can't be made and read back exactly.
+    edit can't be made and read back exactly, or written.
     """
-    text = Path(path).read_text(encoding="utf-8")
+    raw = Path(path).read_bytes().decode("utf-8")  # bytes: reading text would turn CRLF into LF
+    crlf = "\r\n" in raw and "\n" not in raw.replace("\r\n", "")  # every line ends in CRLF
+    text = raw.replace("\r\n", "\n") if crlf else raw
     old = tomllib.loads(text)
     check_writable(path, old)
     want = {**old, "expected": {**old.get("expected", {}), "every": every, "source": source, "costs": costs}}
@@ -105,12 +113,25 @@ def write_expected(path: str | Path, every: int, source: str, costs: list[float]
             continue
         try:
             if tomllib.loads(new) == want:
-                atomic_write(path, new)
+                _replace(path, new.replace("\n", "\r\n") if crlf else new)
                 return
             problem = "the edited file would read back differently"
         except tomllib.TOMLDecodeError as exc:
             problem = f"the edited file would not be valid TOML ({exc})"
     raise SpecError(f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged")
+
+
+def _replace(path: str | Path, text: str) -> None:
+    """Replace the file, its mode, owner and symbolic links kept (``atomic_write``); SpecError if it can't be."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        target = final_target(path)
+        where = f" (through the link to {target!r})" if target != str(path) else ""
+        raise SpecError(
+            f"expected: can't write {str(path)!r}{where}: {exc.strerror or exc}; the file is unchanged "
+            "(it is replaced by a new file in its folder, which must be writable)"
+        ) from None
 
 
 def _edited(text: str, every: int, source: str, table: str) -> str:
@@ -124,19 +145,31 @@ def _edited(text: str, every: int, source: str, table: str) -> str:
         doc["expected"] = expected
         return tomlkit.dumps(doc)
     expected = doc["expected"]
-    previous = None
+    if isinstance(expected, Table) and any(key not in expected for key in KEYS):
+        expected = doc["expected"] = _with_keys(expected, [key for key in KEYS if key not in expected])
     for key in KEYS:
-        if key in expected:
-            expected[key] = new[key]  # in place: its line keeps its trailing comment
-        elif isinstance(expected, Table):  # after the key before it, not after the table's trailing comments
-            if previous is None:
-                expected.value._insert_at(0, key, new[key])
-            else:
-                expected.value._insert_after(previous, key, new[key])
-        else:  # an inline table or dotted keys: order doesn't show
-            expected[key] = new[key]
+        expected[key] = new[key]  # in place: its line keeps its trailing comment
         trivia = getattr(expected[key], "trivia", None)
         if trivia is not None and trivia.comment.lstrip("# ").startswith(TO_REDO):  # specs --copy's mark: done
             trivia.comment = trivia.comment_ws = ""
-        previous = key
     return tomlkit.dumps(doc)
+
+
+def _with_keys(table: Table, missing: list[str]) -> Table:
+    """A copy of ``table`` (its header, keys, comments and blank lines in order) with a placeholder for each
+    missing key of KEYS: right after the key before it in KEYS, or first; not after the table's trailing
+    comments, which are about what follows. tomlkit's public API inserts only at the end: so a new table."""
+    body: list[tuple[Key | None, Item]] = list(table.value.body)
+    for key in missing:
+        before = KEYS[: KEYS.index(key)]
+        at = max((i + 1 for i, (k, _) in enumerate(body) if k is not None and k.key in before), default=0)
+        body.insert(at, (tomlkit.key(key), tomlkit.item(0)))  # a placeholder: its value is set next
+    container = Container()
+    for name, item in body:
+        if name is None:
+            container.add(item)  # a comment or a blank line
+        else:
+            container.add(name, item)
+    return Table(
+        container, table.trivia, table.is_aot_element(), table.is_super_table(), display_name=table.display_name
+    )

@@ -1,42 +1,16 @@
 """Writing files so that a reader never sees half of one: every file the project writes goes
-through ``atomic_write``; ``writable_folder`` and ``writable_file`` check an output path before
-a run starts (``PathError``: one line naming the option and the path)."""
+through ``atomic_write`` (``softmax_rosetta.atomic``: a replaced file keeps its mode and owner, and
+a symbolic link is written through); ``writable_folder`` and ``writable_file`` check an output
+path before a run starts (``PathError``: one line naming the option and the path)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 
+from softmax_rosetta.atomic import atomic_write, final_target
 
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write ``data`` to a temporary file in the same folder, then rename it over ``path``.
-
-    An interrupted run leaves the old file or none, never a truncated one (``os.replace`` is
-    atomic within a file system). Text is written as UTF-8 with the newlines it has.
-    """
-    path = os.fspath(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; these files are for everyone
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+__all__ = ["PathError", "atomic_write", "writable_file", "writable_folder"]
 
 
 class PathError(ValueError):
@@ -71,14 +45,17 @@ def writable_file(path: str | os.PathLike, option: str, *, append: bool = False)
     """Make sure a file can be written at ``path`` (``append``: appended to in place); its path.
 
     Its folder must exist (it is not created); nothing is written but, with ``append``, an empty
-    file where there was none.
+    file where there was none. A symbolic link is checked where it leads (``atomic_write`` writes
+    through it); one that leads nowhere is refused, as ``cp`` refuses to write through it.
     """
     text = os.fspath(path)
     if not text:
         raise PathError(f"{option}: empty path")
     if os.path.isdir(text):
         raise PathError(f"{option}: {text!r} is a folder, not a file")
-    folder = os.path.dirname(text) or "."
+    if os.path.islink(text) and not os.path.exists(text):
+        raise PathError(f"{option}: {text!r} is a symbolic link to {os.readlink(text)!r}, which does not exist")
+    folder = os.path.dirname(final_target(text)) or "."
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise PathError(f"{option}: can't write {text!r}: the folder {folder!r} {what}")

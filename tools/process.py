@@ -12,11 +12,17 @@ While the block runs, SIGTERM and SIGHUP raise ``Terminated`` in the main thread
 ``--out`` lock is released). A second signal of the kind kills at once. Writes to ``sys.stdout``
 that fail (``| head -1`` closed the pipe, ``> /dev/full``) raise ``StdoutError``; stdout is flushed
 at the end of the block, so buffered output fails there and not in the interpreter's exit.
+
+An unbuffered stdout (``PYTHONUNBUFFERED``, ``python -u``) is written through a buffer of its own
+in the block, flushed at each newline: Python's text layer makes one ``write`` call to an
+unbuffered file and drops what a short write leaves (the reader went away mid-write, a disk
+filled up), so a large output ended in exit 0 with its tail lost; a buffer writes it all or fails.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -61,7 +67,7 @@ def guarded() -> Iterator[None]:
         previous = {sig: signal.signal(sig, _terminate) for sig in SIGNALS}
     stdout = sys.stdout
     if stdout is not None:
-        sys.stdout = _CheckedStream(stdout)
+        sys.stdout = _CheckedStream(_buffered(stdout))
     try:
         yield
         if stdout is not None:
@@ -82,6 +88,18 @@ def silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
+
+
+def _buffered(stream: Any) -> Any:
+    """``stream``, or where it writes to an unbuffered file, a line-buffered text stream on a buffer of
+    its own over the same file descriptor (never closing it), in the same encoding."""
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase) or os.linesep != "\n":
+        return stream
+    try:
+        raw = io.FileIO(stream.fileno(), "w", closefd=False)
+    except (OSError, ValueError):
+        return stream
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors, line_buffering=True)
 
 
 def _terminate(signum: int, frame: Any) -> None:

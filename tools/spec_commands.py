@@ -28,7 +28,8 @@ def add_parsers(sub: Any) -> None:
         help="print a spec's expected costs (the float64 NumPy reference); --write puts them in the spec",
         description="Train the NumPy backend in float64 on the spec and print its [expected] table: the costs at "
         "epochs 0, every, 2*every, ... (every: the spec's expected.every, else a tenth of its epochs). With "
-        "--write, set the spec file's every, source and costs (its comments and layout are kept; old costs "
+        "--write, set the spec file's every, source and costs (its comments, layout, line endings and mode are "
+        "kept, and a symbolic link is written through; old costs "
         "that no longer fit the epochs are simply replaced). A spec whose expected costs came from elsewhere "
         "(the seed's are the lesson's printout) is never overwritten.",
     )
@@ -98,10 +99,12 @@ def expected_main(args: argparse.Namespace) -> int:
         source_for,
         write_expected,
     )
+    from .files import writable_file
 
     spec, raw = load_for_writing(args.spec)
-    if args.write:
-        check_writable(spec.path, raw)  # before the training run
+    if args.write:  # before the training run: the costs may be written, and the file can be replaced
+        check_writable(spec.path, raw)
+        writable_file(spec.path, "expected --write")
     every = every_for(spec, raw)
     costs, source = reference_costs(spec, every), source_for(args.spec)
     print(expected_table(every, source, costs), end="")

@@ -11,7 +11,10 @@ longer holds for a new spec marked TO REDO:
   starting point, to be measured again (docs/specs.md, "Writing your own");
 - a comment at the top says all this.
 
-FILE must end in ``.toml`` and must not exist: nothing is ever overwritten.
+FILE must end in ``.toml`` after a name of at least one character, must not exist (nothing is
+ever overwritten), and must be printable text: a control character (a newline, an escape code),
+an invisible one (a bidirectional override) or a byte that is not UTF-8 anywhere in the path is
+refused, as it would be written into the copy's comments and the commands it prints.
 """
 
 from __future__ import annotations
@@ -32,13 +35,21 @@ from .expected import COMMAND, TO_REDO
 def copy_spec(source: str, file: str) -> str:
     """Copy the spec ``source`` (a bundled name or a path) to the new file ``file``; return its name."""
     dest = Path(file)
+    odd = next(((i, c) for i, c in enumerate(file) if not c.isprintable()), None)
+    if odd:
+        raise SpecError(
+            f"specs --copy: the new file's path {file!r} has the character {odd[1]!r} at position {odd[0]}, "
+            "which is not printable; give a plain file name"
+        )
     if not file.endswith(".toml"):
         raise SpecError(f"specs --copy: the new file's name must end in .toml, got {file!r}")
+    if dest.name == ".toml":
+        raise SpecError(f"specs --copy: the new file's name is empty ({file!r}); give one such as my.toml")
     if dest.exists() or dest.is_symlink():
         raise SpecError(f"specs --copy: {file!r} already exists; not overwriting it")
     if not dest.parent.is_dir():
         raise SpecError(f"specs --copy: no such folder {str(dest.parent)!r}")
-    name = check_name("name", dest.stem)
+    name = check_name("name", dest.name.removesuffix(".toml"))
     spec = load_spec(source)
     text = _copied(Path(spec.path).read_text(encoding="utf-8"), spec.name, spec.description, name, file)
     spec_from_dict(tomllib.loads(text), path=file)  # the copy is a spec that loads
