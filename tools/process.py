@@ -15,7 +15,8 @@ at the end of the block, so buffered output fails there and not in the interpret
 
 An unbuffered stdout (``PYTHONUNBUFFERED``, ``python -u``) is written through a buffer of its own
 in the block, flushed at each newline: Python's text layer makes one ``write`` call to an
-unbuffered file and drops what a short write leaves (the reader went away mid-write, a disk
+unbuffered file and drops what a short write leaves (the reader went away mid-write, a signal
+interrupted a write to a full pipe, a disk
 filled up), so a large output ended in exit 0 with its tail lost; a buffer writes it all or fails.
 """
 
@@ -115,8 +116,6 @@ class _CheckedStream:
 
     def write(self, text: str) -> int:
         try:
-            if getattr(self._stream, "write_through", False) and hasattr(self._stream, "buffer"):
-                return _write_whole(self._stream, text)
             return self._stream.write(text)
         except OSError as exc:
             raise StdoutError(exc) from exc
@@ -130,23 +129,3 @@ class _CheckedStream:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
-
-def _write_whole(stream: Any, text: str) -> int:
-    """Write ``text`` to an unbuffered text stream (``python -u``, PYTHONUNBUFFERED) to its last byte.
-
-    There, ``TextIOWrapper.write`` hands the bytes to the raw file in one ``write`` call and keeps no
-    record of a short one: a write to a full pipe that a signal interrupts returns the bytes written
-    so far, and the rest of a large output (``train --json``, ``predict``'s CSV) would be lost without
-    a word. So the bytes go to the raw file here, again and again until all are written.
-    """
-    stream.flush()
-    data = memoryview(text.encode(stream.encoding, stream.errors or "strict"))
-    while data:
-        written = stream.buffer.write(data)
-        if written is None:  # a non-blocking stdout that is full: wait until it can take more
-            import select
-
-            select.select([], [stream.buffer], [])
-            continue
-        data = data[written:]
-    return len(text)
