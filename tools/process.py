@@ -16,8 +16,8 @@ at the end of the block, so buffered output fails there and not in the interpret
 An unbuffered stdout (``PYTHONUNBUFFERED``, ``python -u``) is written through a buffer of its own
 in the block, flushed at each newline: Python's text layer makes one ``write`` call to an
 unbuffered file and drops what a short write leaves (the reader went away mid-write, a signal
-interrupted a write to a full pipe, a disk
-filled up), so a large output ended in exit 0 with its tail lost; a buffer writes it all or fails.
+interrupted a write to a full pipe, a disk filled up), so a large output ended in exit 0 with its
+tail lost; a buffer writes it all or fails.
 """
 
 from __future__ import annotations
