@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import uuid
@@ -174,7 +175,12 @@ def train_data_parallel(
     options["weight_decay"] = weight_decay
     threads = max(1, torch.get_num_threads() // workers)
     try:
-        with tempfile.TemporaryDirectory(prefix="softmax-rosetta-ddp-") as logs, _quiet_launcher(), _own_signals():
+        with (
+            tempfile.TemporaryDirectory(prefix="softmax-rosetta-ddp-") as logs,
+            _quiet_launcher(),
+            _own_signals(),
+            _stderr_to(os.path.join(logs, "stderr.txt")),
+        ):
             config = LaunchConfig(
                 min_nodes=1,
                 max_nodes=1,
@@ -246,6 +252,28 @@ def _failure(exc):
     if lines and not lines[-1].startswith("To enable traceback"):
         return f"rank {rank} (pid {failure.pid}) failed: {lines[-1]}"
     return f"rank {rank} (pid {failure.pid}) exited with status {failure.exitcode}"
+
+
+@contextlib.contextmanager
+def _stderr_to(path):
+    """File descriptor 2 pointed at ``path`` during the launch, so that the ranks, which inherit
+    it, write there: a rank stopped while it starts (Ctrl-C reaches the whole process group
+    before its handlers are set) prints a traceback that is not the caller's. A rank's failure
+    still comes back in one line (``_failure``, from torch's error file)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no stderr to keep: nothing to point elsewhere
+        yield
+        return
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(target, 2)
+    os.close(target)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @contextlib.contextmanager
