@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from softmax_rosetta.backend import BackendError
 from softmax_rosetta.registry import available_backends, backend_class
 from softmax_rosetta.tools.bench import Options, command, run, runner, scaling, scaling_report
 from softmax_rosetta.tools.cli import main
+from softmax_rosetta.tools.options import UsageError
 
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 TIMEOUT = 300  # seconds for one child process
@@ -318,5 +318,5 @@ if __name__ == "__main__":
 
 
 def test_options_reach_scaling_through_run():
-    with pytest.raises(BackendError, match="--workers: empty list"):
+    with pytest.raises(UsageError, match="--workers: empty list"):
         run(Options(workers=()))

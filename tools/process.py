@@ -18,6 +18,18 @@ in the block, flushed at each newline: Python's text layer makes one ``write`` c
 unbuffered file and drops what a short write leaves (the reader went away mid-write, a signal
 interrupted a write to a full pipe, a disk filled up), so a large output ended in exit 0 with its
 tail lost; a buffer writes it all or fails.
+
+No signal is lost. A handler raises its exception wherever the main thread is, and Python
+drops an exception raised in a gc callback, a ``__del__`` or a weakref callback ("Exception
+ignored in ...": JAX's ``_xla_gc_callback`` runs at every collection), and C code that clears
+errors (``PyObject_HasAttr`` reaching a module's ``__getattr__``) drops it silently. So each
+exception a signal raises (``Terminated``, or ``Interrupted`` for Ctrl-C: a ``KeyboardInterrupt``)
+is followed by a weak reference: freed before it reached the end of the block, it was swallowed,
+and it is raised again a moment later (``SIGALRM`` from ``setitimer``, out of the code that
+dropped it), as often as it takes; one swallowed and kept alive is raised at the block's end at
+the latest. Swallowed ones are not printed ("Exception ignored" is for other exceptions). A
+signal that comes while an extension module is being made is raised when it is made: an exception
+in the middle can leave it half made, and the interpreter crashes (jaxlib's does, with SIGSEGV).
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ import os
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+AGAIN_AFTER = 0.02  # seconds from a swallowed signal's exception to raising it again
 
 
 class Terminated(BaseException):
@@ -45,6 +59,10 @@ class Terminated(BaseException):
     def exit_status(self) -> int:
         """128 + the signal's number, as a shell reports a process the signal stopped."""
         return 128 + self.signum
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) in a ``guarded`` block: the ``KeyboardInterrupt`` Python would raise."""
 
 
 class StdoutError(Exception):
@@ -62,19 +80,32 @@ class StdoutError(Exception):
 
 @contextlib.contextmanager
 def guarded() -> Iterator[None]:
-    """SIGTERM and SIGHUP as ``Terminated``, and stdout's failures as ``StdoutError``, in the block."""
-    previous = {}
+    """SIGTERM and SIGHUP as ``Terminated``, and stdout's failures as ``StdoutError``, in the block;
+    Ctrl-C as ``Interrupted`` (where Python's own handler has it), none of them ever lost."""
+    previous: dict[int, Any] = {}
+    hook = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
         previous = {sig: signal.signal(sig, _terminate) for sig in SIGNALS}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored (``&``)
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
+        previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, _watch.again)
+        _watch.hook, sys.unraisablehook = hook, _unraisable
     stdout = sys.stdout
     if stdout is not None:
         sys.stdout = _CheckedStream(_buffered(stdout))
     try:
-        yield
+        try:
+            yield
+        except BaseException as exc:
+            _watch.arrived(exc)
+            raise
+        _watch.raise_swallowed()  # the block ended: a signal's exception dropped on the way is raised here
         if stdout is not None:
             sys.stdout.flush()
     finally:
+        _watch.close()
         sys.stdout = stdout
+        sys.unraisablehook, _watch.hook = hook, None
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -105,7 +136,103 @@ def _buffered(stream: Any) -> Any:
 
 def _terminate(signum: int, frame: Any) -> None:
     signal.signal(signum, signal.SIG_DFL)  # a second signal stops the process at once
-    raise Terminated(signum)
+    _watch.raise_for(signum, frame)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    _watch.raise_for(signum, frame)
+
+
+def _importing(frame: Any) -> bool:
+    """Whether ``frame`` runs inside the making of an extension module (its ``create_module`` or
+    ``exec_module``): an exception raised there can leave the module half made, and the
+    interpreter crashes (jaxlib's does, with SIGSEGV)."""
+    from importlib.machinery import ExtensionFileLoader
+
+    while frame is not None:
+        if frame.f_code.co_name in ("create_module", "exec_module"):
+            if isinstance(frame.f_locals.get("self"), ExtensionFileLoader):
+                return True
+        frame = frame.f_back
+    return False
+
+
+def _unraisable(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a signal's exception dropped by Python is not printed (it is raised
+    again, ``_Watch``); anything else goes to the hook that was there."""
+    if isinstance(unraisable.exc_value, (Terminated, Interrupted)):
+        return
+    (_watch.hook or sys.__unraisablehook__)(unraisable)
+
+
+class _Watch:
+    """The exception the last signal raised, followed until it reaches ``guarded``'s end.
+
+    Freed before then (its weak reference's callback), it was swallowed: ``again`` (SIGALRM's
+    handler) raises a new one ``AGAIN_AFTER`` seconds later, once the code that dropped it is done.
+    Everything here runs in the main thread, between two bytecodes of whatever it was running:
+    no locks, only assignments and ``setitimer``.
+    """
+
+    def __init__(self) -> None:
+        self.ref: weakref.ref[BaseException] | None = None
+        self.signum: int | None = None  # the signal of the exception followed
+        self.swallowed: int | None = None  # a signal whose exception was dropped: to raise again
+        self.hook: Any = None
+
+    def follow(self, signum: int) -> BaseException:
+        """A new exception for ``signum``, followed (no local keeps it: a cycle would keep it alive)."""
+        self.signum, self.swallowed = signum, None
+        exc = _exception(signum)
+        self.ref = weakref.ref(exc, self._freed)
+        return exc
+
+    def raise_for(self, signum: int, frame: Any) -> None:
+        """In a signal's handler: raise its exception, or, inside an import, a moment later."""
+        if _importing(frame):
+            self.ref, self.signum, self.swallowed = None, signum, signum
+            signal.setitimer(signal.ITIMER_REAL, AGAIN_AFTER)
+            return
+        raise self.follow(signum)
+
+    def _freed(self, ref: weakref.ref[BaseException]) -> None:
+        if ref is self.ref:  # not arrived, and gone: dropped on the way
+            self.ref, self.swallowed = None, self.signum
+            signal.setitimer(signal.ITIMER_REAL, AGAIN_AFTER)
+
+    def again(self, signum: int, frame: Any) -> None:
+        """SIGALRM's handler: the signal whose exception was dropped (or put off), raised again."""
+        if self.swallowed is not None:
+            self.raise_for(self.swallowed, frame)
+
+    def arrived(self, exc: BaseException | None) -> None:
+        """The block is left by ``exc``: the exception followed is in it (or its context), it arrived."""
+        seen = 0
+        while exc is not None and seen < 100:
+            if self.ref is not None and self.ref() is exc:
+                self.ref = None
+                return
+            exc, seen = exc.__context__, seen + 1
+
+    def raise_swallowed(self) -> None:
+        """At the block's end, a signal whose exception didn't arrive: raised now."""
+        if self.swallowed is not None or (self.ref is not None and self.ref() is not None):
+            signum = self.swallowed if self.swallowed is not None else self.signum
+            assert signum is not None
+            self.close()
+            raise _exception(signum)
+
+    def close(self) -> None:
+        if self.ref is not None or self.swallowed is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        self.ref = self.signum = self.swallowed = None
+
+
+def _exception(signum: int) -> BaseException:
+    return Interrupted() if signum == signal.SIGINT else Terminated(signum)
+
+
+_watch = _Watch()
 
 
 class _CheckedStream:
@@ -128,4 +255,3 @@ class _CheckedStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-

@@ -18,17 +18,21 @@ order of the additions differs from one process: see docs/distributed.md.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import signal
 import socket
+import sys
 import tempfile
+import threading
 import uuid
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 from torch.nn.parallel import DistributedDataParallel
@@ -38,6 +42,11 @@ from softmax_rosetta.data import shard
 
 from .model import init_model, weight_and_bias
 from .train import make_optimizer
+
+SHUTDOWN_SECONDS = 5  # a rank that outlives its SIGTERM this long is killed (SIGKILL)
+_LAUNCHER_SIGNALS = "SIGQUIT"  # what torch's launcher handles itself (_own_signals)
+_HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)  # torch's default list
+_SIGNALS_VARIABLE = "TORCHELASTIC_SIGNALS_TO_HANDLE"
 
 
 def _allreduce_sum(state, bucket):
@@ -110,6 +119,8 @@ def _rank_main(arrays, lr, epochs, options, device, threads):
     """The entry point of each launched process: set up the process group, train, rank 0 returns NumPy."""
     from .backend import full_float32_precision  # backend.py imports this module
 
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # stopped, a rank dies at once and silently,
+        signal.signal(sig, signal.SIG_DFL)  # even inside a collective; the launcher's process reports it
     torch.set_num_threads(threads)
     local_rank = int(os.environ["LOCAL_RANK"])
     if device == "cuda":
@@ -163,23 +174,34 @@ def train_data_parallel(
     options = {"batches": batches, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
     options["weight_decay"] = weight_decay
     threads = max(1, torch.get_num_threads() // workers)
-    with tempfile.TemporaryDirectory(prefix="softmax-rosetta-ddp-") as logs, _quiet_launcher():
-        config = LaunchConfig(
-            min_nodes=1,
-            max_nodes=1,
-            nproc_per_node=workers,
-            run_id=uuid.uuid4().hex,
-            rdzv_backend="c10d",
-            rdzv_endpoint=endpoint,
-            max_restarts=0,
-            monitor_interval=0.1,
-            start_method="spawn",
-            logs_specs=DefaultLogsSpecs(log_dir=logs),
-        )
-        try:
-            returned = elastic_launch(config, _rank_main)(arrays, lr, epochs, options, device, threads)
-        except ChildFailedError as exc:
-            raise BackendError(f"workers: {_failure(exc)}") from None
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="softmax-rosetta-ddp-") as logs,
+            _quiet_launcher(),
+            _own_signals(),
+            _stderr_to(os.path.join(logs, "stderr.txt")),
+        ):
+            config = LaunchConfig(
+                min_nodes=1,
+                max_nodes=1,
+                nproc_per_node=workers,
+                run_id=uuid.uuid4().hex,
+                rdzv_backend="c10d",
+                rdzv_endpoint=endpoint,
+                max_restarts=0,
+                monitor_interval=0.1,
+                start_method="spawn",
+                logs_specs=DefaultLogsSpecs(log_dir=logs),
+                signals_to_handle=_LAUNCHER_SIGNALS,
+                shutdown_timeout=SHUTDOWN_SECONDS,
+            )
+            try:
+                returned = elastic_launch(config, _rank_main)(arrays, lr, epochs, options, device, threads)
+            except ChildFailedError as exc:
+                raise BackendError(f"workers: {_failure(exc)}") from None
+    except SignalException as exc:  # SIGQUIT: the launcher stopped the ranks; now as if it weren't there
+        signal.raise_signal(exc.sigval)  # the caller's handler for it, its handlers being back
+        raise BackendError(f"workers: stopped by {exc.sigval.name}") from None
     costs, weight, bias = (torch.from_numpy(a).to(x.device) for a in returned[0])
     if log is not None and log_every:
         for epoch in range(0, len(costs), log_every):
@@ -188,19 +210,32 @@ def train_data_parallel(
 
 
 def _endpoint():
-    """Where the ranks meet: MASTER_ADDR:MASTER_PORT if set, after checking the port is free here."""
+    """Where the ranks meet: MASTER_ADDR:MASTER_PORT if set, after checking the port is free here.
+
+    Any value a user can type is a one-line ``BackendError`` naming the variable: not a number,
+    out of 1..65535, a host that doesn't resolve, or an address and port this machine can't listen on.
+    """
     port = os.environ.get("MASTER_PORT")
     if not port:
         return "localhost:0"  # the launcher picks a free port
     host = os.environ.get("MASTER_ADDR") or "localhost"
     try:
         number = int(port)
-        with socket.socket() as s:
-            s.bind((host, number))
     except ValueError:
         raise BackendError(f"MASTER_PORT: expected a port number, got {port!r}") from None
-    except OSError as exc:
-        raise BackendError(f"MASTER_PORT: can't listen on {host}:{port} ({exc.strerror or exc})") from None
+    if not 1 <= number <= 65535:
+        raise BackendError(f"MASTER_PORT: expected a port number from 1 to 65535, got {port!r}")
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, number, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError, ValueError) as exc:  # gaierror; a label too long; a NUL in the name
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise BackendError(f"MASTER_ADDR: can't resolve {host!r} ({reason})") from None
+    try:
+        with socket.socket(family, kind) as s:
+            s.bind(address)
+    except OSError as exc:  # in use, a port this user may not take; or an address not of this machine
+        name = "MASTER_ADDR" if exc.errno == errno.EADDRNOTAVAIL else "MASTER_PORT"
+        raise BackendError(f"{name}: can't listen on {host}:{number} ({exc.strerror or exc})") from None
     return f"{host}:{number}"
 
 
@@ -217,6 +252,53 @@ def _failure(exc):
     if lines and not lines[-1].startswith("To enable traceback"):
         return f"rank {rank} (pid {failure.pid}) failed: {lines[-1]}"
     return f"rank {rank} (pid {failure.pid}) exited with status {failure.exitcode}"
+
+
+@contextlib.contextmanager
+def _stderr_to(path):
+    """File descriptor 2 pointed at ``path`` during the launch, so that the ranks, which inherit
+    it, write there: a rank stopped while it starts (Ctrl-C reaches the whole process group
+    before its handlers are set) prints a traceback that is not the caller's. A rank's failure
+    still comes back in one line (``_failure``, from torch's error file)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no stderr to keep: nothing to point elsewhere
+        yield
+        return
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(target, 2)
+    os.close(target)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _own_signals():
+    """The process's signal handlers, and torch's variable for them, as they were before the launch.
+
+    The launcher handles the signals it is told to (``signals_to_handle``) with handlers of its
+    own, left in place after it returns, and sets TORCHELASTIC_SIGNALS_TO_HANDLE in this process's
+    environment. It is told SIGQUIT alone: Ctrl-C, SIGTERM and SIGHUP reach the caller's own
+    handlers (a command line's one-line exit), and the launcher's ``finally`` stops the ranks
+    (SIGTERM, then SIGKILL after ``SHUTDOWN_SECONDS``) as the exception goes by.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in _HANDLED} if main else {}
+    variable = os.environ.get(_SIGNALS_VARIABLE)
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:  # None: set outside Python, left alone
+                signal.signal(sig, handler)
+        if variable is None:
+            os.environ.pop(_SIGNALS_VARIABLE, None)
+        else:
+            os.environ[_SIGNALS_VARIABLE] = variable
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from softmax_rosetta.registry import backend_class
 
 from .. import worker
 from ..files import atomic_write, writable_file
-from ..options import int_at_least, positive_float
+from ..options import UsageError, int_at_least, positive_float
 from . import report, scaling, scaling_report
 from .runner import Options, _backends, run
 
@@ -82,7 +82,7 @@ def main(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
         workers=args.workers,
     )
     if not opts.workloads:
-        raise BackendError("--workloads: empty list")
+        raise UsageError("--workloads: empty list")
     if args.markdown:
         writable_file(args.markdown, "--markdown")
     if opts.variants and opts.workers is None:
@@ -111,7 +111,7 @@ def check_variants(names: tuple[str, ...], backends: list[str]) -> None:
     known = list(dict.fromkeys(v for variants in asked.result.values() for v in variants))
     for name in names:
         if name not in known:
-            raise BackendError(f"--variants: unknown variant {name!r}; known: {', '.join(known)}")
+            raise UsageError(f"--variants: unknown variant {name!r}; known: {', '.join(known)}")
 
 
 def backend_variants(backends: list[str]) -> dict[str, list[str]]:

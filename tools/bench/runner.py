@@ -26,6 +26,7 @@ from softmax_rosetta.registry import BACKENDS, available_backends, missing_packa
 
 from .. import worker
 from ..environment import machine
+from ..options import UsageError
 from . import floor, workloads
 from .progress import Progress
 from .targets import check_targets
@@ -90,18 +91,19 @@ def run(opts: Options) -> dict[str, Any]:
 
         return scaling.run(opts)
     if opts.device not in DEVICES:
-        raise BackendError(f"--device: unknown device {opts.device!r}; known: {', '.join(DEVICES)}")
+        raise UsageError(f"--device: unknown device {opts.device!r}; known: {', '.join(DEVICES)}")
     workloads.check_keys(opts.workloads)
     names = _backends(opts)
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     threads = opts.threads or (len(cpus) if cpus else os.cpu_count() or 1)
     if cpus is not None:
         if threads > len(cpus):
-            raise BackendError(f"--threads: {threads} but this process may use {len(cpus)} CPUs")
+            raise UsageError(f"--threads: {threads} but this process may use {len(cpus)} CPUs")
         cpus = cpus[:threads]
     sizes = SIZES[opts.device, opts.quick]
     repeats = opts.repeats or sizes.repeats
     rows = opts.size or (workloads.L_ROWS_QUICK if opts.quick else workloads.L_ROWS[opts.device])
+    workloads.check_memory(opts.workloads, rows, copies=workloads.COPIES)
     env, unset = child_env(threads, opts.device)
 
     def launch(function: str, kwargs: dict[str, Any], on_progress: Callable[[str], None] | None) -> dict[str, Any]:
@@ -208,7 +210,7 @@ def _backends(opts: Options) -> list[str]:
     names = list(dict.fromkeys(opts.backends)) if opts.backends else available_backends()
     for name in names:
         if name not in BACKENDS:
-            raise BackendError(f"--backends: unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+            raise UsageError(f"--backends: unknown backend {name!r}; known: {', '.join(BACKENDS)}")
         if missing_packages(name):
             raise BackendError(f"--backends: {name} is not installed (needs {', '.join(missing_packages(name))})")
     return sorted(names, key=list(BACKENDS).index)

@@ -43,6 +43,7 @@ from softmax_rosetta.registry import backend_class
 
 from .. import worker
 from ..environment import machine, process
+from ..options import UsageError
 from . import workloads
 from .progress import Progress
 from .runner import SIZES, Options, _backends, _loadavg, child_env
@@ -85,30 +86,31 @@ def run(opts: Options) -> dict[str, Any]:
     """Time each data-parallel backend at each of ``opts.workers``; the result dict (``text_report``)."""
     counts = sorted(opts.workers or ())
     if not counts:
-        raise BackendError("--workers: empty list")
+        raise UsageError("--workers: empty list")
     if opts.device != "cpu":
-        raise BackendError(f"--workers: data-parallel timing runs on the CPU only, not --device {opts.device}")
+        raise UsageError(f"--workers: data-parallel timing runs on the CPU only, not --device {opts.device}")
     if opts.variants:
-        raise BackendError("--variants: not with --workers: data-parallel runs train the lesson variant")
+        raise UsageError("--variants: not with --workers: data-parallel runs train the lesson variant")
     workloads.check_keys(opts.workloads)
     names = _backends(opts)
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
     per_worker = opts.threads or max(1, len(cpus) // counts[-1])
     need = counts[-1] * per_worker
     if need > len(cpus):
-        raise BackendError(
+        raise UsageError(
             f"--workers: {counts[-1]} workers x {per_worker} thread(s) need {need} CPUs; "
             f"this process may use {len(cpus)}"
         )
     sizes = SIZES["cpu", opts.quick]
     repeats = opts.repeats or sizes.repeats
     rows = opts.size or (workloads.L_ROWS_QUICK if opts.quick else workloads.L_ROWS["cpu"])
+    workloads.check_memory(opts.workloads, rows, copies=workloads.COPIES + counts[-1] - 1)
     epochs = {}
     for key in opts.workloads:
         kind = workloads.WORKLOADS[key]
         epochs[key] = opts.epochs if opts.epochs is not None else (kind.quick_epochs if opts.quick else kind.epochs)
         if counts[-1] > 1 and epochs[key] < 2:
-            raise BackendError(
+            raise UsageError(
                 f"--epochs: timing inside a data-parallel loop needs at least 2 epochs (epoch 1 to the last), "
                 f"got {epochs[key]}"
             )

@@ -7,12 +7,15 @@ L  synthetic Gaussian blobs, 100,000 x 784 -> 10 (``--size`` rows), compared to 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from softmax_rosetta.backend import BackendError
+
+from ..options import UsageError
 
 
 @dataclass(frozen=True)
@@ -32,13 +35,57 @@ WORKLOADS = {
 L_ROWS = {"cpu": 100_000, "cuda": 1_000_000}
 L_ROWS_QUICK = 20_000
 L_FEATURES, L_CLASSES = 784, 10
+# copies of a workload's arrays held at once, at the most: the one made here (while it is written
+# out), then in a timing process the one it reads and the framework's own (JAX copies; torch shares)
+COPIES = 2
 
 
 def check_keys(keys: tuple[str, ...]) -> None:
     """A usage error for a workload that isn't one of T, M, L."""
     for key in keys:
         if key not in WORKLOADS:
-            raise _unknown(key)
+            raise UsageError(_unknown(key).args[0])  # the command line's mistake
+
+
+def l_bytes(rows: int) -> int:
+    """The bytes of L's arrays at ``rows`` rows: x (float32) and y (int64)."""
+    return rows * (L_FEATURES * 4 + 8)
+
+
+def check_memory(keys: tuple[str, ...], rows: int, *, copies: int) -> None:
+    """A usage error, before anything is allocated, when ``copies`` of L's arrays at ``rows`` rows
+    (``--size``) won't fit in the memory this machine has available (MemAvailable)."""
+    if "L" not in keys:
+        return
+    need, available = copies * l_bytes(rows), available_memory()
+    if available is not None and need > available:
+        raise UsageError(
+            f"--size: {rows:,} rows of L need about {_size(need)} of memory ({copies} copies of "
+            f"{rows:,} x {L_FEATURES} float32); this machine has {_size(available)} available"
+        )
+
+
+def available_memory() -> int | None:
+    """The bytes of memory available to a new allocation: MemAvailable (Linux), else the free pages."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError
 
 
 def make_data(key: str, rows: int | None = None) -> dict[str, Any]:
