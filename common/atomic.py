@@ -23,7 +23,7 @@ import os
 import stat
 import tempfile
 
-__all__ = ["atomic_write", "final_target"]
+__all__ = ["atomic_write", "final_target", "probe_folder"]
 
 _MAX_LINKS = 40  # Linux's limit on links followed in one path
 
@@ -50,6 +50,14 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def probe_folder(folder: str | os.PathLike) -> None:
+    """Make and remove a file in ``folder``: the one sure test that it can be written (``os.access``
+    says yes to root on a read-only folder); ``OSError`` when it can't."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".softmax-rosetta-probe.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(probe)
 
 
 def final_target(path: str | os.PathLike) -> str:

@@ -26,14 +26,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write, final_target
+from .atomic import atomic_write, final_target, probe_folder
 from .registry import backend_class
 from .results import TrainResult
 from .spec import Spec
@@ -135,11 +134,9 @@ def check_destination(path: str | os.PathLike) -> str:
     if not os.path.isdir(folder):
         raise ModelError(f"{where}: no such folder {printable(folder)!r}")
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".softmax-rosetta-probe.", suffix=".tmp")
+        probe_folder(folder)
     except OSError as exc:
         raise ModelError(f"{where}: can't write in folder {printable(folder)!r} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
     return path
 
 

@@ -125,6 +125,16 @@ def test_train_save_to_a_bad_place_is_refused_before_training(make, message, tmp
     assert _files(tmp_path) == before
 
 
+@pytest.mark.parametrize("run_file", ["m.safetensors", "./m.safetensors", "link.safetensors"])
+def test_train_save_and_save_run_to_one_file_is_refused_before_training(run_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.safetensors").write_bytes(b"an older model")
+    os.symlink("m.safetensors", "link.safetensors")
+    out, err = _one_line(capsys, ["train", "numpy", "--save", "m.safetensors", "--save-run", run_file])
+    assert out == "" and (tmp_path / "m.safetensors").read_bytes() == b"an older model"
+    assert err == PREFIX + f"--save-run: {run_file!r} is --save's file too; give each its own file"
+
+
 def test_train_save_replaces_a_file_only_when_the_run_succeeded(tmp_path, capsys):
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"an older model")

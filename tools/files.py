@@ -6,9 +6,8 @@ path before a run starts (``PathError``: one line naming the option and the path
 from __future__ import annotations
 
 import os
-import tempfile
 
-from softmax_rosetta.atomic import atomic_write, final_target
+from softmax_rosetta.atomic import atomic_write, final_target, probe_folder
 
 __all__ = ["PathError", "atomic_write", "writable_file", "writable_folder"]
 
@@ -72,11 +71,9 @@ def writable_file(path: str | os.PathLike, option: str, *, append: bool = False)
 def _probe(folder: str, option: str) -> None:
     """Create and remove a file in ``folder``: the one sure test that it can be written."""
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".softmax-rosetta-probe.", suffix=".tmp")
+        probe_folder(folder)
     except OSError as exc:
         raise PathError(f"{option}: can't write into the folder {folder!r}: {exc.strerror}") from None
-    os.close(fd)
-    os.unlink(probe)
 
 
 def _file_on_the_way(path: str) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -36,6 +37,8 @@ def main(args: argparse.Namespace) -> int:
     be = get_backend(args.backend, device=args.device, dtype=args.dtype)
     save = _destination(args.save)
     run_file, host = _run_destination(args)
+    if save and run_file and os.path.realpath(save) == os.path.realpath(run_file):
+        raise UsageError(f"--save-run: {run_file!r} is --save's file too; give each its own file")
     workers = args.workers
     checks.workers(be, spec, args.variant, workers)  # before any process starts
     banner = (

@@ -192,8 +192,7 @@ def train_data_parallel(
                 monitor_interval=0.1,
                 start_method="spawn",
                 logs_specs=DefaultLogsSpecs(log_dir=logs),
-                signals_to_handle=_LAUNCHER_SIGNALS,
-                shutdown_timeout=SHUTDOWN_SECONDS,
+                **_signal_options(),
             )
             try:
                 returned = elastic_launch(config, _rank_main)(arrays, lr, epochs, options, device, threads)
@@ -252,6 +251,17 @@ def _failure(exc):
     if lines and not lines[-1].startswith("To enable traceback"):
         return f"rank {rank} (pid {failure.pid}) failed: {lines[-1]}"
     return f"rank {rank} (pid {failure.pid}) exited with status {failure.exitcode}"
+
+
+def _signal_options():
+    """``LaunchConfig``'s signal options, where this torch has them (2.9 and newer): older launchers
+    handle SIGINT, SIGTERM, SIGHUP and SIGQUIT themselves, and their ``SignalException`` is turned
+    back into the signal by ``train_data_parallel`` all the same."""
+    import dataclasses
+
+    have = {f.name for f in dataclasses.fields(LaunchConfig)}
+    wanted = {"signals_to_handle": _LAUNCHER_SIGNALS, "shutdown_timeout": SHUTDOWN_SECONDS}
+    return {name: value for name, value in wanted.items() if name in have}
 
 
 @contextlib.contextmanager
