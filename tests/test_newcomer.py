@@ -113,3 +113,22 @@ def test_the_quick_start_says_how_to_use_the_venv():
     assert "python3 dev.py run" in _section("A tour")
     assert "dev.py run" in (ROOT / "dev.py").read_text().split('"""')[1]  # the docstring: its usage text
 
+
+def test_the_sample_costs_say_their_last_digits_depend_on_the_cpu():
+    tour = _section("A tour")
+    spec = load_spec("seed")
+    tol = spec.tolerance("float32").expected_cost
+    printed = {int(e): float(c) for e, c in re.findall(r"(?m)^epoch: (\d+) cost: (\S+)$", tour)}
+    assert len(printed) >= 3
+    for epoch, cost in printed.items():  # the sample is the lesson's printout, within its tolerance
+        assert abs(cost - spec.expected_costs[epoch // spec.expected_every]) <= tol, epoch
+    words = " ".join(tour.split())
+    other, ours = re.search(r"`(0\.\d{10,})` for `(0\.\d{10,})`", words).groups()
+    assert float(ours) == printed[100] and other != ours and abs(float(other) - float(ours)) <= tol
+    assert "another CPU" in words and "another order" in words and "float32" in words
+    link = re.search(r"\]\((docs/specs\.md)#([\w-]+)\)", words)
+    headings = (ROOT / link.group(1)).read_text().splitlines()
+    anchors = {
+        re.sub(r"[^\w\- ]", "", h.lstrip("#").strip().lower()).replace(" ", "-") for h in headings if h.startswith("#")
+    }
+    assert link.group(2) in anchors
