@@ -43,15 +43,15 @@ def junit(report: Report) -> bytes:
         ET.SubElement(case, "error", message=report.reference_error, type="NoReference")
     for group, _, _, _ in CHECK_GROUPS:
         cs = [c for c in report.checks if c.group == group]
-        skipped = [s for s in report.skipped_checks if s.group == group]
+        skipped = [sk for sk in report.skipped_checks if sk.group == group]
         if not cs and not skipped:
             continue
         suite = ET.SubElement(suites, "testsuite", name=f"agreement.{group}")
-        for s in skipped:
+        for sk in skipped:
             case = ET.SubElement(
-                suite, "testcase", classname=f"agreement.{group}.{s.dtype}", name=f"{s.check} (skipped)", time="0"
+                suite, "testcase", classname=f"agreement.{group}.{sk.dtype}", name=f"{sk.check} (skipped)", time="0"
             )
-            ET.SubElement(case, "skipped", message=s.reason)
+            ET.SubElement(case, "skipped", message=sk.reason)
         for c in cs:
             case = ET.SubElement(
                 suite, "testcase", classname=f"agreement.{group}.{c.dtype}", name=f"{c.check} {c.a} vs {c.b}", time="0"

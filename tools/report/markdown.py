@@ -53,11 +53,11 @@ def markdown(report: Report) -> str:
     out += ["## Checks in detail", ""]
     for group, title, _, what in CHECK_GROUPS:
         cs = [c for c in report.checks if c.group == group]
-        skipped = skipped_lines(report, group)
-        if cs or skipped:
+        skipped_here = skipped_lines(report, group)
+        if cs or skipped_here:
             out += [f"### {title}", "", f"{what}.", ""]
             out += [*_check_table(cs), ""] if cs else []
-            out += [line for text in skipped for line in (md(text), "")]
+            out += [line for text in skipped_here for line in (md(text), "")]
     out += ["## Tolerances", "", *_tolerance_table(report), ""]
     out += ["## Plots", ""]
     files = report.plots.get("files", [])
@@ -110,9 +110,9 @@ def plots_text(report: Report, files: list[str]) -> list[str]:
 def skipped_lines(report: Report, group: str | None = None) -> list[str]:
     """One sentence per check that was skipped (in every dtype it was, or some), with the reason."""
     by_check: dict[tuple[str, str], list[str]] = {}
-    for s in report.skipped_checks:
-        if group is None or s.group == group:
-            by_check.setdefault((s.check, s.reason), []).append(s.dtype)
+    for sk in report.skipped_checks:
+        if group is None or sk.group == group:
+            by_check.setdefault((sk.check, sk.reason), []).append(sk.dtype)
     return [f"Skipped: {check} ({', '.join(dtypes)}): {why}." for (check, why), dtypes in by_check.items()]
 
 
@@ -139,7 +139,7 @@ def summary_table(report: Report) -> list[str]:
                 f"FAIL ({nbad})" if nbad else "pass",
             ]
         )
-    rows += [[md(s.check), md(s.dtype), "0", "", "", "", "", "skipped"] for s in report.skipped_checks]
+    rows += [[md(sk.check), md(sk.dtype), "0", "", "", "", "", "skipped"] for sk in report.skipped_checks]
     return table(
         ["check", "dtype", "compared", "worst max abs", "tolerance", "headroom", "worst pair", "result"],
         rows,
