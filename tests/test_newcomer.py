@@ -132,3 +132,18 @@ def test_the_sample_costs_say_their_last_digits_depend_on_the_cpu():
         re.sub(r"[^\w\- ]", "", h.lstrip("#").strip().lower()).replace(" ", "-") for h in headings if h.startswith("#")
     }
     assert link.group(2) in anchors
+
+
+def test_the_jupyter_extra_opens_the_notebooks_and_is_pinned():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert (
+        any(r.startswith("jupyterlab") for r in extras["jupyter"]) and "softmax-rosetta[notebooks]" in extras["jupyter"]
+    )
+    assert "jupyter" not in extras["all"][0]  # some 90 packages: dev.py's .venv does without them
+    pins = (ROOT / "constraints.txt").read_text()
+    assert re.search(r"(?m)^jupyterlab==\d+\.\d+\.\d+$", pins)
+    first = README[: README.index("\n## ")]  # where the README sends learners to the notebooks
+    words = " ".join(first.split())
+    assert "pip install -e '.[all,jupyter]' -c constraints.txt" in words and ".venv/bin/jupyter lab notebooks/" in words
