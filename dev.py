@@ -2,6 +2,7 @@
 """Set up and run softmax-rosetta on a machine that has only python3 (3.11+).
 
     python3 dev.py demo    # set up .venv, train every backend on the seed spec, show that they agree
+    python3 dev.py run train torch   # set up .venv, run `softmax-rosetta train torch` in it (any command)
     python3 dev.py test    # set up .venv, run the whole test suite
     python3 dev.py test --quick   # the same without the slow and browser tests (pytest -m)
     python3 dev.py numpy-only   # a second venv with NumPy alone: the NumPy backend works, the others skip
@@ -11,7 +12,12 @@
 The set-up creates ``.venv`` beside this file and installs the project with every extra,
 pinned by ``constraints.txt`` (torch 2.13.0: a CPU build, not a CUDA build of several GB).
 It is skipped when nothing it depends on has changed. Arguments after the command go to
-pytest (``test``) or to ``softmax-rosetta compare`` (``demo``).
+pytest (``test``), to ``softmax-rosetta compare`` (``demo``) or to ``softmax-rosetta`` (``run``).
+
+The ``softmax-rosetta`` command lives in the venv, not on the PATH: run it as
+``python3 dev.py run ARGS...``, as ``.venv/bin/softmax-rosetta ARGS...``, or after
+``source .venv/bin/activate``. ``run`` starts it in place of dev.py (in the folder you are in),
+so its exit status, its output and the signals sent to it are its own.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 #: the tests ``dev.py test --quick`` runs (a pytest -m expression)
@@ -37,25 +44,66 @@ def _setup(env_dir: Path, requirement: str, extra_packages: list[str], constrain
     """Create the venv and install into it, pinned by ``constraints`` (default: constraints.txt),
     unless an identical install is already there."""
     constraints = constraints or ROOT / "constraints.txt"
-    stamp_text = "\n".join(
-        [
-            requirement,
-            *extra_packages,
-            sys.version,
-            *(p.read_text() for p in (ROOT / "pyproject.toml", constraints)),
-        ]
-    )
-    stamp = hashlib.sha256(stamp_text.encode()).hexdigest()
-    stamp_file = env_dir / ".softmax-rosetta-installed"
+    stamp = _stamp(requirement, extra_packages, constraints)
     python = _python(env_dir)
-    if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+    if up_to_date(env_dir, requirement, extra_packages, constraints):
         return python
-    print(f"setting up {env_dir.relative_to(ROOT)} ...", flush=True)
+    # set-up chatter goes to stderr: the stdout of ``dev.py run`` is the command's alone
+    print(f"setting up {env_dir.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
     venv.create(env_dir, with_pip=True, clear=python.exists())
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", str(constraints)]
-    _check(_run(pip + ["-e", requirement, *extra_packages]))
-    stamp_file.write_text(stamp)
+    _check(_run(pip + ["-e", requirement, *extra_packages], stdout=sys.stderr))
+    (env_dir / STAMP).write_text(stamp)
     return python
+
+
+#: the file in a venv that records what was installed into it (``_stamp``)
+STAMP = ".softmax-rosetta-installed"
+
+
+def _stamp(requirement: str, extra_packages: list[str], constraints: Path) -> str:
+    """What a venv's install depends on: the requirement, the packages, Python, pyproject.toml, the pins."""
+    parts = [
+        requirement,
+        *extra_packages,
+        sys.version,
+        *(p.read_text() for p in (ROOT / "pyproject.toml", constraints)),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def up_to_date(
+    env_dir: Path, requirement: str = ".[all]", extra_packages: list[str] | None = None, constraints: Path | None = None
+) -> bool:
+    """Whether ``env_dir`` holds this install already, so that ``_setup`` leaves it as it is."""
+    stamp_file = env_dir / STAMP
+    return bool(
+        _python(env_dir).exists()
+        and stamp_file.exists()
+        and stamp_file.read_text() == _stamp(requirement, extra_packages or [], constraints or ROOT / "constraints.txt")
+    )
+
+
+def _script(env_dir: Path) -> Path:
+    """The ``softmax-rosetta`` command installed in the venv."""
+    return env_dir / ("Scripts/softmax-rosetta.exe" if os.name == "nt" else "bin/softmax-rosetta")
+
+
+def _exec(cmd: list[str]) -> int:
+    """Run ``cmd`` in place of this process, in the current folder: on POSIX by exec, so its exit status,
+    its output (a closed stdout too) and the signals sent to it are its own; elsewhere as a child whose
+    exit status is passed through. A command that can't start is one line on stderr, exit status 127."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        if os.name == "posix":
+            os.execv(cmd[0], cmd)
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:  # Windows: Ctrl-C reached the child too; it has said so
+        return 130
+    except OSError as exc:
+        print(f"dev.py: can't run {cmd[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 127
 
 
 def _newest() -> Path:
@@ -73,8 +121,8 @@ def _newest() -> Path:
     return python
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> int:
-    code = subprocess.call(cmd, cwd=ROOT, env=env)
+def _run(cmd: list[str], env: dict[str, str] | None = None, stdout: Any = None) -> int:
+    code = subprocess.call(cmd, cwd=ROOT, env=env, stdout=stdout)
     if code:
         print(f"dev.py: {' '.join(cmd[:4])} ... exited with {code}", file=sys.stderr)
     return code
@@ -128,7 +176,7 @@ def _lint(python: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "numpy-only", "newest", "lint"):
+    if not argv or argv[0] not in ("demo", "run", "test", "numpy-only", "newest", "lint"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
@@ -149,6 +197,8 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
         return _run([str(python), "-m", "pytest", "-m", QUICK, *rest], env=env)
     python = _setup(ROOT / ".venv", ".[all]", [])
+    if command == "run":
+        return _exec([str(_script(ROOT / ".venv")), *rest])
     if command == "demo":
         return _run([str(python), "-m", "softmax_rosetta.tools.cli", "compare", *rest])
     if command == "lint":
@@ -162,4 +212,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # during the set-up: one line, as softmax-rosetta says it
+        print("dev.py: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -8,6 +8,9 @@ Every check is an absolute difference against a tolerance from the spec:
 - ``forward``: two backends' softmax, log_softmax and the three loss levels on the spec's data;
 - ``accuracy``: two runs' training accuracy, which must be equal (tolerance half a sample).
 
+A check that can't be made on a spec is not dropped in silence: ``skipped_checks`` says which and why
+(``expected``, where the spec lists no expected costs).
+
 ``compare_all`` runs every check on the outputs of several backends; ``suspects`` names the
 backends that the failing checks point at; ``deviation`` measures a run's cost trajectory
 against a reference trajectory (the float64 NumPy run, in the report).
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
@@ -86,6 +90,38 @@ class Check:
             f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
             f"max|diff| {self.max_abs:9.3g}  tolerance {self.tolerance:8.3g}  ({self.headroom:.2g} of it)"
         )
+
+
+@dataclass(frozen=True)
+class SkippedCheck:
+    """A check that was not made, and why: neither a pass nor a failure."""
+
+    check: str  # "expected"
+    dtype: str
+    reason: str
+
+    @property
+    def group(self) -> str:
+        return group_of(self.check)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "check": self.check, "dtype": self.dtype, "reason": self.reason}
+
+    def line(self) -> str:
+        return f"skip {self.check:<12} {self.dtype:<8} {self.reason}"
+
+
+def skipped_checks(spec: Spec, dtypes: Iterable[str]) -> list[SkippedCheck]:
+    """The checks ``check_runs`` can't make on ``spec`` in each dtype, each with its reason: ``expected``
+    where the spec lists no expected costs."""
+    if spec.expected_costs:
+        return []
+    where = shlex.quote(spec.path) if spec.path else spec.name
+    reason = (
+        f"spec {spec.name!r} lists no expected costs ([expected] costs is empty; "
+        f"softmax-rosetta expected {where} --write computes them)"
+    )
+    return [SkippedCheck("expected", dtype, reason) for dtype in dtypes]
 
 
 def differences(a: Any, b: Any) -> tuple[float, float]:

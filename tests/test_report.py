@@ -516,6 +516,53 @@ def test_a_diverged_run_is_marked_not_compared(small_spec, tmp_path):
     assert "numpy (float32) diverged at epoch 1" in stdout.strip().splitlines()[-1]
 
 
+def test_a_spec_without_expected_costs_reports_the_expected_check_as_skipped_with_the_reason(small_spec, tmp_path):
+    other = next((b for b in INSTALLED if b != "numpy"), None)
+    if other is None:
+        pytest.skip("one backend alone and no expected costs: nothing to compare")
+    spec = tmp_path / "no-costs.toml"
+    text = re.sub(r"(?m)^costs = \[.*\]$", "costs = []", small_spec.read_text())
+    spec.write_text(re.sub(r"(?m)^source = .*$", 'source = ""', text))
+    assert load_spec(spec).expected_costs == ()
+    out = tmp_path / "reports"
+    code, stdout, stderr = compare(out, "--spec", spec, "--backends", f"numpy,{other}", "--no-plots", "--dtypes",
+                                   "float32,float64")  # fmt: skip
+    assert code == 0, stdout + stderr
+    why = (
+        f"spec 'seed-short' lists no expected costs ([expected] costs is empty; "
+        f"softmax-rosetta expected {spec} --write computes them)"
+    )
+    # the console summary
+    assert f"\nSkipped: expected (float32, float64): {why}.\n" in stdout
+    assert re.search(r"(?m)^\| expected +\| float64 +\| +0 \|( +\|){4} skipped \|$", stdout)
+    # report.md: the summary's heading, its table and the reason; the trajectory's details
+    md = (out / "report.md").read_text()
+    summary = md.split("\n## Summary: ")[1].split("\n## ")[0]
+    assert summary.startswith(f"{len(load(out)['checks'])} of {len(load(out)['checks'])} checks pass, 2 skipped\n")
+    assert len(re.findall(r"(?m)^\| expected +\| float(32|64) +\| +0 \|( +\|){4} skipped \|$", summary)) == 2
+    escaped = why.replace("[", "\\[").replace("]", "\\]")
+    assert f"Skipped: expected (float32, float64): {escaped}." in summary
+    details = md.split("### Training trajectory")[1].split("\n### ")[0]
+    assert f"Skipped: expected (float32, float64): {escaped}." in details
+    # report.json
+    data = load(out)
+    assert data["summary"]["skipped"] == 2 and not [c for c in data["checks"] if c["check"] == "expected"]
+    assert data["skipped_checks"] == [
+        {"group": "trajectory", "check": "expected", "dtype": d, "reason": why} for d in ("float32", "float64")
+    ]
+    # junit.xml: a skipped test case per dtype, in the trajectory's suite
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite[@name='agreement.trajectory']")
+    skipped = [(c.get("classname"), c.get("name"), c.find("skipped").get("message")) for c in suite
+               if c.find("skipped") is not None]  # fmt: skip
+    assert skipped == [(f"agreement.trajectory.{d}", "expected (skipped)", why) for d in ("float32", "float64")]
+    assert suite.get("skipped") == "2"
+
+
+def test_a_spec_with_expected_costs_skips_no_check(small_spec):
+    report = _numpy_report(small_spec, ["float32", "float64"])
+    assert report.skipped_checks == [] and [c for c in report.checks if c.check == "expected"]
+
+
 # --- the plots and what report.md says about them ------------------------------------------------
 
 
@@ -539,7 +586,7 @@ def test_the_summary_says_all_identical_when_no_pair_differs():
 
     same = [_check("numpy", "torch", 0.0, check="softmax"), _check("numpy", "jax", 0.0, check="softmax")]
     differ = [_check("numpy", "torch", 0.0), _check("numpy", "jax", 3e-7), _check("torch", "jax", 1e-7)]
-    rows = summary_table(SimpleNamespace(checks=same + differ))[2:]
+    rows = summary_table(SimpleNamespace(checks=same + differ, skipped_checks=[]))[2:]
     assert [row.split("|")[7].strip() for row in rows] == ["all identical", "numpy vs jax"]
 
 

@@ -329,3 +329,36 @@ def test_the_agreement_matrix_workflow_is_valid_and_its_commands_parse():
         argv = shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "X", command).rstrip("\\ ").split(" || ")[0])[1:]
         args = parser.parse_args(argv)  # a command the CLI does not have is SystemExit here
         assert args.command == "compare"
+
+
+@pytest.mark.slow
+def test_a_run_only_on_one_side_of_the_baseline_says_so(two_machines, short_spec, tmp_path):
+    # torch on 2 data-parallel workers ("torch:x2") is another run than torch in one process: against a
+    # baseline without it, it is "not in the baseline", never compared with the one-process run
+    x2 = tmp_path / "x2.json"
+    code, _, err = cli(
+        "train", "torch", "--workers", "2", "--spec", short_spec, "--save-run", x2, "--label", "linux-a", "--quiet"
+    )
+    assert code == 0, err
+    linux_a = two_machines / "runs" / "linux-a"
+    for runs, baseline, side in (
+        ([linux_a, x2], two_machines / "report-linux-a", "new"),  # a plain compare's report: names no host
+        ([linux_a], tmp_path / "with-x2", "gone"),  # saved runs that had it
+    ):
+        if side == "gone":
+            baseline.mkdir()
+            for f in [*runs_of(linux_a), x2]:
+                (baseline / f.name).write_text(f.read_text())
+        out = tmp_path / side
+        code, stdout, stderr = cli("compare", "--runs", *runs, "--baseline", baseline, "--out", out, "--no-plots")
+        assert code == 0, stdout + stderr
+        drift = json.loads((out / "report.json").read_text())["drift"]
+        assert {e["run"] for e in drift["entries"]} == {"numpy cpu on linux-a", "torch cpu on linux-a"}
+        assert drift[side] == ["torch:x2 cpu on linux-a float32"] and drift[{"new": "gone", "gone": "new"}[side]] == []
+        why = {"new": "not in the baseline", "gone": "in the baseline, not made now"}[side]
+        section = (out / "report.md").read_text().split("## Drift since the baseline")[1].split("\n## ")[0]
+        (row,) = [line for line in section.splitlines() if line.startswith("| torch:x2 ")]
+        assert re.fullmatch(rf"\| torch:x2 cpu on linux-a +\| float32 +\|( +\|){{3}} {why} +\| not compared +\|", row)
+        assert "nothing recorded changed" not in row
+        junit = (out / "junit.xml").read_text()
+        assert f'name="drift torch:x2 cpu on linux-a" time="0">\n      <skipped message="{why} ' in junit

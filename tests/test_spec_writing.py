@@ -287,3 +287,78 @@ def test_expected_write_through_a_symbolic_link_updates_its_target(tmp_path, mon
     assert {p: os.readlink(p) for p in tmp_path.rglob("*") if p.is_symlink()} == before  # links stay links
     assert len(load_spec(path).expected_costs) == 11 and path.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.rglob("*") if not p.is_symlink()) == ["links", "real.toml"]
+
+
+# --- expected --write rewrites the comment that says where the costs come from, and no other -----------
+
+NOTE = "# The float64 NumPy reference's costs at epochs 0, 1, ..., 10 (source: the command that wrote them)."
+
+
+def _comments(text):
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+def test_expected_write_on_a_copy_of_the_seed_no_longer_says_the_costs_are_torchs_printout(
+    tmp_path, monkeypatch, capsys
+):
+    path = _lesson_copy(tmp_path, monkeypatch)
+    before = path.read_text()
+    lesson = "# The costs the lesson prints at epochs 0, 100, ..., 1000 (float32, PyTorch, as printed)."
+    assert f"[expected]\n{lesson}\nevery = 100\n" in before
+    assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+    after = path.read_text()
+    assert f"[expected]\n{NOTE}\nevery = 1\n" in after and "PyTorch, as printed" not in after
+    # every other comment as it was (the TO REDO mark on source is done with, as before)
+    assert [c for c in _comments(after) if c != NOTE] == [
+        c for c in _comments(before) if c != lesson and "seed's costs were removed" not in c
+    ]
+    assert main(["expected", "lesson.toml", "--write"]) == 0  # again: the same file
+    assert path.read_text() == after
+
+
+# [expected] as a user may have laid it out (the part after it is the seed copy's own) -> as it is written
+LAYOUTS = {
+    "two lines under the header: the first is rewritten, the second removed": (
+        "[expected]\n  # from my notebook, run 3\n# float32 on my laptop\nevery = 2\n",
+        f"[expected]\n  {NOTE.replace('0, 1, ', '0, 2, ')}\nevery = 2\n",
+    ),
+    "a blank line between the header and the comment: not the command's": (
+        "[expected]\n\n# from my notebook\nevery = 2\n",
+        "[expected]\n\n# from my notebook\nevery = 2\n",
+    ),
+    "a comment above the header, one on its line, one after a key, a key's own: kept": (
+        "# about expected\n[expected] # header comment\nevery = 2 # every other epoch\n# after a key\n",
+        "# about expected\n[expected] # header comment\nevery = 2 # every other epoch\n# after a key\n",
+    ),
+    "no comment under the header: none is added": ("[expected]\nevery = 2\n", "[expected]\nevery = 2\n"),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_expected_write_owns_the_comment_lines_directly_under_the_header_alone(tmp_path, monkeypatch, capsys, layout):
+    given, written = LAYOUTS[layout]
+    path = _lesson_copy(tmp_path, monkeypatch)
+    text = path.read_text()
+    start = text.index("[expected]\n")
+    end = text.index("source = ", start)
+    path.write_text(text[:start] + given + text[end:])
+    for crlf in (False, True):  # the same in a file of CRLF line endings
+        if crlf:
+            path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+        after = path.read_bytes().decode()
+        assert written.replace("\n", "\r\n" if crlf else "\n") in after, after
+        assert after.replace("\r\n", "\n")[:start] == text[:start]  # all before [expected] as it was
+        assert ("\n" in after.replace("\r\n", "")) is not crlf  # CRLF throughout, or none
+        path.write_text(text[:start] + given + text[end:])
+
+
+def test_expected_write_gives_a_new_expected_table_the_comment(tmp_path, monkeypatch, capsys):
+    path = _lesson_copy(tmp_path, monkeypatch)
+    text = path.read_text()
+    start = text.index("[expected]\n")
+    end = text.index("\n\n", start) + 1
+    path.write_text(text[:start] + text[end:])
+    assert "[expected]" not in path.read_text()
+    assert main(["expected", "lesson.toml", "--write"]) == 0, capsys.readouterr().err
+    assert f"[expected]\n{NOTE}\nevery = 1\n" in path.read_text()

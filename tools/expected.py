@@ -16,6 +16,14 @@ which keeps its comments and layout; the edited text is read back and must hold 
 values and everything else unchanged, or the file is left as it was. A spec whose expected costs
 came from elsewhere (the seed's are the lesson's own printout) is never overwritten.
 
+The comment lines directly under the ``[expected]`` header (before its first key, with no blank
+line between) say where the costs come from, as the bundled specs use them (seed.toml: "The costs
+the lesson prints ..."): they are this command's. ``--write`` makes the first of them say what it
+wrote (``source_note``) and removes the others; a table without such lines gets none, and a new
+``[expected]`` table gets the one line. No other comment is touched: not one above the header, on
+the header's line, after a blank line or after a key, nor a key's trailing comment (but the TO REDO
+mark of ``specs --copy``, whose job is then done).
+
 The file stays the user's: its line endings are kept (a file whose every line ends in CRLF stays
 CRLF throughout; in a file that mixes them, each line not rewritten keeps its own and the lines
 written end in LF), and it is replaced by ``atomic_write``, which keeps its mode and owner and
@@ -33,7 +41,7 @@ import numpy as np
 import tomlkit
 from tomlkit.container import Container
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import Item, Key, Table
+from tomlkit.items import Comment, Item, Key, Table
 
 from softmax_rosetta.registry import REFERENCE_BACKEND, get_backend
 from softmax_rosetta.spec import Spec, SpecError, read_spec, spec_from_dict
@@ -75,6 +83,14 @@ def source_for(name_or_path: str) -> str:
     return f"{COMMAND} {shlex.quote(name_or_path)} --write (the NumPy backend in float64, numpy {np.__version__})"
 
 
+def source_note(every: int, count: int) -> str:
+    """The comment ``--write`` puts directly under the ``[expected]`` header: what the costs are."""
+    epochs = [every * i for i in range(count)]
+    at = ", ".join(map(str, epochs)) if count <= 3 else f"{epochs[0]}, {epochs[1]}, ..., {epochs[-1]}"
+    epochs_at = f"epoch{'s' * (count != 1)} {at}"
+    return f"# The float64 NumPy reference's costs at {epochs_at} (source: the command that wrote them)."
+
+
 def expected_table(every: int, source: str, costs: list[float], per_line: int = 4) -> str:
     """The lines of the [expected] table, costs written in full (repr: they read back exactly)."""
     rows = [", ".join(repr(c) for c in costs[i : i + per_line]) for i in range(0, len(costs), per_line)]
@@ -107,7 +123,9 @@ def write_expected(path: str | Path, every: int, source: str, costs: list[float]
     problem = ""
     for per_line in (4, len(costs) or 1):  # an inline table can't span lines: then all on one
         try:
-            new = _edited(text, every, source, expected_table(every, source, costs, per_line))
+            new = _edited(
+                text, every, source, expected_table(every, source, costs, per_line), source_note(every, len(costs))
+            )
         except (TOMLKitError, ValueError, KeyError) as exc:
             problem = f"tomlkit can't edit it ({exc})"
             continue
@@ -134,17 +152,22 @@ def _replace(path: str | Path, text: str) -> None:
         ) from None
 
 
-def _edited(text: str, every: int, source: str, table: str) -> str:
-    """The file's text with the [expected] keys set, comments and layout kept (tomlkit)."""
+def _edited(text: str, every: int, source: str, table: str, note: str = "") -> str:
+    """The file's text with the [expected] keys set and its source comment (``note``) rewritten, the other
+    comments and the layout kept (tomlkit)."""
     doc = tomlkit.parse(text)
     new = tomlkit.parse(table)
     if "expected" not in doc:
         expected = tomlkit.table()
+        if note:
+            expected.add(tomlkit.comment(note.removeprefix("# ")))
         for key in KEYS:
             expected[key] = new[key]
         doc["expected"] = expected
         return tomlkit.dumps(doc)
     expected = doc["expected"]
+    if isinstance(expected, Table) and note:
+        _rewrite_source_comment(expected, note)
     if isinstance(expected, Table) and any(key not in expected for key in KEYS):
         expected = doc["expected"] = _with_keys(expected, [key for key in KEYS if key not in expected])
     for key in KEYS:
@@ -153,6 +176,21 @@ def _edited(text: str, every: int, source: str, table: str) -> str:
         if trivia is not None and trivia.comment.lstrip("# ").startswith(TO_REDO):  # specs --copy's mark: done
             trivia.comment = trivia.comment_ws = ""
     return tomlkit.dumps(doc)
+
+
+def _rewrite_source_comment(table: Table, note: str) -> None:
+    """The comment lines directly under the table's header (before its first key, no blank line between):
+    the first says ``note`` (its indent and line ending kept), the others are emptied; none, none added."""
+    owned = []
+    for key, item in table.value.body:
+        if key is not None or not isinstance(item, Comment):
+            break
+        owned.append(item)
+    for i, item in enumerate(owned):
+        if i == 0:
+            item.trivia.comment = note
+        else:  # a Comment item is its indent, its text and its line ending: all three gone, the line is
+            item.trivia.indent = item.trivia.comment = item.trivia.trail = ""
 
 
 def _with_keys(table: Table, missing: list[str]) -> Table:

@@ -27,10 +27,11 @@ from softmax_rosetta.spec import Spec, load_spec
 
 from ..files import PathError, writable_file, writable_folder
 from . import runs
-from .markdown import summary_table
+from .markdown import skipped_lines, summary_table
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, BackendStatus, Report, build_report, now
 from .output import clear_outputs, locked, write_report
 from .saved_runs import options as saving
+from .text import printable
 
 DEVICES = ("cpu", "cuda")
 
@@ -239,6 +240,8 @@ def print_outcome(report: Report, out: str) -> None:
         print()
     for line in summary_table(report):
         print(line)
+    for line in skipped_lines(report):
+        print(f"\n{printable(line)}")
     if report.plots["skipped"]:
         print(f"\nplots skipped: {report.plots['skipped']}")
     print(

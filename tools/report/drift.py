@@ -3,11 +3,13 @@
     baseline = load_baseline("old/report.json", spec_hash(spec))    # or a folder of saved runs
     drift = measure(report_runs, baseline, spec, host_of)
 
-A run matches a baseline run of the same backend, variant, dtype, device and host label; a
-baseline report made by a plain ``compare`` names no host, and its runs match that run on any
-host. For each match: the largest change of any cost and of any final parameter, against the
-spec's cost and param tolerances for the dtype, and what changed in the versions and settings the
-two runs recorded. A change beyond tolerance fails, and the verdict names the versions that changed.
+A run matches a baseline run of the same backend, variant, dtype, device, number of data-parallel
+workers and host label; a baseline report made by a plain ``compare`` names no host, and its runs
+match that run on any host. A run with no match is "not in the baseline" (``Drift.new``), a baseline
+run with none "in the baseline, not made now" (``Drift.gone``): both are listed, neither is compared.
+For each match: the largest change of any cost and of any final parameter, against the spec's cost
+and param tolerances for the dtype, and what changed in the versions and settings the two runs
+recorded. A change beyond tolerance fails, and the verdict names the versions that changed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from softmax_rosetta.spec import Spec
 
 from .text import three_digits, two_digits
 
+#: what the drift table and junit.xml say of a run with no counterpart
+NOT_IN_BASELINE = "not in the baseline"
+NOT_MADE_NOW = "in the baseline, not made now"
 REPORT_SCHEMA = "softmax-rosetta/agreement-report"  # json_report.SCHEMA (imported there from here would loop)
 
 
@@ -41,6 +46,7 @@ class BaselineRun:
     weight: np.ndarray
     bias: np.ndarray
     versions: dict[str, Any]  # the versions and settings the run recorded
+    workers: int = 1  # data-parallel workers: "torch:x2" is not the same run as "torch"
 
 
 @dataclass
@@ -162,7 +168,8 @@ def measure(
             (
                 (i, b)
                 for i, b in enumerate(baseline.runs)
-                if (b.backend, b.variant, b.dtype, b.device) == (r.backend, r.variant, r.dtype, r.device)
+                if (b.backend, b.variant, b.dtype, b.device, b.workers)
+                == (r.backend, r.variant, r.dtype, r.device, r.workers)
                 and b.host in (None, host)
             ),
             (None, None),
@@ -185,7 +192,8 @@ def measure(
         tol = spec.tolerance(r.dtype)
         entries.append(DriftEntry(r.label, r.dtype, cost_abs, param_abs, tol.cost, tol.param, changed))
     gone = [
-        f"{b.backend}{'' if b.variant == 'lesson' else ':' + b.variant} {b.device}"
+        f"{b.backend}{'' if b.variant == 'lesson' else ':' + b.variant}{'' if b.workers == 1 else f':x{b.workers}'}"
+        + f" {b.device}"
         + (f" on {b.host}" if b.host else "")
         + f" {b.dtype}"
         for i, b in enumerate(baseline.runs)
@@ -231,6 +239,7 @@ def load_baseline(path: str, spec_hash: str) -> Baseline:
                 s.run.weight,
                 s.run.bias,
                 versions_of(s.settings, s.versions),
+                s.run.workers,
             )
             for s in saved
             if s.role == "compared"
@@ -268,6 +277,7 @@ def _from_report(path: str, data: dict[str, Any], spec_hash: str) -> Baseline:
                     r.get("host"),
                     **arrays,
                     versions=versions_of(r.get("settings", {}), versions.get(owner)),
+                    workers=int(r.get("workers", 1)),  # reports older than data-parallel runs: one process
                 )
             )
     except (KeyError, TypeError, ValueError) as exc:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from softmax_rosetta.compare import CHECK_GROUPS
 
+from .drift import NOT_IN_BASELINE, NOT_MADE_NOW
 from .model import REFERENCE_BACKEND, REFERENCE_DTYPE, Report
 from .text import UNSAFE, printable, three_digits, two_digits
 
@@ -42,9 +43,15 @@ def junit(report: Report) -> bytes:
         ET.SubElement(case, "error", message=report.reference_error, type="NoReference")
     for group, _, _, _ in CHECK_GROUPS:
         cs = [c for c in report.checks if c.group == group]
-        if not cs:
+        skipped = [sk for sk in report.skipped_checks if sk.group == group]
+        if not cs and not skipped:
             continue
         suite = ET.SubElement(suites, "testsuite", name=f"agreement.{group}")
+        for sk in skipped:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"agreement.{group}.{sk.dtype}", name=f"{sk.check} (skipped)", time="0"
+            )
+            ET.SubElement(case, "skipped", message=sk.reason)
         for c in cs:
             case = ET.SubElement(
                 suite, "testcase", classname=f"agreement.{group}.{c.dtype}", name=f"{c.check} {c.a} vs {c.b}", time="0"
@@ -72,6 +79,13 @@ def junit(report: Report) -> bytes:
                     f"params moved {three_digits(e.param_abs)} (tolerance {three_digits(e.param_tolerance)}) "
                     f"since {report.drift.source}",
                 ).text = f"changed: {e.changes()}"
+        for runs, why in ((report.drift.new, NOT_IN_BASELINE), (report.drift.gone, NOT_MADE_NOW)):
+            for run in runs:
+                name, dtype = run.rsplit(" ", 1)
+                case = ET.SubElement(
+                    suite, "testcase", classname=f"agreement.drift.{dtype}", name=f"drift {name}", time="0"
+                )
+                ET.SubElement(case, "skipped", message=f"{why} {report.drift.source}: not compared")
         if not report.drift.entries:
             case = ET.SubElement(suite, "testcase", classname="agreement.drift", name="drift", time="0")
             ET.SubElement(case, "failure", type="NothingCompared", message=report.drift.verdict_part())

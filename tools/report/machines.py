@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .drift import Drift
+from .drift import NOT_IN_BASELINE, NOT_MADE_NOW, Drift
 from .model import Report
 from .text import code, md, short, table, three_digits, two_digits
 
@@ -45,11 +45,13 @@ def machines_section(report: Report) -> list[str]:
 
 
 def drift_section(drift: Drift) -> list[str]:
-    """Each run against the same run in the baseline: the largest change, and what changed."""
+    """Each run against the same run in the baseline: the largest change, and what changed; then the runs
+    that have no counterpart, each saying so ("not in the baseline", "in the baseline, not made now")."""
     intro = (
-        f"Each run against the same run (backend, variant, dtype, device, host) in the baseline {code(drift.source)}: "
-        "the largest change of any cost and of any final parameter, against the spec's cost and param "
-        "tolerances; and the versions and settings that changed between the two."
+        f"Each run against the same run (backend, variant, dtype, device, workers, host) in the baseline "
+        f"{code(drift.source)}: the largest change of any cost and of any final parameter, against the spec's "
+        "cost and param tolerances; and the versions and settings that changed between the two. A run with no "
+        "counterpart is listed, not compared."
     )
     rows = [
         [
@@ -63,13 +65,13 @@ def drift_section(drift: Drift) -> list[str]:
         ]
         for e in drift.entries
     ]
+    for runs, why in ((drift.new, NOT_IN_BASELINE), (drift.gone, NOT_MADE_NOW)):
+        for run in runs:
+            name, dtype = run.rsplit(" ", 1)  # "torch:x2 cpu on a float32": the dtype is last
+            rows.append([md(name), md(dtype), "", "", "", why, "not compared"])
     out = ["## Drift since the baseline", "", intro, ""]
+    if not drift.entries:
+        out += ["No run matches a run of the baseline: nothing was compared.", ""]
     if rows:
         out += table(["run", "dtype", "costs moved", "params moved", "headroom", "changed", "result"], rows, "llrrrll")
-    else:
-        out.append("No run matches a run of the baseline: nothing was compared.")
-    if drift.new:
-        out += ["", f"Not in the baseline: {md(', '.join(drift.new))}."]
-    if drift.gone:
-        out += ["", f"In the baseline, not made now: {md(', '.join(drift.gone))}."]
     return out + [""]

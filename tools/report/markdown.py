@@ -22,13 +22,15 @@ def markdown(report: Report) -> str:
         out += ["## Backends that failed to run", ""] + [f"- {md(e)}" for e in report.errors] + [""]
     if report.failed:
         out += ["## Failing checks", "", *_check_table(report.failed), ""]
+    skipped = f", {len(report.skipped_checks)} skipped" if report.skipped_checks else ""
     out += [
-        f"## Summary: {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass",
+        f"## Summary: {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass{skipped}",
         "",
         "Headroom is max abs difference / tolerance: below 1 passes, 0.01 is a hundred times room to spare. "
         "The worst comparison of each check is shown.",
         "",
         *summary_table(report),
+        *[line for text in skipped_lines(report) for line in ("", md(text))],
         "",
     ]
     if report.drift is not None:
@@ -51,8 +53,11 @@ def markdown(report: Report) -> str:
     out += ["## Checks in detail", ""]
     for group, title, _, what in CHECK_GROUPS:
         cs = [c for c in report.checks if c.group == group]
-        if cs:
-            out += [f"### {title}", "", f"{what}.", "", *_check_table(cs), ""]
+        skipped_here = skipped_lines(report, group)
+        if cs or skipped_here:
+            out += [f"### {title}", "", f"{what}.", ""]
+            out += [*_check_table(cs), ""] if cs else []
+            out += [line for text in skipped_here for line in (md(text), "")]
     out += ["## Tolerances", "", *_tolerance_table(report), ""]
     out += ["## Plots", ""]
     files = report.plots.get("files", [])
@@ -102,8 +107,18 @@ def plots_text(report: Report, files: list[str]) -> list[str]:
     return [line for text in out for line in (text, "")][:-1]
 
 
+def skipped_lines(report: Report, group: str | None = None) -> list[str]:
+    """One sentence per check that was skipped (in every dtype it was, or some), with the reason."""
+    by_check: dict[tuple[str, str], list[str]] = {}
+    for sk in report.skipped_checks:
+        if group is None or sk.group == group:
+            by_check.setdefault((sk.check, sk.reason), []).append(sk.dtype)
+    return [f"Skipped: {check} ({', '.join(dtypes)}): {why}." for (check, why), dtypes in by_check.items()]
+
+
 def summary_table(report: Report) -> list[str]:
-    """One row per check and dtype: how many comparisons, the worst one, pass or fail."""
+    """One row per check and dtype: how many comparisons, the worst one, pass or fail; a check that
+    was skipped (``Report.skipped_checks``) is a row that says so, its reason below the table."""
     seen: dict[tuple[str, str], list[Check]] = {}
     for c in report.checks:
         seen.setdefault((c.check, c.dtype), []).append(c)
@@ -124,6 +139,7 @@ def summary_table(report: Report) -> list[str]:
                 f"FAIL ({nbad})" if nbad else "pass",
             ]
         )
+    rows += [[md(sk.check), md(sk.dtype), "0", "", "", "", "", "skipped"] for sk in report.skipped_checks]
     return table(
         ["check", "dtype", "compared", "worst max abs", "tolerance", "headroom", "worst pair", "result"],
         rows,

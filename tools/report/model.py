@@ -14,7 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from softmax_rosetta.compare import Check, Deviation, backend_of, compare_all, deviation, scale_tolerances, suspects
+from softmax_rosetta.compare import (
+    Check,
+    Deviation,
+    SkippedCheck,
+    backend_of,
+    compare_all,
+    deviation,
+    scale_tolerances,
+    skipped_checks,
+    suspects,
+)
 from softmax_rosetta.registry import REFERENCE_BACKEND
 from softmax_rosetta.results import TrainResult
 from softmax_rosetta.spec import Spec
@@ -83,6 +93,7 @@ class Report:
     owners: dict[str, str] = field(default_factory=dict)
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # {host label: its environment record}
     drift: Drift | None = None  # --baseline
+    skipped_checks: list[SkippedCheck] = field(default_factory=list)  # checks the spec can't have, with why
 
     def owner(self, run_label: str) -> str:
         """The backend (on its machine, for saved runs) a run or forward output belongs to."""
@@ -226,6 +237,7 @@ def build_report(
         environment=environment(),
         command=list(command),
         started=started,
+        skipped_checks=skipped_checks(spec, dtypes),
     )
 
 
