@@ -41,12 +41,12 @@ import numpy as np
 
 from .checks import LEVELS
 from .spec import DTYPES, Spec, SpecError
+from .spec_derived import FORWARD_CHECKS  # the report's names: softmax, log_softmax, loss:LEVEL
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 SAMPLES = 32  # per-element standard deviation from 32 runs: the seed spec, both dtypes, in about 5 s (measured)
 SAFETY = 8.0  # >= the largest |a - b| of 256 pairs of runs over sigma from 32, measured worst 7.6 (docs/tolerances.md)
 SEED = 0
-FORWARD_CHECKS = ("softmax", "log_softmax", *(f"loss:{level}" for level in LEVELS))
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,19 @@ class Envelope:
     def costs(self) -> np.ndarray:
         """(epochs + 1,) each epoch's cost envelope: its checkpoint's (the first at or after it)."""
         return cost_at(self.checkpoints)
+
+    def table(self, source: str) -> dict[str, Any]:
+        """The spec's ``[tolerance.derived.DTYPE]`` table (common/spec_derived.py reads it back)."""
+        return {
+            "source": source,
+            "samples": self.samples,
+            "seed": self.seed,
+            "safety": self.safety,
+            **self.forward,
+            "params": self.params,
+            "cost_epochs": [e for e, _ in self.checkpoints],
+            "costs": [v for _, v in self.checkpoints],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -225,10 +238,10 @@ def sample_runs(spec: Spec, dtype: str, samples: int = SAMPLES, seed: int = SEED
                 gw, gb = _grads(p, xb, yb, out["softmax"])
                 w, buffers[0] = _sgd(p, w, gw, buffers[0], spec, cast)
                 b, buffers[1] = _sgd(p, b, gb, buffers[1], spec, cast)
-            if not np.isfinite(costs[LEVELS.index("fused"), 0, epoch]):  # the cost the lessons train with
+            if not np.all(np.isfinite(costs[LEVELS.index("fused"), :, epoch])):  # the cost the lessons train with
                 raise SpecError(
-                    f"optimizer.lr: the float64 reference of {spec.name!r} diverges at epoch {epoch}: "
-                    "no rounding envelope for a run that blows up"
+                    f"optimizer.lr: the float64 reference of {spec.name!r} diverges at epoch {epoch} (its cost, or a "
+                    "perturbed run's, turns inf or nan): no rounding envelope for a run that blows up"
                 )
     return {**runs, "costs": costs, "weight": w, "bias": b}
 
@@ -245,7 +258,10 @@ def derive(spec: Spec, dtype: str, *, samples: int = SAMPLES, seed: int = SEED, 
     """The envelope of every compared quantity of ``spec`` in ``dtype``: ``safety`` times the largest
     per-element standard deviation of the perturbed runs about the reference (module docstring)."""
     runs = sample_runs(spec, dtype, samples, seed)
-    costs = np.max(sigma(runs["costs"], axis=1), axis=0)  # the widest loss level at each epoch
+    levels = sigma(runs["costs"], axis=1)
+    # the widest loss level at each epoch, of those whose reference cost is finite there (on huge logits the
+    # onehot level's log 0 makes it inf or nan, a level no backend trains with then); the fused level always is
+    costs = np.max(np.where(np.isfinite(runs["costs"][:, 0, :]), levels, 0.0), axis=0)
     checkpoints = checkpointed(safety * costs, checkpoint_every(spec))
     params = max(float(np.max(sigma(runs["weight"]))), float(np.max(sigma(runs["bias"]))))
     return Envelope(

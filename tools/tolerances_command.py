@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from typing import Any
 
+from .files import writable_file
 from .options import UsageError, add_debug, int_at_least
 
 MAX_SAMPLES = 4096  # beyond it the batch of runs needs gigabytes (digits: 4096 x 64 x 64 x 10 floats per step)
@@ -47,6 +50,11 @@ def add_parser(sub: Any) -> None:
         "--seed", type=int_at_least(0), default=None, metavar="S", help="the perturbations' seed (default 0)"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="also store the envelopes in the spec file as [tolerance.derived.DTYPE] (comments and layout kept)",
+    )
     add_debug(p)
     p.set_defaults(run=tolerances_main)
 
@@ -67,11 +75,20 @@ def tolerances_main(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples: at most {MAX_SAMPLES}, got {samples}")
     seed = SEED if args.seed is None else args.seed
     spec = load_spec(args.spec)
+    if args.write:  # before the derivation: the file must be one that can be replaced
+        if spec.path == "" or not _is_file(spec.path):
+            raise UsageError(f"--write: the spec {args.spec!r} has no file to write into")
+        writable_file(spec.path, "tolerances --write")
     results = []
     for dtype in dtypes:
         start = time.perf_counter()
         envelope = derive(spec, dtype, samples=samples, seed=seed)
         results.append((envelope, time.perf_counter() - start))
+    if args.write:
+        from .tolerances_write import source_for, write_derived
+
+        write_derived(spec.path, {e.dtype: e.table(source_for(args.spec, samples, seed, e.safety)) for e, _ in results})
+        print(f"written into {spec.path}: [tolerance.derived.{','.join(dtypes)}]", file=sys.stderr)
     if args.json:
         print(json.dumps({"spec": spec.name, "envelopes": [e.to_dict() for e, _ in results]}, indent=2))
         return 0
@@ -91,3 +108,7 @@ def _table(envelope: Any, seconds: float) -> str:
     lines.append("  costs        epoch <= " + " ".join(f"{e:>8}" for e, _ in checkpoints))
     lines.append("               max    " + " ".join(f"{v:8.2g}" for _, v in checkpoints))
     return "\n".join(lines) + "\n"
+
+
+def _is_file(path: str) -> bool:
+    return os.path.isfile(path)
