@@ -44,7 +44,7 @@ from .spec import DTYPES, Spec, SpecError
 from .spec_derived import FORWARD_CHECKS  # the report's names: softmax, log_softmax, loss:LEVEL
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
-SAMPLES = 32  # per-element standard deviation from 32 runs: the seed spec, both dtypes, in about 5 s (measured)
+SAMPLES = 32  # sigma within about 12% (32 degrees of freedom); every bundled spec, both dtypes, in 2 to 7 s (measured)
 SAFETY = 8.0  # >= the largest |a - b| of 256 pairs of runs over sigma from 32, measured worst 7.6 (docs/tolerances.md)
 SEED = 0
 
