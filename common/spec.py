@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .data import Batches
+from .spec_derived import DerivedTolerance, derived_tables
 from .spec_tables import (
     SpecError,
     check_fields,
@@ -105,6 +106,7 @@ class Spec:
     batch_size: int | None = None
     shuffle: bool = False
     shuffle_seed: int = 0
+    derived_tolerances: dict[str, DerivedTolerance] = field(default_factory=dict)  # [tolerance.derived.*]
 
     @property
     def num_features(self) -> int:
@@ -148,7 +150,7 @@ class Spec:
         """A copy with some optimizer fields changed, validated again.
 
         Keywords: epochs, lr, momentum, dampening, nesterov, weight_decay, batch_size (None:
-        full batch), shuffle, shuffle_seed.
+        full batch), shuffle, shuffle_seed. The copy has no derived tolerances (they were the old run's).
         """
         unknown = changes.keys() - _REPLACEABLE.keys()
         if unknown:
@@ -159,7 +161,8 @@ class Spec:
         if raw["batch_size"] is None:
             del raw["batch_size"]
         opt = optimizer_table(raw, self.num_samples)
-        return _dataclass_replace(self, **{k: v for k, v in opt.items() if k in changes})
+        # derived tolerances were derived for the old training: they no longer hold
+        return _dataclass_replace(self, **{k: v for k, v in opt.items() if k in changes}, derived_tolerances={})
 
 
 # --- loading -------------------------------------------------------------------------
@@ -314,7 +317,11 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
         raise SpecError(f"expected.costs: {len(costs)} costs every {every} epochs run past optimizer.epochs = {epochs}")
 
     tolerances = {}
+    derived = {}
     for dtype, tol in raw["tolerance"].items():
+        if dtype == "derived":  # softmax-rosetta tolerances --write (common/spec_derived.py)
+            derived = derived_tables(tol, DTYPES, epochs)
+            continue
         if dtype not in DTYPES:
             raise SpecError(f"tolerance.{dtype}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
         if not isinstance(tol, dict):
@@ -345,6 +352,7 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
         expected_costs=costs,
         expected_source=str(exp.get("source", "")).strip(),
         tolerances=tolerances,
+        derived_tolerances=derived,
         path=path,
         init_kind=init["kind"],
         init_source=str(init.get("source", "")).strip(),

@@ -7,6 +7,7 @@
     softmax-rosetta compare                # every installed backend, every pair checked
     softmax-rosetta backends               # what is installed, versions, devices
     softmax-rosetta specs                  # the bundled specs
+    softmax-rosetta tolerances seed        # how far correct backends may differ through rounding alone
     softmax-rosetta rosetta                # docs/rosetta.md and .html: the lesson side by side, from the code
     softmax-rosetta notebooks              # notebooks/*.ipynb: the lesson's steps, one backend each, executed
 
@@ -82,7 +83,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import compare_command, docs_commands, predict, spec_commands, train
+    from . import compare_command, docs_commands, predict, spec_commands, tolerances_command, train
     from .bench import command as bench_command
 
     parser = _Parser(
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     docs_commands.add_parsers(sub)
     bench_command.add_parser(sub)
     predict.add_parser(sub)
+    tolerances_command.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,82 @@
+"""``tolerances SPEC --write``: the derived envelopes into the spec file, as ``[tolerance.derived.DTYPE]``.
+
+Edited as ``expected --write`` edits (tools/expected.py): tomlkit's public API, the file's comments,
+layout and line endings kept, the edited text read back and required to hold exactly the new tables
+and everything else unchanged, then ``atomic_write`` (mode, owner and symbolic links kept); else
+one SpecError and the file untouched. common/spec_derived.py reads the tables back.
+"""
+
+from __future__ import annotations
+
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import Table
+
+from softmax_rosetta.spec import SpecError
+
+from .files import atomic_write, final_target
+
+COMMAND = "softmax-rosetta tolerances"
+
+
+def source_for(name_or_path: str, samples: int, seed: int, safety: float) -> str:
+    """The table's source: the command that reruns it, and what it used."""
+    return (
+        f"{COMMAND} {shlex.quote(name_or_path)} --write ({samples} perturbed runs, seed {seed}, "
+        f"safety factor {safety:g}, numpy {np.__version__})"
+    )
+
+
+def write_derived(path: str | Path, tables: dict[str, dict[str, Any]]) -> None:
+    """Set ``[tolerance.derived.DTYPE]`` for each dtype in ``tables``, keeping everything else as it is."""
+    raw = Path(path).read_bytes().decode("utf-8")  # bytes: reading text would turn CRLF into LF
+    crlf = "\r\n" in raw and "\n" not in raw.replace("\r\n", "")
+    text = raw.replace("\r\n", "\n") if crlf else raw
+    old = tomllib.loads(text)
+    tolerance = old.get("tolerance", {})
+    want = {**old, "tolerance": {**tolerance, "derived": {**tolerance.get("derived", {}), **tables}}}
+    try:
+        new = _edited(text, tables)
+        problem = "" if tomllib.loads(new) == want else "the edited file would read back differently"
+    except (TOMLKitError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        problem = f"tomlkit can't edit it ({exc})"
+    if problem:
+        raise SpecError(f"tolerance.derived: can't write into {str(path)!r} keeping its layout: {problem}; unchanged")
+    try:
+        atomic_write(path, new.replace("\n", "\r\n") if crlf else new)
+    except OSError as exc:
+        target = final_target(path)
+        where = f" (through the link to {target!r})" if target != str(path) else ""
+        raise SpecError(
+            f"tolerance.derived: can't write {str(path)!r}{where}: {exc.strerror or exc}; the file is unchanged "
+            "(it is replaced by a new file in its folder, which must be writable)"
+        ) from None
+
+
+def _edited(text: str, tables: dict[str, dict[str, Any]]) -> str:
+    doc = tomlkit.parse(text)
+    tolerance = doc["tolerance"]
+    if not isinstance(tolerance, Table):
+        raise ValueError("[tolerance] is not a table")
+    if "derived" not in tolerance:
+        tolerance.append("derived", tomlkit.table(True))
+    derived = tolerance["derived"]
+    if not isinstance(derived, Table):
+        raise ValueError("tolerance.derived is not a table")
+    for dtype, values in tables.items():
+        table = tomlkit.table()
+        for key, value in values.items():
+            if isinstance(value, list):
+                array = tomlkit.array()
+                array.extend(value)
+                table.add(key, array)
+            else:
+                table.add(key, value)
+        derived[dtype] = table
+    return tomlkit.dumps(doc)
