@@ -287,6 +287,7 @@ def test_specs_copy_to_a_name_that_is_not_plain(file, message, tmp_path, monkeyp
 # --- predict ... | head -1: the reader went away ----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED=1", "buffered"])
 def test_predict_into_a_pipe_closed_early_exits_141(unbuffered, tmp_path, model_file):
     """100,000 rows (4 MB of output) can't fit a pipe (64 KiB): the write must fail when head exits, every

@@ -516,6 +516,7 @@ def test_a_diverged_run_is_marked_not_compared(small_spec, tmp_path):
     assert "numpy (float32) diverged at epoch 1" in stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_a_spec_without_expected_costs_reports_the_expected_check_as_skipped_with_the_reason(small_spec, tmp_path):
     other = next((b for b in INSTALLED if b != "numpy"), None)
     if other is None:

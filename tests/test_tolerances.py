@@ -24,7 +24,8 @@ from softmax_rosetta.testing import require_variant, selected_backends, training
 from softmax_rosetta.tolerances import FORWARD_CHECKS, checkpoint_every, derive
 
 SLOW = pytest.mark.slow
-SPECS = ["seed", "iris", pytest.param("digits", marks=SLOW), pytest.param("synthetic", marks=SLOW)]
+# more than about a second a case beyond the seed (iris: 3-4 s with torch or jax): slow
+SPECS = ["seed", *(pytest.param(name, marks=SLOW) for name in ("iris", "digits", "synthetic"))]
 RUNS = training_runs()
 PAIRS = list(combinations(RUNS, 2))
 NOT_VACUOUS = 1 / 30  # issue 21: the largest observed difference is at least this much of the envelope

@@ -18,7 +18,7 @@ def _copy(tmp_path, name, text=None):
     return path
 
 
-@pytest.mark.parametrize("name", ["seed", "iris"])
+@pytest.mark.parametrize("name", ["seed", pytest.param("iris", marks=pytest.mark.slow)])
 def test_write_stores_what_derive_gives_and_keeps_the_file(name, tmp_path, capsys):
     path = _copy(tmp_path, name)
     before = path.read_text()

@@ -69,7 +69,7 @@ def noisy(tmp_path, monkeypatch):
 
 def test_result_and_progress_arrive_whole_while_other_processes_write_to_the_childs_stdout(noisy):
     seen = []
-    outcome = worker.run("noisy:big", {"rows": 600, "seconds": 3}, timeout=BOUND, on_progress=seen.append)
+    outcome = worker.run("noisy:big", {"rows": 600, "seconds": 1.5}, timeout=BOUND, on_progress=seen.append)
     assert outcome.ok, outcome.error
     assert outcome.result == {"rows": [[float(i) / 7] * 40 for i in range(600)]}  # about 0.5 MB of JSON
     assert seen == [f"row {i} " + "x" * 300 for i in range(600)]  # every line, in order, none cut or joined
