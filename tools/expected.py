@@ -131,7 +131,7 @@ def write_expected(path: str | Path, every: int, source: str, costs: list[float]
             continue
         try:
             if tomllib.loads(new) == want:
-                _replace(path, new.replace("\n", "\r\n") if crlf else new)
+                replace_spec_file(path, new.replace("\n", "\r\n") if crlf else new, "expected")
                 return
             problem = "the edited file would read back differently"
         except tomllib.TOMLDecodeError as exc:
@@ -139,15 +139,16 @@ def write_expected(path: str | Path, every: int, source: str, costs: list[float]
     raise SpecError(f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged")
 
 
-def _replace(path: str | Path, text: str) -> None:
-    """Replace the file, its mode, owner and symbolic links kept (``atomic_write``); SpecError if it can't be."""
+def replace_spec_file(path: str | Path, text: str, field: str) -> None:
+    """Replace a spec file, its mode, owner and symbolic links kept (``atomic_write``); SpecError naming
+    ``field`` (the part of the spec being written) if it can't be."""
     try:
         atomic_write(path, text)
     except OSError as exc:
         target = final_target(path)
         where = f" (through the link to {target!r})" if target != str(path) else ""
         raise SpecError(
-            f"expected: can't write {str(path)!r}{where}: {exc.strerror or exc}; the file is unchanged "
+            f"{field}: can't write {str(path)!r}{where}: {exc.strerror or exc}; the file is unchanged "
             "(it is replaced by a new file in its folder, which must be writable)"
         ) from None
 

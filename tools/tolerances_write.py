@@ -20,7 +20,7 @@ from tomlkit.items import Table
 
 from softmax_rosetta.spec import SpecError
 
-from .files import atomic_write, final_target
+from .expected import replace_spec_file
 
 COMMAND = "softmax-rosetta tolerances"
 
@@ -48,15 +48,7 @@ def write_derived(path: str | Path, tables: dict[str, dict[str, Any]]) -> None:
         problem = f"tomlkit can't edit it ({exc})"
     if problem:
         raise SpecError(f"tolerance.derived: can't write into {str(path)!r} keeping its layout: {problem}; unchanged")
-    try:
-        atomic_write(path, new.replace("\n", "\r\n") if crlf else new)
-    except OSError as exc:
-        target = final_target(path)
-        where = f" (through the link to {target!r})" if target != str(path) else ""
-        raise SpecError(
-            f"tolerance.derived: can't write {str(path)!r}{where}: {exc.strerror or exc}; the file is unchanged "
-            "(it is replaced by a new file in its folder, which must be writable)"
-        ) from None
+    replace_spec_file(path, new.replace("\n", "\r\n") if crlf else new, "tolerance.derived")
 
 
 def _edited(text: str, tables: dict[str, dict[str, Any]]) -> str:
