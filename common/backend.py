@@ -26,6 +26,7 @@ from .results import TrainingDiverged, TrainResult
 from .spec import DTYPES, Spec
 
 LogFn = Callable[[int, float], None]
+StepFn = Callable[[Any, Any], dict[str, Any]]  # step(x, y) -> a traced step's intermediates
 
 __all__ = ["Backend", "BackendError", "LogFn", "TrainResult", "TrainingDiverged", "host_settings"]
 
@@ -162,6 +163,13 @@ class Backend:
         share of every batch's rows, and the costs and gradients are the whole batch's.
         ``train`` is this with the conversions, checks and result around it.
         """
+        raise NotImplementedError
+
+    def traced_steps(self, weight: Any, bias: Any, *, lr: float, **options: Any) -> StepFn:
+        """The lesson's step, traced: a fresh model from weight and bias and its optimizer (lr and
+        torch.optim.SGD's options), and a function ``step(x, y)`` that takes one step of the
+        ``lesson`` loop on a batch and returns its intermediates (train.py's ``trace_step``,
+        native arrays under the names of ``softmax_rosetta.trace.QUANTITIES``)."""
         raise NotImplementedError
 
     def predict_native(self, weight: Any, bias: Any, x: Any) -> Any:

@@ -14,7 +14,7 @@ from . import functional
 from .distributed import train_data_parallel
 from .fast import train_fast, train_fused
 from .model import PRECISION, init_model
-from .train import train
+from .train import make_optimizer, trace_step, train
 
 # From this many elements of input on, the adapter runs functional.py's functions under jax.jit.
 JIT_MIN_ELEMENTS = 1 << 20
@@ -147,6 +147,17 @@ class JaxBackend(Backend):
             loop = {"lesson": train, "fused": train_fused, "fast": train_fast}[variant]
         with jax.default_device(self.jax_device):
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
+
+    def traced_steps(self, weight, bias, *, lr, **options):
+        with jax.default_device(self.jax_device):
+            model = init_model(weight, bias)
+            optimizer = make_optimizer(model, lr, **options)
+
+        def step(x, y):
+            with jax.default_device(self.jax_device):
+                return trace_step(model, optimizer, x, y)
+
+        return step
 
     def predict_native(self, weight, bias, x):
         with jax.default_device(self.jax_device):

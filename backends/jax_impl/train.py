@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from . import functional
 from .model import init_model, weight_and_bias
 
 
@@ -99,6 +100,39 @@ def train_step(model, optimizer, x, y):
     cost, grads = nnx.value_and_grad(loss_fn)(model, x, y)
     optimizer.update(model, grads)  # p <- p + sgd's update, written into the model's Params
     return cost
+
+
+@nnx.jit
+def _step_values(model, x, y):
+    """The step's intermediates, from the parameters before it: ``loss_fn``'s value and gradients
+    (``nnx.value_and_grad``, as ``train_step``), the logits and what the lesson computes of them."""
+    grads = nnx.grad(loss_fn)(model, x, y)
+    z = model(x)
+    return {
+        "logits": z,
+        "softmax": functional.softmax(z, axis=1),
+        "log_softmax": functional.log_softmax(z, axis=1),
+        "loss:onehot": functional.cross_entropy_onehot(z, y),
+        "loss:nll": functional.cross_entropy_nll(z, y),
+        "grad_weight": grads["linear"]["kernel"][...].T,
+        "grad_bias": grads["linear"]["bias"][...],
+    }
+
+
+def trace_step(model, optimizer, x, y):
+    """``train_step`` with its intermediates kept, for ``softmax-rosetta diverge``.
+
+    XLA compiles ``train_step`` into one program and fuses inside it; asking that program for its
+    intermediates too makes another program, whose float64 bits measured differ from the lesson
+    loop's. So the step itself is ``train_step`` (its cost and new parameters are the loop's
+    bits), and the intermediates are computed beside it by ``_step_values``, one more compiled
+    program on the same inputs: JAX's values for them, which inside ``train_step``'s fusion may
+    round otherwise. Returns {name: array}, the names of ``softmax_rosetta.trace.QUANTITIES``.
+    """
+    values = _step_values(model, x, y)
+    cost = train_step(model, optimizer, x, y)
+    weight, bias = weight_and_bias(model)
+    return {**values, "loss:fused": cost, "weight": weight, "bias": bias}
 
 
 def train(

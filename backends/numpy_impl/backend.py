@@ -7,7 +7,7 @@ from softmax_rosetta.backend import Backend
 from . import functional as functional_module
 from .fast import train_compiled, train_fast
 from .model import init_model
-from .train import train
+from .train import make_optimizer, trace_step, train
 
 
 class NumpyBackend(Backend):
@@ -52,6 +52,16 @@ class NumpyBackend(Backend):
         # line (TrainingDiverged), so NumPy's overflow warnings would only repeat it.
         with np.errstate(over="ignore", invalid="ignore"):
             return loop(x, y, weight, bias, x.dtype.type(lr), epochs, log_every, log, **options)
+
+    def traced_steps(self, weight, bias, *, lr, **options):
+        model = init_model(weight, bias)
+        optimizer = make_optimizer(model, weight.dtype.type(lr), **options)  # lr in the dtype, as train_native
+
+        def step(x, y):
+            with np.errstate(over="ignore", invalid="ignore"):
+                return trace_step(model, optimizer, x, y)
+
+        return step
 
     def predict_native(self, weight, bias, x):
         model = init_model(weight, bias)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import functional
 from .functional import cross_entropy, cross_entropy_grad
 from .model import init_model, weight_and_bias
 
@@ -65,6 +66,32 @@ def train_step(model, optimizer, x, y):
     grads = model.backward(x, cross_entropy_grad(prediction, y))
     optimizer.step(grads)
     return cost
+
+
+def trace_step(model, optimizer, x, y):
+    """``train_step`` with its intermediates kept, for ``softmax-rosetta diverge``.
+
+    The step is ``train_step``'s operations in its order, so the cost and the new parameters
+    are its bits; softmax, log_softmax and the two other loss levels are computed on the side
+    from the same logits. Returns {name: array}, the names of ``softmax_rosetta.trace.QUANTITIES``.
+    """
+    prediction = model(x)
+    cost = cross_entropy(prediction, y)
+    grads = model.backward(x, cross_entropy_grad(prediction, y))
+    optimizer.step(grads)
+    weight, bias = weight_and_bias(model)
+    return {
+        "logits": prediction,
+        "softmax": functional.softmax(prediction, axis=1),
+        "log_softmax": functional.log_softmax(prediction, axis=1),
+        "loss:onehot": functional.cross_entropy_onehot(prediction, y),
+        "loss:nll": functional.cross_entropy_nll(prediction, y),
+        "loss:fused": cost,
+        "grad_weight": grads["weight"],
+        "grad_bias": grads["bias"],
+        "weight": weight.copy(),
+        "bias": bias.copy(),
+    }
 
 
 def train(

@@ -12,7 +12,7 @@ from . import functional
 from .distributed import train_data_parallel
 from .fast import train_compiled, train_fast
 from .model import init_model
-from .train import train
+from .train import make_optimizer, trace_step, train
 
 
 @contextlib.contextmanager
@@ -129,6 +129,16 @@ class TorchBackend(Backend):
         loop = {"lesson": train, "fast": train_fast, "compiled": train_compiled}[variant]
         with full_float32_precision():
             return loop(x, y, weight, bias, lr, epochs, log_every, log, **options)
+
+    def traced_steps(self, weight, bias, *, lr, **options):
+        model = init_model(weight, bias)
+        optimizer = make_optimizer(model, lr, **options)
+
+        def step(x, y):
+            with full_float32_precision():
+                return trace_step(model, optimizer, x, y)
+
+        return step
 
     def predict_native(self, weight, bias, x):
         model = init_model(weight, bias).eval()

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 import torch.optim as optim
 
+from . import functional
 from .model import init_model, weight_and_bias
 
 
@@ -30,6 +31,35 @@ def train_step(model, optimizer, x, y):
     cost.backward()
     optimizer.step()
     return cost.detach()
+
+
+def trace_step(model, optimizer, x, y):
+    """``train_step`` with its intermediates kept, for ``softmax-rosetta diverge``.
+
+    The step is ``train_step``'s operations in its order (the logits, F.cross_entropy,
+    backward(), the SGD step), so the cost and the new parameters are its bits; softmax,
+    log_softmax and the two other loss levels are computed on the side from the same logits.
+    Returns {name: tensor}, the names of ``softmax_rosetta.trace.QUANTITIES``.
+    """
+    logits = model(x)
+    cost = F.cross_entropy(logits, y)
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+    z = logits.detach()
+    weight, bias = weight_and_bias(model)
+    return {
+        "logits": z,
+        "softmax": functional.softmax(z, axis=1),
+        "log_softmax": functional.log_softmax(z, axis=1),
+        "loss:onehot": functional.cross_entropy_onehot(z, y),
+        "loss:nll": functional.cross_entropy_nll(z, y),
+        "loss:fused": cost.detach(),
+        "grad_weight": model.linear.weight.grad.clone(),
+        "grad_bias": model.linear.bias.grad.clone(),
+        "weight": weight.clone(),
+        "bias": bias.clone(),
+    }
 
 
 def train(
