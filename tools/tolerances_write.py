@@ -49,7 +49,7 @@ def derived_for(spec: Spec, name_or_path: str, samples: int = SAMPLES, seed: int
 
 
 def with_derived(old: dict[str, Any], tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The parsed spec ``old`` with ``tables`` as its ``tolerance.derived``'s dtypes: what the edit must read back as."""
+    """``old`` (a parsed spec) with ``tables`` as its ``tolerance.derived``'s dtypes: what the edit reads back as."""
     tolerance = old.get("tolerance", {})
     return {**old, "tolerance": {**tolerance, "derived": {**tolerance.get("derived", {}), **tables}}}
 
