@@ -178,7 +178,10 @@ def write_expected(
             problem = "the edited file would read back differently"
         except tomllib.TOMLDecodeError as exc:
             problem = f"the edited file would not be valid TOML ({exc})"
-    raise SpecError(f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged")
+    hint = " (--no-derive writes the costs alone)" if derived else ""
+    raise SpecError(
+        f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged{hint}"
+    )
 
 
 def replace_spec_file(path: str | Path, text: str, field: str) -> None:

@@ -144,7 +144,8 @@ def _written(path: str, given: str, every: int, count: int, tables: dict[str, An
     """What ``expected --write`` wrote, in one line: the costs, and the derived tables or why not."""
     from shlex import quote
 
-    line = f"written into {path}: [expected] ({count} costs, every {every} epochs)"
+    epochs = "every epoch" if every == 1 else f"every {every} epochs"
+    line = f"written into {path}: [expected] ({count} costs, {epochs})"
     if tables:
         first = next(iter(tables.values()))
         names = " and ".join(f"[tolerance.derived.{d}]" for d in tables)

@@ -103,7 +103,7 @@ def _copied(text: str, old_name: str, old_description: str, name: str, file: str
     removed = "Its expected costs and derived tolerances were removed" if dropped else "Its expected costs were removed"
     if hand_set:
         rest = (
-            f'({rerun} computes this spec\'s costs); its tolerances (hand-set: [tolerance] use = "{HAND_SET}"), and '
+            f' ({rerun} computes this spec\'s costs); its tolerances (hand-set: [tolerance] use = "{HAND_SET}"), and '
             f"the comments about them and about the costs, are {old_name}'s: measure this spec's, then update them"
         )
     else:
