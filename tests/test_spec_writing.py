@@ -103,7 +103,7 @@ def _expected_and_check(path, capsys, argv):
     assert spec.expected_source.startswith("softmax-rosetta expected my.toml --write (the NumPy backend in float64")
     assert 'source = "softmax-rosetta expected my.toml --write' in text and "iris's costs were removed" not in text
     if "--no-derive" in argv:
-        assert spec.derived_tolerances == {} and "[tolerance.derived" not in text
+        assert spec.derived_tolerances == {} and "\n[tolerance.derived" not in text
     else:
         from softmax_rosetta.tolerances import derive
         from softmax_rosetta.tools.tolerances_write import source_for

@@ -110,7 +110,7 @@ def _copied(text: str, old_name: str, old_description: str, name: str, file: str
         rest = (
             f": after your edits, {rerun} computes this spec's costs and derives its tolerances "
             f"([tolerance.derived.*], what compare checks against). Its hand-set tolerances, and the comments about "
-            f"them and about the costs, are {old_name}'s, kept as a fallback: update or delete them"
+            f"them and about the costs, are {old_name}'s, kept as a fallback: measure this spec's if you use them"
         )
     paragraph = (
         f"{TO_REDO}: copied from the {old_name} spec by softmax-rosetta specs --copy. {removed}{rest}, then "
