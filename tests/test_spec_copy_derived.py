@@ -217,8 +217,8 @@ def test_no_derive_writes_the_costs_and_leaves_the_derived_tables(tmp_path, monk
     err = capsys.readouterr().err
     assert err == (
         "written into my.toml: [expected] (11 costs, every epoch); no tolerances derived (--no-derive); its "
-        "[tolerance.derived.*] are left as they were, derived before this edit (softmax-rosetta tolerances my.toml "
-        "--write derives them again)\n"
+        "[tolerance.derived.*] are left as they were (after a change to the spec, softmax-rosetta tolerances "
+        "my.toml --write derives them again)\n"
     )
     assert tomllib.loads(path.read_text())["tolerance"]["derived"] == tables
     assert len(load_spec(path).expected_costs) == 11
@@ -253,12 +253,18 @@ def test_copy_drops_the_derived_tables_and_says_so(tmp_path, monkeypatch, capsys
     assert "\n[tolerance.derived" not in text and load_spec("my.toml").derived_tolerances == {}
     # the copy of the spec with derived tables is the copy of the spec without them, but for the header's word
     without = _copied(plain, "source", tomllib.loads(plain)["description"], "my", "my.toml")
-    mark = "'Writing your own').\n"
-    assert text.split(mark, 1)[1] == without.split(mark, 1)[1]
-    header = " ".join(line.removeprefix("# ") for line in text.split(mark, 1)[0].splitlines())
+    header, rest = _header(text)
+    assert rest == _header(without)[1]
     assert (
         "Its expected costs and derived tolerances were removed: after your edits, softmax-rosetta expected " in header
     )
+
+
+def _header(text):
+    """(the words of the comment specs --copy puts at the top, the text after it)."""
+    lines = text.splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if line.rstrip().endswith("own')."))  # wrapped anywhere before
+    return " ".join(line.removeprefix("# ").strip() for line in lines[: end + 1]), "".join(lines[end + 1 :])
 
 
 SEED = (SPEC_DIR / "seed.toml").read_text()
@@ -292,8 +298,7 @@ def test_copied_text_says_how_its_tolerances_are_handled(extra, header, note):
     raw = tomllib.loads(text)
     assert "derived" not in raw["tolerance"]
     assert raw["tolerance"].get("use") == ("hand-set" if "use" in extra else None)
-    words = " ".join(line.removeprefix("# ") for line in text.split("'Writing your own').\n")[0].splitlines())
-    assert header in words
+    assert header in _header(text)[0]
     for dtype in ("float32", "float64"):
         assert raw["tolerance"][dtype]["note"].startswith(f"TO REDO: these are the seed spec's {dtype} tolerances")
         assert note in raw["tolerance"][dtype]["note"]

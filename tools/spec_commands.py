@@ -156,8 +156,8 @@ def _written(path: str, given: str, every: int, count: int, tables: dict[str, An
     why = "--no-derive" if no_derive else '[tolerance] use = "hand-set"'
     old = raw.get("tolerance", {}).get("derived") if isinstance(raw.get("tolerance"), dict) else None
     kept = (
-        f"; its [tolerance.derived.*] are left as they were, derived before this edit "
-        f"({PROG} tolerances {quote(given)} --write derives them again)"
+        f"; its [tolerance.derived.*] are left as they were (after a change to the spec, "
+        f"{PROG} tolerances {quote(given)} --write derives them again)"
         if old
         else ""
     )
