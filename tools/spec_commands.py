@@ -19,7 +19,8 @@ def add_parsers(sub: Any) -> None:
         description="List the bundled specs. With --copy SPEC FILE, start a spec of your own: copy SPEC "
         "(a bundled name or a path) to FILE (a new .toml file: an existing one is never overwritten), named "
         "after FILE's stem, with the parts that no longer hold (its expected costs, its tolerances' notes) "
-        "marked TO REDO. docs/specs.md, 'Writing your own', walks through the rest.",
+        "marked TO REDO and its derived tolerances removed: after your edit, softmax-rosetta expected FILE --write "
+        "computes the copy's costs and derives its tolerances. docs/specs.md, 'Writing your own', walks through it.",
     )
     specs.add_argument("--copy", nargs=2, metavar=("SPEC", "FILE"), help="copy SPEC to the new file FILE")
     specs.set_defaults(run=specs_main)
