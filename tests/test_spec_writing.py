@@ -56,10 +56,12 @@ def _copy_and_check(tmp_path, capsys, argv):
     code, out, err = _run(argv, capsys)
     assert code == 0, err
     assert out.startswith("wrote my.toml: a copy of 'iris', named 'my'")
-    assert "softmax-rosetta expected my.toml --write" in out
+    assert "softmax-rosetta expected my.toml --write (the float64 reference's costs, and the tolerances derived" in out
     path = tmp_path / "my.toml"
     text = path.read_text()
     assert text.startswith("# TO REDO: copied from the iris spec by softmax-rosetta specs --copy.")
+    header = " ".join(line.removeprefix("# ") for line in text.split("\n\n")[0].splitlines())
+    assert "derives its tolerances ([tolerance.derived.*], what compare checks against)" in header
     spec = load_spec("my.toml")
     iris = load_spec("iris")
     assert spec.name == "my" and spec.expected_costs == () and spec.expected_source == ""
@@ -89,7 +91,8 @@ def _copy_and_check(tmp_path, capsys, argv):
 
 
 def _expected_and_check(path, capsys, argv):
-    """Step 3: the float64 reference costs of the edited spec, where the TO REDO mark was."""
+    """Step 3: the float64 reference costs of the edited spec, where the TO REDO mark was, and (unless
+    --no-derive) its derived tolerances, as ``tolerances my.toml --write`` would write them."""
     code, out, err = _run(argv, capsys)
     assert code == 0, err
     text = path.read_text()
@@ -99,8 +102,19 @@ def _expected_and_check(path, capsys, argv):
     assert np.array_equal(spec.expected_costs, reference.costs[[0, 100, 200]])
     assert spec.expected_source.startswith("softmax-rosetta expected my.toml --write (the NumPy backend in float64")
     assert 'source = "softmax-rosetta expected my.toml --write' in text and "iris's costs were removed" not in text
+    if "--no-derive" in argv:
+        assert spec.derived_tolerances == {} and "\n[tolerance.derived" not in text
+    else:
+        from softmax_rosetta.tolerances import derive
+        from softmax_rosetta.tools.tolerances_write import source_for
+
+        stored = tomllib.loads(text)["tolerance"]["derived"]
+        assert sorted(stored) == ["float32", "float64"]
+        for dtype, table in stored.items():
+            envelope = derive(spec, dtype)
+            assert table == envelope.table(source_for("my.toml", envelope.samples, envelope.seed, envelope.safety))
     # the source's command redoes it: the same file
-    assert main(shlex.split(spec.expected_source.split(" (")[0])[1:]) == 0
+    assert main([*shlex.split(spec.expected_source.split(" (")[0])[1:], *argv[3:]]) == 0
     assert path.read_text() == text
     capsys.readouterr()
 
@@ -125,12 +139,13 @@ def _compare_and_read_tolerances(tmp_path, capsys, argv, checked):
 
 
 def test_copy_edit_expected_compare_with_numpy(tmp_path, monkeypatch, capsys):
-    """The walk with the reference backend alone: quick, and every step checked."""
+    """The walk with the reference backend alone: quick (the derivation, seconds on iris, is left out here:
+    tests/test_spec_copy_derived.py and the walk below check it), and every step checked."""
     monkeypatch.chdir(tmp_path)
     copy, expected, compare = (c[1:] for c in _walk_commands())
     path = _copy_and_check(tmp_path, capsys, copy)
     _edit(path)
-    _expected_and_check(path, capsys, expected)
+    _expected_and_check(path, capsys, [*expected, "--no-derive"])
     _compare_and_read_tolerances(tmp_path, capsys, [*compare, "--backends", "numpy", "--no-plots"], {"expected"})
 
 

@@ -24,6 +24,12 @@ wrote (``source_note``) and removes the others; a table without such lines gets 
 the header's line, after a blank line or after a key, nor a key's trailing comment (but the TO REDO
 mark of ``specs --copy``, whose job is then done).
 
+``--write`` also derives the spec's tolerances, ``[tolerance.derived.float32]`` and
+``[tolerance.derived.float64]`` (tools/tolerances_write.py: the tables ``tolerances SPEC --write``
+writes), in the same replace of the file: the spec was edited, so its envelopes must be derived for
+it. Not with ``--no-derive``, nor for a spec that says ``[tolerance] use = "hand-set"``: its derived
+tables, if any, are then left as they are.
+
 The file stays the user's: its line endings are kept (a file whose every line ends in CRLF stays
 CRLF throughout; in a file that mixes them, each line not rewritten keeps its own and the lines
 written end in LF), and it is replaced by ``atomic_write``, which keeps its mode and owner and
@@ -52,15 +58,41 @@ COMMAND = "softmax-rosetta expected"
 KEYS = ("every", "source", "costs")
 #: how ``specs --copy`` marks what a new spec must redo (tools/spec_copy.py)
 TO_REDO = "TO REDO"
+#: ``[tolerance] use = "hand-set"``: the spec is checked against its hand-set tolerances, not derived ones
+HAND_SET = "hand-set"
 
 
-def load_for_writing(name_or_path: str | Path) -> tuple[Spec, dict[str, Any]]:
-    """(the spec, its file's parsed TOML), the spec read without its old [expected] costs."""
+def uses_hand_set(raw: dict[str, Any]) -> bool:
+    """Whether the parsed spec says ``[tolerance] use = "hand-set"`` (then ``--write`` derives nothing)."""
+    tolerance = raw.get("tolerance")
+    return isinstance(tolerance, dict) and tolerance.get("use") == HAND_SET
+
+
+def rederives(raw: dict[str, Any], no_derive: bool = False) -> bool:
+    """Whether ``expected --write`` derives the spec's ``[tolerance.derived.*]`` again: unless ``--no-derive``
+    or the spec uses its hand-set tolerances."""
+    return not no_derive and not uses_hand_set(raw)
+
+
+def load_for_writing(name_or_path: str | Path, *, derived: bool = False) -> tuple[Spec, dict[str, Any]]:
+    """(the spec, its file's parsed TOML), the spec read without its old [expected] costs; with ``derived``,
+    without its old ``[tolerance.derived.*]`` too where they are to be derived again (``rederives``): after
+    an edit they may no longer load (derived for other epochs), and they are about to be replaced."""
     path, raw = read_spec(name_or_path)
     expected = raw.get("expected")
     if isinstance(expected, dict):
         raw = {**raw, "expected": {k: v for k, v in expected.items() if k != "costs"}}
+    if derived and rederives(raw):
+        raw = without_derived(raw)
     return spec_from_dict(raw, path=path), raw
+
+
+def without_derived(raw: dict[str, Any]) -> dict[str, Any]:
+    """The parsed spec without its ``[tolerance.derived.*]`` tables (stored envelopes play no part in deriving)."""
+    tolerance = raw.get("tolerance")
+    if isinstance(tolerance, dict) and "derived" in tolerance:
+        return {**raw, "tolerance": {k: v for k, v in tolerance.items() if k != "derived"}}
+    return raw
 
 
 def every_for(spec: Spec, raw: dict[str, Any]) -> int:
@@ -108,25 +140,35 @@ def check_writable(path: str | Path, raw: dict[str, Any]) -> None:
         )
 
 
-def write_expected(path: str | Path, every: int, source: str, costs: list[float]) -> None:
-    """Set the file's expected every, source and costs, keeping everything else as it is.
+def write_expected(
+    path: str | Path, every: int, source: str, costs: list[float], derived: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Set the file's expected every, source and costs, and with ``derived`` ({dtype: table}) its
+    ``[tolerance.derived.DTYPE]`` tables (tools/tolerances_write.py), in one replace of the file,
+    keeping everything else as it is.
 
     SpecError, and the file untouched, where its expected costs come from elsewhere or the
     edit can't be made and read back exactly, or written.
     """
+    from .tolerances_write import edit_derived, with_derived  # it imports this module
+
     raw = Path(path).read_bytes().decode("utf-8")  # bytes: reading text would turn CRLF into LF
     crlf = "\r\n" in raw and "\n" not in raw.replace("\r\n", "")  # every line ends in CRLF
     text = raw.replace("\r\n", "\n") if crlf else raw
     old = tomllib.loads(text)
     check_writable(path, old)
     want = {**old, "expected": {**old.get("expected", {}), "every": every, "source": source, "costs": costs}}
+    if derived:
+        want = with_derived(want, derived)
     problem = ""
     for per_line in (4, len(costs) or 1):  # an inline table can't span lines: then all on one
         try:
             new = _edited(
                 text, every, source, expected_table(every, source, costs, per_line), source_note(every, len(costs))
             )
-        except (TOMLKitError, ValueError, KeyError) as exc:
+            if derived:
+                new = edit_derived(new, derived)
+        except (TOMLKitError, ValueError, KeyError, TypeError) as exc:
             problem = f"tomlkit can't edit it ({exc})"
             continue
         try:
@@ -136,7 +178,10 @@ def write_expected(path: str | Path, every: int, source: str, costs: list[float]
             problem = "the edited file would read back differently"
         except tomllib.TOMLDecodeError as exc:
             problem = f"the edited file would not be valid TOML ({exc})"
-    raise SpecError(f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged")
+    hint = " (--no-derive writes the costs alone)" if derived else ""
+    raise SpecError(
+        f"expected: can't write into {str(path)!r} keeping its layout: {problem}; the file is unchanged{hint}"
+    )
 
 
 def replace_spec_file(path: str | Path, text: str, field: str) -> None:

@@ -19,7 +19,8 @@ def add_parsers(sub: Any) -> None:
         description="List the bundled specs. With --copy SPEC FILE, start a spec of your own: copy SPEC "
         "(a bundled name or a path) to FILE (a new .toml file: an existing one is never overwritten), named "
         "after FILE's stem, with the parts that no longer hold (its expected costs, its tolerances' notes) "
-        "marked TO REDO. docs/specs.md, 'Writing your own', walks through the rest.",
+        "marked TO REDO and its derived tolerances removed: after your edit, softmax-rosetta expected FILE --write "
+        "computes the copy's costs and derives its tolerances. docs/specs.md, 'Writing your own', walks through it.",
     )
     specs.add_argument("--copy", nargs=2, metavar=("SPEC", "FILE"), help="copy SPEC to the new file FILE")
     specs.set_defaults(run=specs_main)
@@ -30,11 +31,21 @@ def add_parsers(sub: Any) -> None:
         "epochs 0, every, 2*every, ... (every: the spec's expected.every, else a tenth of its epochs). With "
         "--write, set the spec file's every, source and costs (its comments, layout, line endings and mode are "
         "kept, and a symbolic link is written through; old costs "
-        "that no longer fit the epochs are simply replaced). A spec whose expected costs came from elsewhere "
-        "(the seed's are the lesson's printout) is never overwritten.",
+        "that no longer fit the epochs are simply replaced), and derive its tolerances for float32 and float64 "
+        "into [tolerance.derived.DTYPE] (as softmax-rosetta tolerances SPEC --write does), in one replace of the "
+        "file. A spec whose expected costs came from elsewhere (the seed's are the lesson's printout) is never "
+        "overwritten.",
     )
     expected.add_argument("spec", help="a bundled spec's name or a path to a .toml file")
-    expected.add_argument("--write", action="store_true", help="write the costs into the spec file")
+    expected.add_argument(
+        "--write", action="store_true", help="write the costs, and the derived tolerances, into the spec file"
+    )
+    expected.add_argument(
+        "--no-derive",
+        action="store_true",
+        help="with --write: write the costs alone, leaving [tolerance.derived.*] as they are (for a spec checked "
+        'against its hand-set tolerances; one that says [tolerance] use = "hand-set" is never derived)',
+    )
     add_debug(expected)
     expected.set_defaults(run=expected_main)
     for p in (backends, specs):
@@ -83,32 +94,72 @@ def copy_spec_main(source: str, file: str) -> int:
     from .spec_copy import copy_spec
 
     name = copy_spec(source, file)
-    print(f"wrote {file}: a copy of {source!r}, named {name!r}; its expected costs and tolerance notes are TO REDO")
-    print(f"next: edit it, then {PROG} expected {quote(file)} --write, then {PROG} compare --spec {quote(file)}")
+    print(f"wrote {file}: a copy of {source!r}, named {name!r}; its expected costs and tolerances are TO REDO")
+    print(
+        f"next: edit it, then {PROG} expected {quote(file)} --write (the float64 reference's costs, and the "
+        f"tolerances derived for your spec), then {PROG} compare --spec {quote(file)}"
+    )
     return 0
 
 
 def expected_main(args: argparse.Namespace) -> int:
-    """A spec's expected costs: see tools/expected.py."""
+    """A spec's expected costs, and with --write its derived tolerances: see tools/expected.py."""
     from .expected import (
         check_writable,
         every_for,
         expected_table,
         load_for_writing,
+        rederives,
         reference_costs,
         source_for,
         write_expected,
     )
     from .files import writable_file
+    from .options import UsageError
 
-    spec, raw = load_for_writing(args.spec)
+    if args.no_derive and not args.write:
+        raise UsageError("--no-derive: only with --write (without it nothing is written)")
+    spec, raw = load_for_writing(args.spec, derived=not args.no_derive)
+    derive = args.write and rederives(raw, args.no_derive)
     if args.write:  # before the training run: the costs may be written, and the file can be replaced
         check_writable(spec.path, raw)
         writable_file(spec.path, "expected --write")
     every = every_for(spec, raw)
     costs, source = reference_costs(spec, every), source_for(args.spec)
+    tables = {}
+    if derive:  # before printing: a spec whose reference diverges gets derive's one line alone
+        from dataclasses import replace
+
+        from .tolerances_write import derived_for
+
+        # checkpointed as the spec will be, with these costs (tolerances SPEC --write then writes the same)
+        tables = derived_for(replace(spec, expected_every=every, expected_costs=tuple(costs)), args.spec)
     print(expected_table(every, source, costs), end="")
     if args.write:
-        write_expected(spec.path, every, source, costs)
-        print(f"written into {spec.path}", file=sys.stderr)
+        write_expected(spec.path, every, source, costs, tables)
+        print(_written(spec.path, args.spec, every, len(costs), tables, raw, args.no_derive), file=sys.stderr)
     return 0
+
+
+def _written(path: str, given: str, every: int, count: int, tables: dict[str, Any], raw: Any, no_derive: bool) -> str:
+    """What ``expected --write`` wrote, in one line: the costs, and the derived tables or why not."""
+    from shlex import quote
+
+    epochs = "every epoch" if every == 1 else f"every {every} epochs"
+    line = f"written into {path}: [expected] ({count} costs, {epochs})"
+    if tables:
+        first = next(iter(tables.values()))
+        names = " and ".join(f"[tolerance.derived.{d}]" for d in tables)
+        return (
+            f"{line} and {names} ({first['samples']} perturbed runs, seed {first['seed']}; "
+            f"{PROG} tolerances {quote(given)} prints them)"
+        )
+    why = "--no-derive" if no_derive else '[tolerance] use = "hand-set"'
+    old = raw.get("tolerance", {}).get("derived") if isinstance(raw.get("tolerance"), dict) else None
+    kept = (
+        f"; its [tolerance.derived.*] are left as they were (after a change to the spec, "
+        f"{PROG} tolerances {quote(given)} --write derives them again)"
+        if old
+        else ""
+    )
+    return f"{line}; no tolerances derived ({why}){kept}"

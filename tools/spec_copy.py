@@ -7,8 +7,12 @@ longer holds for a new spec marked TO REDO:
 - ``[expected]``: ``costs`` emptied and ``source`` cleared, so that
   ``softmax-rosetta expected FILE --write`` fills them in (it never overwrites costs that came
   from elsewhere);
-- each ``[tolerance.*]`` note says the numbers are SPEC's, measured on SPEC's workload: a
-  starting point, to be measured again (docs/specs.md, "Writing your own");
+- ``[tolerance.derived.*]`` (SPEC's envelopes, derived for SPEC's workload) are removed: the copy's
+  are derived for it, after its edit, by ``softmax-rosetta expected FILE --write``, with its costs
+  (deriving them here would take seconds, for tables the edit makes stale);
+- each hand-set ``[tolerance.float32]``/``[tolerance.float64]`` note says the numbers are SPEC's,
+  measured on SPEC's workload: a fallback (or, where SPEC says ``[tolerance] use = "hand-set"``,
+  a starting point to be measured again; docs/specs.md, "Writing your own");
 - a comment at the top says all this.
 
 FILE must end in ``.toml`` after a name of at least one character, must not exist (nothing is
@@ -21,15 +25,16 @@ from __future__ import annotations
 
 import os
 import shlex
+import textwrap
 import tomllib
 from pathlib import Path
 
 import tomlkit
 
-from softmax_rosetta.spec import SpecError, load_spec, spec_from_dict
+from softmax_rosetta.spec import DTYPES, SpecError, load_spec, spec_from_dict
 from softmax_rosetta.spec_tables import check_name
 
-from .expected import COMMAND, TO_REDO
+from .expected import COMMAND, HAND_SET, TO_REDO
 
 
 def copy_spec(source: str, file: str) -> str:
@@ -69,7 +74,7 @@ def copy_spec(source: str, file: str) -> str:
 
 
 def _copied(text: str, old_name: str, old_description: str, name: str, file: str) -> str:
-    """The spec file's text, renamed, with its stale parts marked TO REDO."""
+    """The spec file's text, renamed, with its stale parts marked TO REDO and its derived tolerances removed."""
     rerun = f"{COMMAND} {shlex.quote(file)} --write"
     doc = tomlkit.parse(text)
     doc["name"] = name
@@ -79,15 +84,39 @@ def _copied(text: str, old_name: str, old_description: str, name: str, file: str
         expected["source"] = ""
         expected["source"].comment(f"{TO_REDO}: {old_name}'s costs were removed; {rerun} computes this spec's")
         expected["costs"] = tomlkit.array()
-    for dtype, tolerance in doc.get("tolerance", {}).items():
-        tolerance["note"] = (
-            f"{TO_REDO}: these are the {old_name} spec's {dtype} tolerances, measured on its workload; measure "
-            f"this spec's: softmax-rosetta compare --spec {shlex.quote(file)} (docs/specs.md, 'Writing your own')"
+    tolerance = doc.get("tolerance", {})
+    hand_set = tolerance.get("use") == HAND_SET
+    dropped = "derived" in tolerance
+    if dropped:  # derived for the old spec's workload: the copy's are derived for it (expected --write)
+        del tolerance["derived"]
+    for dtype in DTYPES:
+        if dtype in tolerance:
+            tolerance[dtype]["note"] = (
+                f"{TO_REDO}: these are the {old_name} spec's {dtype} tolerances, measured on its workload; "
+                + (
+                    f"measure this spec's: softmax-rosetta compare --spec {shlex.quote(file)}"
+                    if hand_set
+                    else f"a fallback: {rerun} derives this spec's, which compare checks against"
+                )
+                + " (docs/specs.md, 'Writing your own')"
+            )
+    removed = "Its expected costs and derived tolerances were removed" if dropped else "Its expected costs were removed"
+    if hand_set:
+        rest = (
+            f' ({rerun} computes this spec\'s costs); its tolerances (hand-set: [tolerance] use = "{HAND_SET}"), and '
+            f"the comments about them and about the costs, are {old_name}'s: measure this spec's, then update them"
         )
-    header = (
-        f"# {TO_REDO}: copied from the {old_name} spec by softmax-rosetta specs --copy. Its expected costs\n"
-        f"# were removed ({rerun} computes this spec's); its tolerances,\n"
-        f"# and the comments about them and about the costs, are {old_name}'s: measure this spec's, then\n"
-        "# update them and delete this comment (docs/specs.md, 'Writing your own').\n"
+    else:
+        rest = (
+            f": after your edits, {rerun} computes this spec's costs and derives its tolerances "
+            f"([tolerance.derived.*], what compare checks against). Its hand-set tolerances, and the comments about "
+            f"them and about the costs, are {old_name}'s, kept as a fallback: measure this spec's if you use them"
+        )
+    paragraph = (
+        f"{TO_REDO}: copied from the {old_name} spec by softmax-rosetta specs --copy. {removed}{rest}, then "
+        "delete this comment (docs/specs.md, 'Writing your own')."
     )
-    return header + tomlkit.dumps(doc)
+    lines = textwrap.wrap(paragraph, width=100, break_long_words=False, break_on_hyphens=False)
+    header = "".join(f"# {line}\n" for line in lines)
+    body = tomlkit.dumps(doc)
+    return header + (body.rstrip("\n") + "\n" if dropped else body)

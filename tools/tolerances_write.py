@@ -4,6 +4,10 @@ Edited as ``expected --write`` edits (tools/expected.py): tomlkit's public API, 
 layout and line endings kept, the edited text read back and required to hold exactly the new tables
 and everything else unchanged, then ``atomic_write`` (mode, owner and symbolic links kept); else
 one SpecError and the file untouched. common/spec_derived.py reads the tables back.
+
+``expected SPEC --write`` derives them too (``derived_for``), and writes them with its costs in one
+replace of the file (tools/expected.py's ``write_expected``, through ``edit_derived`` and
+``with_derived``): an edited spec gets tolerances derived for it, with no hand-tuning.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
-from softmax_rosetta.spec import SpecError
+from softmax_rosetta.spec import DTYPES, Spec, SpecError
+from softmax_rosetta.tolerances import SAMPLES, SEED, derive
 
 from .expected import replace_spec_file
 
@@ -33,16 +38,30 @@ def source_for(name_or_path: str, samples: int, seed: int, safety: float) -> str
     )
 
 
+def derived_for(spec: Spec, name_or_path: str, samples: int = SAMPLES, seed: int = SEED) -> dict[str, dict[str, Any]]:
+    """{dtype: its ``[tolerance.derived.DTYPE]`` table} for every dtype (``Envelope.table``), the source naming
+    ``name_or_path`` as given; SpecError (one line) where the float64 reference diverges."""
+    out = {}
+    for dtype in DTYPES:
+        envelope = derive(spec, dtype, samples=samples, seed=seed)
+        out[dtype] = envelope.table(source_for(name_or_path, samples, seed, envelope.safety))
+    return out
+
+
+def with_derived(old: dict[str, Any], tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``old`` (a parsed spec) with ``tables`` as its ``tolerance.derived``'s dtypes: what the edit reads back as."""
+    tolerance = old.get("tolerance", {})
+    return {**old, "tolerance": {**tolerance, "derived": {**tolerance.get("derived", {}), **tables}}}
+
+
 def write_derived(path: str | Path, tables: dict[str, dict[str, Any]]) -> None:
     """Set ``[tolerance.derived.DTYPE]`` for each dtype in ``tables``, keeping everything else as it is."""
     raw = Path(path).read_bytes().decode("utf-8")  # bytes: reading text would turn CRLF into LF
     crlf = "\r\n" in raw and "\n" not in raw.replace("\r\n", "")
     text = raw.replace("\r\n", "\n") if crlf else raw
-    old = tomllib.loads(text)
-    tolerance = old.get("tolerance", {})
-    want = {**old, "tolerance": {**tolerance, "derived": {**tolerance.get("derived", {}), **tables}}}
+    want = with_derived(tomllib.loads(text), tables)
     try:
-        new = _edited(text, tables)
+        new = edit_derived(text, tables)
         problem = "" if tomllib.loads(new) == want else "the edited file would read back differently"
     except (TOMLKitError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
         problem = f"tomlkit can't edit it ({exc})"
@@ -51,7 +70,9 @@ def write_derived(path: str | Path, tables: dict[str, dict[str, Any]]) -> None:
     replace_spec_file(path, new.replace("\n", "\r\n") if crlf else new, "tolerance.derived")
 
 
-def _edited(text: str, tables: dict[str, dict[str, Any]]) -> str:
+def edit_derived(text: str, tables: dict[str, dict[str, Any]]) -> str:
+    """The spec file's text with ``[tolerance.derived.DTYPE]`` set for each dtype in ``tables`` (tomlkit: a new
+    table after the file's last line, an existing one replaced in place), everything else as it was."""
     doc = tomlkit.parse(text)
     tolerance = doc["tolerance"]
     if not isinstance(tolerance, Table):
