@@ -139,7 +139,9 @@ def save_trace(path: str, steps: list[TracedStep], metadata: dict[str, str]) -> 
     """Write the traced steps and metadata to ``path`` atomically (a reader never sees half a file)."""
     from safetensors.numpy import save
 
-    tensors = {tensor_name(s.step, q): np.ascontiguousarray(s.values[q]) for s in steps for q in QUANTITIES}
+    tensors = {
+        tensor_name(s.step, q): np.asarray(s.values[q], order="C") for s in steps for q in QUANTITIES
+    }  # 0-d kept
     atomic_write(path, save(tensors, metadata=metadata))
 
 
