@@ -75,7 +75,15 @@ def parse_source(text: str, field_name: str) -> RunSource | FileSource:
             f"{field_name}: variant {variant!r} can't be traced; only {TRACEABLE!r} can (its step is the lesson "
             f"loop's, with every intermediate kept): {name}:{TRACEABLE}"
         )
-    return RunSource(name, variant, device or "cpu")
+    device = device or "cpu"
+    if device not in cls.known_devices():
+        raise UsageError(f"{field_name}: unknown device {device!r} for {name}; known: {', '.join(cls.known_devices())}")
+    available = cls.available_devices()
+    if device not in available:
+        raise UsageError(
+            f"{field_name}: {name} can't use {device!r} on this machine; available: {', '.join(available)}"
+        )
+    return RunSource(name, variant, device)
 
 
 def parse_steps(text: str, total: int) -> list[int]:
