@@ -15,7 +15,7 @@ from softmax_rosetta.testing import require_backend
 from softmax_rosetta.tools.cli import main
 from softmax_rosetta.tools.diverge import tracefile
 from softmax_rosetta.tools.diverge.analysis import diverge, envelope_for
-from softmax_rosetta.tools.diverge.first import first_difference
+from softmax_rosetta.tools.diverge.first import first_difference, ulps
 from softmax_rosetta.tools.diverge.sources import Trace, every_steps, parse_steps
 from softmax_rosetta.trace import QUANTITIES, step_count, trace
 
@@ -69,6 +69,17 @@ def test_the_fingerprint_is_of_the_math_not_the_name_or_expected_costs():
     assert tracefile.spec_fingerprint(renamed) == tracefile.spec_fingerprint(spec)
     assert tracefile.spec_fingerprint(spec.replace(lr=0.2)) != tracefile.spec_fingerprint(spec)
     assert tracefile.spec_fingerprint(spec.replace(batch_size=3)) != tracefile.spec_fingerprint(spec)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ulps_counts_neighbours_exactly_in_both_dtypes(dtype):
+    """float64's last bit too (its integers don't fit a float64: counted in integers first), across zero."""
+    a = np.array([1.0, 0.5, -2.0, 0.0, -0.0, 1e30, 3.0], dtype=dtype)
+    b = np.nextafter(a, dtype(np.inf))
+    np.testing.assert_array_equal(ulps(a, b), np.ones(len(a)))
+    np.testing.assert_array_equal(ulps(np.array([0.0, np.nan], dtype), np.array([-0.0, 1.0], dtype)), [0.0, np.inf])
+    smallest = np.nextafter(dtype(0), dtype(1))
+    assert ulps(np.array([-smallest]), np.array([smallest]))[0] == 2
 
 
 @pytest.mark.parametrize(

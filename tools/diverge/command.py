@@ -129,10 +129,7 @@ def diverge_main(args: argparse.Namespace) -> int:
     result = diverge(traces[0], traces[1], spec, dtype, envelope)
     data = result.to_dict()
     data["origins"] = {"a": traces[0].origin, "b": traces[1].origin}
-    data["machines"] = {
-        "a": {k: traces[0].metadata.get(k, "") for k in ("machine", "platform", "versions")},
-        "b": {k: traces[1].metadata.get(k, "") for k in ("machine", "platform", "versions")},
-    }
+    data["machines"] = {"a": _where(traces[0]), "b": _where(traces[1])}
     data["saved_traces"] = saved
     written, skipped = write_report(result, out, data, plot=not result.identical)
     data["report"] = {"files": written, "plot_skipped": skipped}
@@ -145,3 +142,15 @@ def diverge_main(args: argparse.Namespace) -> int:
         for path in saved:
             print(f"trace saved: {path}")
     return 1 if result.leaves is not None else 0
+
+
+def _where(run: Trace) -> dict[str, Any]:
+    """Where a trace was made: its machine, platform, versions and the backend's settings."""
+    meta = run.metadata
+    out: dict[str, Any] = {k: meta.get(k, "") for k in ("machine", "platform", "device")}
+    for key in ("versions", "settings"):
+        try:
+            out[key] = json.loads(meta.get(key, "{}"))
+        except json.JSONDecodeError:  # a file's field, shown as it is
+            out[key] = meta[key]
+    return out

@@ -21,9 +21,13 @@ def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     def ordered(x: np.ndarray) -> np.ndarray:
         i = x.view(ints).astype(np.int64)
         # negative floats count down from zero: map them so that the integers are in the floats' order
-        return np.where(i < 0, np.iinfo(ints).min - i, i).astype(np.float64)
+        return np.where(i < 0, np.iinfo(ints).min - i, i)
 
-    out = np.abs(ordered(a) - ordered(b))
+    # the distance in integers, exactly: float64 holds 53 bits, so converting first loses float64's last ulps;
+    # two's-complement wraparound in uint64 gives |ia - ib| exactly (< 2**64) without int64's overflow
+    ia, ib = ordered(a), ordered(b)
+    ua, ub = ia.view(np.uint64), ib.view(np.uint64)
+    out = np.where(ia >= ib, ua - ub, ub - ua).astype(np.float64)
     return np.where(np.isnan(a) | np.isnan(b), np.inf, np.where(a == b, 0.0, out))
 
 

@@ -179,8 +179,9 @@ def run_trace(source: RunSource, spec: Spec, dtype: str, steps: list[int]) -> tu
     cls = backend_class(source.backend)
     backend = cls(device=source.device, dtype=dtype)
     traced = trace(backend, spec, steps)
+    versions, settings = backend.versions(), backend.settings()
     meta = tracefile.trace_metadata(
-        spec, dtype, source.backend, source.variant, source.device, backend.versions(), traced
+        spec, dtype, source.backend, source.variant, source.device, versions, traced, settings
     )
     return Trace(source.label, "traced here", traced, meta), meta
 

@@ -8,6 +8,7 @@ run's dtype, as the backend computed it; and string metadata:
     dtype, backend, variant, device
     machine, platform, python       # the CPU model (/proc/cpuinfo), platform.platform()
     versions                        # JSON: {"numpy": ..., "torch": ...}: the framework's and NumPy's
+    settings                        # JSON: the backend's settings (threads, matmul precision, x64, ...)
     steps, epochs                   # JSON lists: the steps kept, in order, and each one's epoch
 
 The step's batch rows are not stored: the spec (same fingerprint) says them (``Spec.batches``).
@@ -117,8 +118,16 @@ def machine_metadata() -> dict[str, str]:
 
 
 def trace_metadata(
-    spec: Spec, dtype: str, backend: str, variant: str, device: str, versions: dict[str, str], steps: list[TracedStep]
+    spec: Spec,
+    dtype: str,
+    backend: str,
+    variant: str,
+    device: str,
+    versions: dict[str, str],
+    steps: list[TracedStep],
+    settings: dict[str, object] | None = None,
 ) -> dict[str, str]:
+    """The file's metadata; ``settings``: ``Backend.settings()`` (threads, matmul precision, x64, ...)."""
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -130,6 +139,7 @@ def trace_metadata(
         "device": device,
         **machine_metadata(),
         "versions": json.dumps({"numpy": np.__version__, **versions}, sort_keys=True),
+        "settings": json.dumps(settings or {}, sort_keys=True, default=str),
         "steps": json.dumps([s.step for s in steps]),
         "epochs": json.dumps([s.epoch for s in steps]),
     }
