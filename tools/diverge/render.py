@@ -85,10 +85,13 @@ def _ratio(v: float) -> str:
 
 
 def header(d: Divergence, origins: tuple[str, str]) -> str:
-    steps = describe_steps(d.steps.tolist())
+    """The first line: what was compared (a run traced here, or a file: its label names it)."""
+    a, b = (
+        f"{label}{' (traced here)' if origin == 'traced here' else ''}"
+        for label, origin in zip((d.a, d.b), origins, strict=True)
+    )
     return (
-        f"# softmax-rosetta diverge: A {d.a} ({origins[0]}) against B {d.b} ({origins[1]}); spec {d.spec}, "
-        f"{d.dtype}, {steps}"
+        f"# softmax-rosetta diverge: A {a} against B {b}; spec {d.spec}, {d.dtype}, {describe_steps(d.steps.tolist())}"
     )
 
 
@@ -144,7 +147,7 @@ def report_name(d: Divergence) -> str:
     """``A-against-B-SPEC-DTYPE``, each part a file-name slug."""
     from ..report.saved_runs.identity import slug
 
-    return "-".join(slug(p) or "run" for p in (d.a, "against", d.b, d.spec, d.dtype))
+    return "-".join(slug(p, 60) or "run" for p in (d.a, "against", d.b, d.spec, d.dtype))
 
 
 def write_report(d: Divergence, out: str, data: dict[str, Any], plot: bool = True) -> tuple[list[str], str | None]:

@@ -191,7 +191,7 @@ def file_trace(f: tracefile.TraceFile, steps: list[int]) -> Trace:
     meta = f.metadata
     device = "" if meta["device"] == "cpu" else f"@{meta['device']}"
     return Trace(
-        f"{meta['backend']}{device} ({os.path.basename(f.path)})",
+        f"{meta['backend']}{device} from {os.path.basename(f.path)}",
         f.path,
         [s for s in f.steps if s.step in wanted],
         meta,
