@@ -40,13 +40,13 @@ def add_parser(sub: Any) -> None:
         "Exit status 0: within the envelope (or bit-identical); 1: a difference leaves it; 2: bad input. "
         "docs/diverge.md explains the output.",
     )
-    for name in ("A", "B"):
-        p.add_argument(
-            name.lower(),
-            metavar=name,
-            help="backend[:variant][@device] (numpy, torch, jax; only the lesson variant can be traced; @cuda: "
-            "another device) or a trace file (.safetensors) saved with --save-trace, here or on another machine",
-        )
+    p.add_argument(
+        "a",
+        metavar="A",
+        help="backend[:variant][@device] (numpy, torch, jax; only the lesson variant can be traced; @cuda: "
+        "another device) or a trace file (.safetensors) saved with --save-trace, here or on another machine",
+    )
+    p.add_argument("b", metavar="B", help="the other run, as A")
     p.add_argument(
         "--spec", default=None, help="a bundled spec or a .toml path (default: the trace files' spec, else seed)"
     )
