@@ -94,17 +94,27 @@ def test_every_keeps_the_last_step():
     assert every_steps(400, 1001) == [0, 400, 800, 1000]
 
 
+PAIRS = [
+    ("numpy", "torch", "float32"),
+    ("numpy", "jax", "float32"),
+    ("torch", "jax", "float32"),
+    ("numpy", "jax", "float64"),
+]
+
+
 @pytest.mark.slow
-def test_the_first_difference_of_real_backends_is_where_first_py_says(tmp_path, capsys):
-    """numpy against torch on the seed spec: the step and quantity reported are first.py's on traces made
-    here independently, every earlier step and quantity is bit-equal, and the differing one differs."""
-    require_backend("torch")
+@pytest.mark.parametrize(("a_name", "b_name", "dtype"), PAIRS, ids=["-".join(p) for p in PAIRS])
+def test_the_first_difference_of_real_backends_is_where_first_py_says(a_name, b_name, dtype, tmp_path, capsys):
+    """Two backends on the seed spec: the step and quantity reported are first.py's on traces made here
+    independently, every earlier step and quantity is bit-equal, and the differing one differs."""
+    require_backend(a_name), require_backend(b_name)
     spec = load_spec("seed")
     steps = range(0, 30)
-    a, b = (trace(require_backend(n)(dtype="float32"), spec, steps) for n in ("numpy", "torch"))
+    a, b = (trace(require_backend(n)(dtype=dtype), spec, steps) for n in (a_name, b_name))
     expected = first_difference(a, b)
-    code, data = run_json(["numpy", "torch", "--steps", "0:30", "--out", str(tmp_path)], capsys)
-    assert code in (0, 1) and data["leaves_envelope"] is None and code == 0
+    argv = [a_name, b_name, "--dtype", dtype, "--steps", "0:30", "--out", str(tmp_path)]
+    code, data = run_json(argv, capsys)
+    assert code == 0 and data["leaves_envelope"] is None  # correct backends: inside the envelope
     if expected is None:
         assert data["identical"] and data["first_difference"] is None
         return
@@ -118,7 +128,7 @@ def test_the_first_difference_of_real_backends_is_where_first_py_says(tmp_path, 
     assert all(np.array_equal(at_a[q], at_b[q]) for q in QUANTITIES[:k])
     assert not np.array_equal(at_a[expected.quantity], at_b[expected.quantity])
     assert data["cause"]["quantity"] == expected.quantity  # causes.explain was asked about that quantity
-    assert (tmp_path / "numpy-against-torch-seed-float32.json").is_file()
+    assert (tmp_path / f"{a_name}-against-{b_name}-seed-{dtype}.json").is_file()
 
 
 @pytest.mark.slow
