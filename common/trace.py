@@ -70,13 +70,17 @@ def trace(backend: Backend, spec: Spec, steps: Iterable[int] | None = None) -> l
     y = backend.to_native(np.asarray(spec.y_train, dtype=np.int64))
     step_fn = backend.traced_steps(w, b, lr=spec.lr, **spec.optimizer_options)
     last = max(wanted, default=-1)
+    every_row = np.arange(spec.num_samples)
     out: list[TracedStep] = []
     step = 0
     for epoch in range(spec.epochs + 1):
         for rows in spec.batches(epoch):
             if step > last:
                 return out
-            values = step_fn(x[rows], y[rows])
+            # every row in order (full batch): the arrays themselves, the same values as indexing them gives,
+            # without a gather per step (JAX's indexing with an array costs milliseconds: 8 s of a 1001-step run)
+            whole = len(rows) == len(every_row) and np.array_equal(rows, every_row)
+            values = step_fn(x, y) if whole else step_fn(x[rows], y[rows])
             if step in wanted:
                 out.append(TracedStep(step, epoch, {k: backend.to_numpy(values[k]) for k in QUANTITIES}))
             if not np.isfinite(backend.to_numpy(values["loss:fused"])):

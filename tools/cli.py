@@ -8,6 +8,7 @@
     softmax-rosetta backends               # what is installed, versions, devices
     softmax-rosetta specs                  # the bundled specs
     softmax-rosetta tolerances seed        # how far correct backends may differ through rounding alone
+    softmax-rosetta diverge numpy torch    # where two runs first part (step, quantity, cause), and how far they drift
     softmax-rosetta rosetta                # docs/rosetta.md and .html: the lesson side by side, from the code
     softmax-rosetta notebooks              # notebooks/*.ipynb: the lesson's steps, one backend each, executed
 
@@ -85,6 +86,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     from . import compare_command, docs_commands, predict, spec_commands, tolerances_command, train
     from .bench import command as bench_command
+    from .diverge import command as diverge_command
 
     parser = _Parser(
         prog=PROG,
@@ -99,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     bench_command.add_parser(sub)
     predict.add_parser(sub)
     tolerances_command.add_parser(sub)
+    diverge_command.add_parser(sub)
     return parser
 
 

@@ -14,16 +14,20 @@ from softmax_rosetta.trace import QUANTITIES, TracedStep
 def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """How many representable numbers of the arrays' dtype lie between a and b, element by element
     (0 where they are equal; +0 and -0 are equal; NaN against anything: the largest distance)."""
-    if a.dtype != b.dtype or a.dtype.kind != "f":
-        raise ValueError(f"ulps: needs two float arrays of one dtype, got {a.dtype} and {b.dtype}")
-    ints = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}[a.dtype]
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"ulps: needs two float32 or two float64 arrays, got {a.dtype} and {b.dtype}")
+    ints: type[np.signedinteger] = np.int32 if a.dtype == np.float32 else np.int64
 
     def ordered(x: np.ndarray) -> np.ndarray:
         i = x.view(ints).astype(np.int64)
         # negative floats count down from zero: map them so that the integers are in the floats' order
-        return np.where(i < 0, np.iinfo(ints).min - i, i).astype(np.float64)
+        return np.where(i < 0, np.iinfo(ints).min - i, i)
 
-    out = np.abs(ordered(a) - ordered(b))
+    # the distance in integers, exactly: float64 holds 53 bits, so converting first loses float64's last ulps;
+    # two's-complement wraparound in uint64 gives |ia - ib| exactly (< 2**64) without int64's overflow
+    ia, ib = ordered(a), ordered(b)
+    ua, ub = ia.view(np.uint64), ib.view(np.uint64)
+    out = np.where(ia >= ib, ua - ub, ub - ua).astype(np.float64)
     return np.where(np.isnan(a) | np.isnan(b), np.inf, np.where(a == b, 0.0, out))
 
 
