@@ -48,7 +48,7 @@ def _add_odd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     neighbours has an odd last bit."""
     s, e = two_sum(a, b)
     ints = np.int64 if s.dtype == np.float64 else np.int32
-    even = (s.view(ints) & 1) == 0
+    even = np.bitwise_and(s.view(ints), 1) == 0
     return np.where((e != 0) & even, np.nextafter(s, np.where(e > 0, np.inf, -np.inf).astype(s.dtype)), s)
 
 

@@ -64,3 +64,19 @@ def explain_first(
     shared = {q: np.asarray(here.values[q]) for q in QUANTITIES[: QUANTITIES.index(found.quantity)]}
     runs = {la: np.asarray(here.values[found.quantity]), lb: np.asarray(there.values[found.quantity])}
     return found, explain(inputs, shared, found.quantity, runs)
+
+
+def machine_line(backends: Sequence[str] = ("numpy", "torch", "jax")) -> str:
+    """Where bits were measured: the CPU model, its SIMD flags and the frameworks' versions (bits
+    depend on all three: another CPU or BLAS build may pick another kernel)."""
+    from softmax_rosetta.registry import get_backend, missing_packages
+
+    from ..environment import machine
+
+    m = machine()
+    versions: dict[str, str] = {}
+    for name in backends:
+        if not missing_packages(name):
+            versions.update(get_backend(name).versions())
+    cpu = f"{m.get('cpu') or 'unknown CPU'} ({m['machine']}, {' '.join(m.get('simd', [])) or 'no SIMD flags read'})"
+    return cpu + "; " + ", ".join(f"{k} {v}" for k, v in versions.items())

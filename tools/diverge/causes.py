@@ -158,7 +158,6 @@ def explain(
             if found:
                 blocked[label] = found
     n = int(np.asarray(runs[labels[0]]).size)
-    common = dict(tried=tried, combinations=len(computed))
     reproduced = tuple(x for x in labels if matches[x] or x in blocked)
     chosen = {x: matches[x][0] for x in labels if matches[x]}
     said = {x: f"{x}: {_said(c)}: all {n} elements" for x, c in chosen.items()}
@@ -182,24 +181,32 @@ def explain(
         )
         if len(axes) > 1:
             detail += f"; no reference changed in only one of these {len(axes)} choices gives both"
-        return Explanation(quantity, _cause(axes, ca, cb), detail, reproduced, {a: ca, b: cb}, **common)
+        return Explanation(
+            quantity, _cause(axes, ca, cb), detail, reproduced, {a: ca, b: cb}, tried=tried, combinations=len(computed)
+        )
     if len(reproduced) == 2:
         # one run (at least) is a blocked matmul: its blocks, each against the other run's reference
         single = [x for x in labels if x not in blocked]
         detail = "; ".join(said[x] for x in labels) + f" ({len(computed)} references tried)"
         choices = {x: chosen[x] for x in single}
         choices.update({x: {k: _said(c) for k, c in blocks.items()} for x, blocks in blocked.items()})
-        axes: list[str] = []
+        differ: list[str] = []
         if single:
             ref = chosen[single[0]]
             for blocks in blocked.values():
-                axes += [k for c in blocks.values() for k in c if c[k] != ref[k]]
-        axes = list(dict.fromkeys(axes))
-        cause = _cause(axes, {}, {}) if axes else "the matmul's blocking"
-        if axes:
-            detail += "; the blocks' references differ from the other run's in: " + ", ".join(axes)
+                differ += [k for c in blocks.values() for k in c if c[k] != ref[k]]
+        differ = list(dict.fromkeys(differ))
+        cause = _cause(differ, {}, {}) if differ else "the matmul's blocking"
+        if differ:
+            detail += "; the blocks' references differ from the other run's in: " + ", ".join(differ)
         return Explanation(
-            quantity, f"{cause} (another kernel for some output columns)", detail, reproduced, choices, **common
+            quantity,
+            f"{cause} (another kernel for some output columns)",
+            detail,
+            reproduced,
+            choices,
+            tried=tried,
+            combinations=len(computed),
         )
     missing = [x for x in labels if x not in reproduced]
     closest = []
@@ -213,4 +220,4 @@ def explain(
     detail = "; ".join([said[x] for x in reproduced] + closest)
     detail += f"; not identified ({len(computed)} references tried: {'; '.join(tried)})"
     choices = {x: chosen[x] for x in chosen}
-    return Explanation(quantity, None, detail, reproduced, choices, **common)
+    return Explanation(quantity, None, detail, reproduced, choices, tried=tried, combinations=len(computed))
