@@ -112,25 +112,53 @@ def test_an_unexplained_difference_names_no_cause_and_lists_what_was_tried():
     assert "perturbed: not reproduced (closest: " in why.detail and "1 of 48 elements differ" in why.detail
 
 
+def test_a_blocked_matmul_is_cut_into_its_kernels_tiles():
+    """Logits made as a kernel with a remainder block makes them: columns 0-3 in 4 partial sums,
+    4-5 in 8, each product rounded; the other run one fused running sum. Each tile's reference
+    gives its bits, and the cause names both choices that differ."""
+    from softmax_rosetta.tools.diverge.cause_ops import dot
+    from softmax_rosetta.tools.diverge.causes import StepInputs
+
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((12, 32)).astype(np.float32), rng.standard_normal((6, 32)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    inputs = StepInputs("float32", 0, 0, x, np.zeros(12, np.int64), w, b, 0.1)
+    blocked = np.concatenate(
+        [dot(x, w[:4].T, np.float32, "rounded", 4, "halves"), dot(x, w[4:].T, np.float32, "rounded", 8, "halves")],
+        axis=1,
+    )
+    blocked = (blocked + b).astype(np.float32)
+    fused = (dot(x, w.T, np.float32, "fused", 1, "left to right") + b).astype(np.float32)
+    why = explain(inputs, {}, "logits", {"blocked": blocked, "fused": fused})
+    assert why.reproduces == ("blocked", "fused"), why.detail
+    assert [(r, c, k["lanes"]) for r, c, k in why.blocks["blocked"]] == [((0, 12), (0, 4), "4"), ((0, 12), (4, 6), "8")]
+    assert why.cause.startswith("a contracted multiply-add (FMA) in the matmul's sums and the matmul's blocking")
+    _assert_demonstrated(inputs, {}, why, {"blocked": blocked, "fused": fused})
+
+
 def _assert_demonstrated(inputs, shared, why, runs):
     """The property every named cause has, checked here independently of explain: each run's
-    references, computed again, give its bits, all elements."""
+    references (a blocked run's: each tile's), computed again, give its bits, all elements."""
     experiment = experiments(inputs.dtype)[why.quantity]
     for label, values in runs.items():
-        got = experiment.run(inputs, shared, **why.choices[label])
+        if label in why.blocks:
+            got = np.empty_like(values)
+            for (r0, r1), (c0, c1), choice in why.blocks[label]:
+                got[r0:r1, c0:c1] = experiment.run(inputs, shared, **choice)[r0:r1, c0:c1]
+        else:
+            got = experiment.run(inputs, shared, **why.choices[label])
         np.testing.assert_array_equal(got, values, err_msg=f"{why.quantity}: {label}'s reference")
 
 
 # --- the real backends, seed spec, step 0 -------------------------------------------------------
 @pytest.fixture(scope="module")
 def traces():
-    spec = load_spec("seed")
     cache = {}
 
-    def get(name, dtype):
-        if (name, dtype) not in cache:
-            cache[name, dtype] = trace(require_backend(name)(dtype=dtype), spec, [0])
-        return cache[name, dtype]
+    def get(name, dtype, spec="seed"):
+        if (name, dtype, spec) not in cache:
+            cache[name, dtype, spec] = trace(require_backend(name)(dtype=dtype), load_spec(spec), [0])
+        return cache[name, dtype, spec]
 
     return get
 
@@ -174,3 +202,26 @@ def test_the_seed_specs_first_difference_is_explained_bit_for_bit(pair, traces, 
         assert len(why.reproduces) < 2 and "not identified" in why.detail
     if measured_here:
         assert (found.quantity, why.cause) == SEED[pair], why.detail
+
+
+# digits (64 features): the matmul's kernels show; measured on MEASURED's machine
+DIGITS = {
+    ("torch", "jax"): "a contracted multiply-add (FMA) in the matmul's sums and the matmul's blocking",
+    ("numpy", "jax"): "the matmul's blocking",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pair", list(DIGITS), ids=["-".join(p) for p in DIGITS])
+def test_the_digits_logits_blocked_matmul_is_demonstrated_tile_by_tile(pair, traces, measured_here):
+    a, b = pair
+    spec = load_spec("digits")
+    runs = {x: traces(x, "float32", "digits") for x in pair}
+    found, why = explain_first(spec, "float32", runs)
+    assert found is not None and found.quantity == "logits"
+    values = {x: runs[x][0].values["logits"] for x in pair}
+    if why.cause is not None:
+        _assert_demonstrated(step_inputs(spec, "float32", 0, None), {}, why, values)
+    if measured_here:
+        assert why.cause is not None and why.cause.startswith(DIGITS[pair]), why.detail
+        assert set(why.blocks) == {a}, why.detail  # torch's MKL and NumPy's OpenBLAS are tiled; XLA's is one sum

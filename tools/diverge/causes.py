@@ -44,6 +44,8 @@ class Explanation:
     choices: dict[str, dict[str, str]] = field(default_factory=dict)
     tried: tuple[str, ...] = ()  # the axes tried, each "axis: option | option | ..."
     combinations: int = 0  # how many references were computed
+    # a blocked matmul's run: its tiles, each (rows [a, b), columns [c, d), the choices giving its bits)
+    blocks: dict[str, tuple[tuple[tuple[int, int], tuple[int, int], dict[str, str]], ...]] = field(default_factory=dict)
 
 
 # The cause's short name when one axis's options differ between the two runs' references.
@@ -89,23 +91,77 @@ def _said(choice: dict[str, str]) -> str:
     return "; ".join(words(a, o) for a, o in choice.items() if not (a == "lane_sum" and choice.get("lanes") == "1"))
 
 
-def _blocked(values: np.ndarray, computed: list[tuple[dict[str, str], np.ndarray]]) -> dict[str, dict[str, str]] | None:
-    """A matmul whose output columns come from different kernels: for each column the first
-    reference that gives every element of it, grouped into runs of columns; None if a column has none."""
-    if values.ndim != 2 or values.shape[1] < 2:
+MAX_TILES = 4
+Tile = tuple[tuple[int, int], tuple[int, int], int]  # rows [a, b), columns [c, d), the reference's index
+
+
+def _blocked(values: np.ndarray, computed: list[tuple[dict[str, str], np.ndarray]]) -> list[tuple[str, Tile]] | None:
+    """A matmul whose output tiles come from different kernels (a block of columns, the
+    remainder rows, ...): the output cut into rectangles, each given bit for bit by one
+    reference, or None where no such cut is found (two cuts deep: columns, then rows in them,
+    or rows, then columns). Each tile is named by its rows and columns.
+
+    A cut is a fit, and a fine one could fit noise (with a hundred references, some reference
+    gets any one element right), so it must be a kernel's shape: at most ``MAX_TILES`` tiles,
+    each at least two rows and two columns (where the output has them). A value perturbed by
+    hand in one element is not cut into a fit (tests/test_causes.py).
+    """
+    if values.ndim != 2:
         return None
-    per_column = []
-    for j in range(values.shape[1]):
-        found = next((i for i, (_, v) in enumerate(computed) if np.array_equal(v[:, j], values[:, j])), None)
-        if found is None:
+    n_rows, n_cols = values.shape
+    tiles = _tiles(values, computed, (0, n_rows), (0, n_cols), 2)
+    if tiles is None or not 2 <= len(tiles) <= MAX_TILES:
+        return None
+    for (r0, r1), (c0, c1), _ in tiles:
+        if r1 - r0 < min(2, n_rows) or c1 - c0 < min(2, n_cols):
             return None
-        per_column.append(found)
-    blocks: dict[str, dict[str, str]] = {}
-    for found, group in itertools.groupby(enumerate(per_column), key=lambda t: t[1]):
-        cols = [j for j, _ in group]
-        name = f"columns {cols[0]}-{cols[-1]}" if len(cols) > 1 else f"column {cols[0]}"
-        blocks[name] = computed[found][0]
-    return blocks if len(blocks) > 1 else None
+
+    def span(what: str, a: int, b: int, whole: int) -> str:
+        return "" if (a, b) == (0, whole) else (f"{what} {a}-{b - 1}" if b - a > 1 else f"{what[:-1]} {a}")
+
+    return [
+        (", ".join(x for x in (span("rows", *r, n_rows), span("columns", *c, n_cols)) if x), (r, c, k))
+        for r, c, k in tiles
+    ]
+
+
+def _tiles(values, computed, rows: tuple[int, int], cols: tuple[int, int], depth: int) -> list[Tile] | None:
+    block = values[rows[0] : rows[1], cols[0] : cols[1]]
+    for k, (_, v) in enumerate(computed):
+        if np.array_equal(v[rows[0] : rows[1], cols[0] : cols[1]], block):
+            return [(rows, cols, k)]
+    if depth == 0:
+        return None
+    for axis in (1, 0):
+        lo, hi = cols if axis == 1 else rows
+        if hi - lo < 2:
+            continue
+
+        def line(j: int, v: np.ndarray, axis: int = axis) -> np.ndarray:
+            return v[j, cols[0] : cols[1]] if axis == 0 else v[rows[0] : rows[1], j]
+
+        fits = [
+            {k for k, (_, v) in enumerate(computed) if np.array_equal(line(j, v), line(j, values))}
+            for j in range(lo, hi)
+        ]
+        groups: list[tuple[int, int, set[int]]] = []  # lines [a, b) that one reference fits, or none fits
+        for j, f in zip(range(lo, hi), fits, strict=True):
+            last = groups[-1] if groups else None
+            if last and ((last[2] & f) or (not last[2] and not f)):
+                groups[-1] = (last[0], j + 1, last[2] & f)
+            else:
+                groups.append((j, j + 1, f))
+        if len(groups) < 2:
+            continue
+        out: list[Tile] = []
+        for a, b, _ in groups:
+            sub = _tiles(values, computed, (a, b) if axis == 0 else rows, (a, b) if axis == 1 else cols, depth - 1)
+            if sub is None:
+                break
+            out += sub
+        else:
+            return out
+    return None
 
 
 def _modelled(inputs: StepInputs, quantity: str) -> bool:
@@ -148,65 +204,62 @@ def explain(
     with np.errstate(all="ignore"):
         for choice in candidates:
             computed.append((choice, np.asarray(experiment.run(inputs, shared, **choice))))
-    matches: dict[str, list[dict[str, str]]] = {}
-    blocked: dict[str, dict[str, dict[str, str]]] = {}
+    matches: dict[str, list[int]] = {}
+    blocked: dict[str, list[tuple[str, Tile]]] = {}
     for label in labels:
         want = np.asarray(runs[label])
-        matches[label] = [c for c, v in computed if v.shape == want.shape and np.array_equal(v, want)]
+        matches[label] = [k for k, (_, v) in enumerate(computed) if v.shape == want.shape and np.array_equal(v, want)]
         if not matches[label] and quantity in ("logits", "grad_weight"):
             found = _blocked(want, computed)
             if found:
                 blocked[label] = found
-    n = int(np.asarray(runs[labels[0]]).size)
+    shape = np.asarray(runs[labels[0]]).shape
+    n = int(np.prod(shape))
     reproduced = tuple(x for x in labels if matches[x] or x in blocked)
-    chosen = {x: matches[x][0] for x in labels if matches[x]}
-    said = {x: f"{x}: {_said(c)}: all {n} elements" for x, c in chosen.items()}
-    for x, blocks in blocked.items():
-        said[x] = f"{x}: a blocked matmul, " + "; ".join(f"{k}: {_said(c)}" for k, c in blocks.items())
-    if len(reproduced) == 2 and not blocked:
+    said = {x: f"{x}: {_said(computed[matches[x][0]][0])}: all {n} elements" for x in labels if matches[x]}
+    for x, cut in blocked.items():
+        said[x] = f"{x}: a blocked matmul, " + "; ".join(f"{name}: {_said(computed[t[2]][0])}" for name, t in cut)
+    if len(reproduced) == 2:
+        # each element's reference in each run; the cause: the choices that differ between them
+        def where(x: str, k: int) -> np.ndarray:
+            out = np.full(shape, k)
+            for _, ((r0, r1), (c0, c1), ref) in blocked.get(x, []):
+                out[r0:r1, c0:c1] = ref
+            return out
+
+        def differing(ka: int, kb: int) -> list[str]:
+            pairs = set(zip(where(a, ka).ravel().tolist(), where(b, kb).ravel().tolist(), strict=True))
+            ax = [k for k in experiment.axes if any(computed[i][0][k] != computed[j][0][k] for i, j in pairs)]
+            return ax
+
         a, b = labels
-        best = min(
-            ((ca, cb) for ca in matches[a] for cb in matches[b]),
-            key=lambda p: (
-                sum(p[0][k] != p[1][k] for k in p[0]),
-                sum(p[0][k] != o[0] for k, o in experiment.axes.items()),
-            ),
+        textbook = {k: o[0] for k, o in experiment.axes.items()}
+        ka, kb = min(
+            ((i, j) for i in matches[a] or [-1] for j in matches[b] or [-1]),
+            key=lambda p: (len(differing(*p)), sum(computed[p[0]][0][k] != textbook[k] for k in textbook)),
         )
-        ca, cb = best
-        axes = [k for k in ca if ca[k] != cb[k]]
-        changed = "; ".join(f"{k}: {words(k, ca[k])} -> {words(k, cb[k])}" for k in axes)
-        detail = (
-            f"NumPy reference ({_said(ca)}) gives {a}'s bits, all {n} elements; the same with {changed} "
-            f"gives {b}'s bits, all {n} elements ({len(computed)} references tried)"
-        )
+        axes = differing(ka, kb)
+        cause = _cause(axes, computed[ka][0], computed[kb][0])
+        choices = {
+            x: ({name: _said(computed[t[2]][0]) for name, t in blocked[x]} if x in blocked else computed[k][0])
+            for x, k in ((a, ka), (b, kb))
+        }
+        if not blocked:
+            ca, cb = computed[ka][0], computed[kb][0]
+            changed = " and ".join(f"[{words(k, ca[k])}] to [{words(k, cb[k])}]" for k in axes)
+            detail = (
+                f"NumPy reference ({_said(ca)}) gives {a}'s bits, all {n} elements; changing {changed} "
+                f"gives {b}'s bits, all {n} elements ({len(computed)} references tried)"
+            )
+        else:
+            cause += " (a blocked matmul: another kernel for some of the output)"
+            detail = "; ".join(said[x] for x in labels) + f" ({len(computed)} references tried)"
+            detail += "; where the two differ, their references differ in: " + ", ".join(axes)
         if len(axes) > 1:
             detail += f"; no reference changed in only one of these {len(axes)} choices gives both"
+        tiles = {x: tuple((r, c, computed[k][0]) for _, (r, c, k) in cut) for x, cut in blocked.items()}
         return Explanation(
-            quantity, _cause(axes, ca, cb), detail, reproduced, {a: ca, b: cb}, tried=tried, combinations=len(computed)
-        )
-    if len(reproduced) == 2:
-        # one run (at least) is a blocked matmul: its blocks, each against the other run's reference
-        single = [x for x in labels if x not in blocked]
-        detail = "; ".join(said[x] for x in labels) + f" ({len(computed)} references tried)"
-        choices = {x: chosen[x] for x in single}
-        choices.update({x: {k: _said(c) for k, c in blocks.items()} for x, blocks in blocked.items()})
-        differ: list[str] = []
-        if single:
-            ref = chosen[single[0]]
-            for blocks in blocked.values():
-                differ += [k for c in blocks.values() for k in c if c[k] != ref[k]]
-        differ = list(dict.fromkeys(differ))
-        cause = _cause(differ, {}, {}) if differ else "the matmul's blocking"
-        if differ:
-            detail += "; the blocks' references differ from the other run's in: " + ", ".join(differ)
-        return Explanation(
-            quantity,
-            f"{cause} (another kernel for some output columns)",
-            detail,
-            reproduced,
-            choices,
-            tried=tried,
-            combinations=len(computed),
+            quantity, cause, detail, reproduced, choices, tried=tried, combinations=len(computed), blocks=tiles
         )
     missing = [x for x in labels if x not in reproduced]
     closest = []
@@ -219,5 +272,5 @@ def explain(
         closest.append(f"{x}: not reproduced (closest: {_said(choice)}, {off} of {n} elements differ)")
     detail = "; ".join([said[x] for x in reproduced] + closest)
     detail += f"; not identified ({len(computed)} references tried: {'; '.join(tried)})"
-    choices = {x: chosen[x] for x in chosen}
+    choices = {x: computed[matches[x][0]][0] for x in labels if matches[x]}
     return Explanation(quantity, None, detail, reproduced, choices, tried=tried, combinations=len(computed))
