@@ -23,7 +23,7 @@ from softmax_rosetta.tools.diverge.causes import explain
 from softmax_rosetta.trace import QUANTITIES, trace
 
 # Where the causes below were measured (issue 21): this CPU and these versions give these bits.
-MEASURED = ("AMD EPYC (x86_64, avx2 fma)", "numpy 2.4.6", "torch 2.13.0+cpu", "jax 0.10.2")
+MEASURED = ("AMD EPYC (x86_64, avx2 fma, 2 CPUs)", "numpy 2.4.6", "torch 2.13.0+cpu", "jax 0.10.2")
 
 
 def _exact(fr: Fraction, dtype) -> np.ndarray:

@@ -67,8 +67,9 @@ def explain_first(
 
 
 def machine_line(backends: Sequence[str] = ("numpy", "torch", "jax")) -> str:
-    """Where bits were measured: the CPU model, its SIMD flags and the frameworks' versions (bits
-    depend on all three: another CPU or BLAS build may pick another kernel)."""
+    """Where bits were measured: the CPU model, its SIMD flags, how many CPUs (a BLAS may split
+    its work by threads) and the frameworks' versions: another CPU, core count or BLAS build may
+    pick another kernel, and with it other bits."""
     from softmax_rosetta.registry import get_backend, missing_packages
 
     from ..environment import machine
@@ -78,5 +79,6 @@ def machine_line(backends: Sequence[str] = ("numpy", "torch", "jax")) -> str:
     for name in backends:
         if not missing_packages(name):
             versions.update(get_backend(name).versions())
-    cpu = f"{m.get('cpu') or 'unknown CPU'} ({m['machine']}, {' '.join(m.get('simd', [])) or 'no SIMD flags read'})"
+    simd = " ".join(m.get("simd", [])) or "no SIMD flags read"
+    cpu = f"{m.get('cpu') or 'unknown CPU'} ({m['machine']}, {simd}, {m['nproc']} CPUs)"
     return cpu + "; " + ", ".join(f"{k} {v}" for k, v in versions.items())
