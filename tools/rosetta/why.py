@@ -20,7 +20,7 @@ import numpy as np
 
 from softmax_rosetta.registry import get_backend
 from softmax_rosetta.spec import Spec
-from softmax_rosetta.trace import trace
+from softmax_rosetta.trace import QUANTITIES, trace
 
 from ..diverge.cause_run import explain_first, machine_line
 from ..diverge.causes import Explanation
@@ -112,14 +112,19 @@ def _lines(why: Why, spec: Spec) -> list[tuple[str, str | Table]]:
         out.append(("h", f"{a} against {b} ({DTYPE}, spec {spec.name})"))
         f, x = pair.first, pair.explanation
         if f is None or x is None:
-            out.append(("p", f"No difference in the first {STEPS} steps: the two agree bit for bit."))
+            out.append(("p", f"No difference in the first {STEPS} steps: the two agree bit for bit there."))
         else:
             out.append(
                 (
                     "p",
                     f"First difference: step `{f.step}` (epoch `{f.epoch}`), `{f.quantity}`: `{f.differing}` of "
                     f"`{f.size}` elements differ, by at most `{f.max_ulps:g}` ulps (`{f.max_abs:.2g}`). "
-                    "Every earlier quantity of the step is bit-identical in both.",
+                    + (
+                        "It is the step's first operation: its inputs, the data and the parameters, are the same "
+                        "bits in both."
+                        if f.quantity == QUANTITIES[0]
+                        else "Everything the step computes before it is bit-identical in both."
+                    ),
                 )
             )
             if x.cause is not None:
