@@ -9,6 +9,7 @@ everywhere the property that holds on any machine: a named cause's references, c
 here, give both runs' bits.
 """
 
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -225,3 +226,66 @@ def test_the_digits_logits_blocked_matmul_is_demonstrated_tile_by_tile(pair, tra
     if measured_here:
         assert why.cause is not None and why.cause.startswith(DIGITS[pair]), why.detail
         assert set(why.blocks) == {a}, why.detail  # torch's MKL and NumPy's OpenBLAS are tiled; XLA's is one sum
+
+
+def _independent_fma32(a, b, c):
+    """a * b + c rounded once to float32, by exact rational arithmetic (independent of cause_arith)."""
+    flat = [
+        _exact(Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z)), np.float32)
+        for x, y, z in zip(*(np.broadcast_arrays(a, b, c)[i].ravel() for i in range(3)), strict=True)
+    ]
+    return np.array(flat, np.float32).reshape(np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c)))
+
+
+def _hand_runs(quantity):
+    """(inputs, shared, run a, run b, the cause): two ways of computing one quantity, written here in
+    plain NumPy (not with the experiments' code), differing in one choice."""
+    inputs = _hand_inputs()
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((16, 3)) * 4).astype(np.float32)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    if quantity == "log_softmax":
+        s = z - z.max(axis=1, keepdims=True)
+        return (
+            inputs,
+            {"logits": z, "softmax": p},
+            s - np.log(np.exp(s).sum(axis=1, keepdims=True)),
+            np.log(p),
+            ("log of softmax against log_softmax"),
+        )
+    if quantity == "weight":
+        g = (rng.standard_normal(inputs.weight.shape) * 3).astype(np.float32)
+        lr = np.float32(inputs.lr)
+        plain = inputs.weight - lr * g
+        return (
+            inputs,
+            {"grad_weight": g},
+            plain,
+            _independent_fma32(-lr, g, inputs.weight),
+            ("a contracted multiply-add (FMA) in the SGD update"),
+        )
+    if quantity == "loss:nll":
+        # sum / n and sum * (1 / n) part only where 1 / n is inexact and the sum's bits say so:
+        # the first batch of the first n rows (n not a power of two) where they do
+        for n in (12, 11, 10, 9, 7, 6, 5, 3):
+            part = replace(inputs, x=inputs.x[:n], y=inputs.y[:n])
+            ls = np.log(p[:n])
+            total = np.float32(0)
+            for v in -ls[np.arange(n), part.y]:
+                total = np.float32(total + v)
+            divided, multiplied = total / np.float32(n), np.float32(total * (np.float32(1) / np.float32(n)))
+            if divided != multiplied:
+                shared = {"logits": z[:n], "softmax": p[:n], "log_softmax": ls}
+                return part, shared, divided, multiplied, "the mean as a division against a multiplication by 1 / n"
+    raise AssertionError(quantity)
+
+
+@pytest.mark.parametrize("quantity", ["log_softmax", "weight", "loss:nll"])
+def test_causes_written_by_hand_are_named(quantity):
+    inputs, shared, a, b, cause = _hand_runs(quantity)
+    assert not np.array_equal(a, b), "the hand-made runs must differ for the test to say anything"
+    why = explain(inputs, shared, quantity, {"a": a, "b": b})
+    assert why.cause == cause, why.detail
+    assert why.reproduces == ("a", "b")
+    _assert_demonstrated(inputs, shared, why, {"a": a, "b": b})
