@@ -64,9 +64,12 @@ def rosetta_main(args: argparse.Namespace) -> int:
                 f"{PROG}: numbers not checked ({', '.join(missing)} not installed): checking the code only",
                 file=sys.stderr,
             )
-        problems = check(args.out, build(numbers=not missing, repo=args.repo_url))
+        notes: list[str] = []
+        problems = check(args.out, build(numbers=not missing, repo=args.repo_url), notes)
     except RosettaError as exc:
         raise UsageError(str(exc)) from None
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     for problem in problems:
         print(f"{PROG}: {problem}", file=sys.stderr)
     if problems:

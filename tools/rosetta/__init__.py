@@ -9,7 +9,8 @@ For each concept (softmax, the three loss levels, torch's cross-entropy options,
 optimizer, one step, the loop, the fused loop) the docs show the code of the three backends one
 after another (three columns in the HTML), each block cut from its file with ``ast`` and linked
 to its file and line, a note on what differs and why, and the numbers the three backends compute
-on the seed spec (float32, CPU).
+on the seed spec (float32, CPU). rosetta.md and rosetta.html end with "Why the last digits
+differ": where two backends first part, bit for bit, and why (why.py).
 
 The concept table (``concepts.py``, with the computations of its numbers in ``computations.py``)
 is the only place that names backend code. A name that is gone raises ``RosettaError`` naming
@@ -29,6 +30,8 @@ The modules, in the order the docs are made:
     lesson.py        the lesson's steps: their text, and which concepts each shows
     lesson_markdown.py  docs/lesson.md: the steps with their concepts' code and numbers
     stale.py         whether a committed doc is stale
+    why.py           "Why the last digits differ": the seed's first differences and their
+                     demonstrated causes (tools/diverge/causes.py), checked where they were made
     docs.py          render, write, check: the three files
     cells.py         the notebooks' code cells, one per step (the same code in every backend)
     notebooks.py     notebooks/<backend>.ipynb: made, executed (nbclient), checked

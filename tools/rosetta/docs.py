@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..files import atomic_write, writable_folder
@@ -12,6 +13,7 @@ from .markdown import render_markdown
 from .numbers import tolerances
 from .run import Rosetta, build
 from .stale import compare_text
+from .why import TITLE, recorded_machine
 
 
 def render(rosetta: Rosetta) -> dict[str, str]:
@@ -45,11 +47,14 @@ def write(
     return paths
 
 
-def check(out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = None) -> list[str]:
+def check(
+    out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = None, notes: list[str] | None = None
+) -> list[str]:
     """Why each doc in out_dir is stale ([] when all are current).
 
     rosetta: a fresh ``build()`` (made here when None). Built with numbers=False, only the code
-    and the text are checked.
+    and the text are checked. notes: a list that gets what was not checked and why (the "Why the
+    last digits differ" numbers, made on another machine: why.py).
     """
     rosetta = build() if rosetta is None else rosetta
     problems = []
@@ -58,7 +63,42 @@ def check(out_dir: str | os.PathLike[str] = "docs", rosetta: Rosetta | None = No
         if not path.is_file():
             problems.append(f"{path} is missing")
             continue
-        why = compare_text(str(path), path.read_text(encoding="utf-8"), fresh, allowed)
+        committed = path.read_text(encoding="utf-8")
+        why = compare_text(str(path), committed, fresh, allowed) or _check_why(
+            str(path), committed, fresh, rosetta, notes
+        )
         if why:
             problems.append(why)
     return problems
+
+
+def _check_why(name: str, committed: str, fresh: str, rosetta: Rosetta, notes: list[str] | None) -> str | None:
+    """The "Why the last digits differ" region: exactly the fresh one where the committed one was
+    made on a machine like this one (why.py says why); elsewhere a note, and no verdict."""
+    if rosetta.why is None:
+        return None
+    old, new = why_region(committed), why_region(fresh)
+    if new is None:
+        return None
+    if old is None:
+        return f"{name} is stale: it has no '{TITLE}' numbers"
+    made_on = recorded_machine(old)
+    if made_on != rosetta.why.machine:
+        if notes is not None:
+            notes.append(
+                f"{name}: '{TITLE}' was made on {made_on or 'an unrecorded machine'}; this one is "
+                f"{rosetta.why.machine}: its bits were not checked here"
+            )
+        return None
+    if old != new:
+        line = committed[: committed.index(old)].count("\n") + 1
+        return (
+            f"{name} is stale: '{TITLE}' (line {line}) records other bits than this machine, the one it "
+            "names, gives now"
+        )
+    return None
+
+
+def why_region(text: str) -> str | None:
+    found = re.search(r"<!-- why -->.*?<!-- /why -->", text, re.S)
+    return found.group() if found else None

@@ -14,6 +14,7 @@ from .numbers import spread, value
 from .plot import loss_plot_png
 from .prose import GENERATED, NOT_COMPUTED, intro, region, versions_line
 from .run import Rosetta, Section
+from .why import ANCHOR, PROSE, TITLE, region_html
 
 # The page's style sheet.
 # Code wraps unless the "wrap long lines" box is unticked (then a long line scrolls inside its block);
@@ -125,12 +126,16 @@ def render_html(rosetta: Rosetta) -> str:
     out.append(region("env", f'<p class="generated">{e(versions_line(rosetta))}</p>' if rosetta.numbers else ""))
     out.append('<nav id="contents"><ol>')
     out += [f'<li><a href="#{s.concept.key}">{e(s.concept.title)}</a></li>' for s in rosetta.sections]
+    out += [f'<li><a href="#{ANCHOR}">{e(TITLE)}</a></li>']
     out += ["</ol></nav>", "</header>"]
     if rosetta.plot is None:
         rosetta.plot = loss_plot_png(rosetta)
     out.append(region("plot", _figure(rosetta)))
     for i, s in enumerate(rosetta.sections, 1):
         out += _section(rosetta, i, s)
+    out += [f'<section id="{ANCHOR}">', f"<h2>{e(TITLE)}</h2>"]
+    out += [f"<p>{_prose(p)}</p>" for p in PROSE]
+    out += [region("why", region_html(rosetta.why, rosetta.spec)), "</section>"]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -264,3 +269,10 @@ def _pygments_css() -> str:
 
 def _inline_code(escaped: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+def _prose(text: str) -> str:
+    """A paragraph of the shared prose: `code`, *emphasis* and [links](file.md) (to the .md beside it)."""
+    out = _inline_code(html.escape(text))
+    out = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", out)
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', out)

@@ -8,6 +8,7 @@ from .base import DTYPE, ORDER, SHORT, TITLES
 from .numbers import spread, value
 from .prose import GENERATED, NOT_COMPUTED, intro, region, versions_line
 from .run import Rosetta, Section
+from .why import ANCHOR, PROSE, TITLE, region_markdown
 
 
 def render_markdown(rosetta: Rosetta) -> str:
@@ -23,9 +24,11 @@ def render_markdown(rosetta: Rosetta) -> str:
     ]
     out += ["Contents:", ""]
     out += [f"{i}. [{s.concept.title}](#{md_anchor(i, s.concept.title)})" for i, s in enumerate(rosetta.sections, 1)]
-    out.append("")
+    out += [f"- [{TITLE}](#{ANCHOR})", ""]
     for i, s in enumerate(rosetta.sections, 1):
         out += _section(rosetta, i, s)
+    out += [f"## {TITLE}", ""] + [p + "\n" for p in PROSE]
+    out += [region("why", region_markdown(rosetta.why, rosetta.spec)), ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -14,6 +14,7 @@ from .base import DTYPE, ORDER, SPEC, RosettaError
 from .concepts import PLOTTED_RUNS, Concept, concepts
 from .context import Context, Runs
 from .extract import Block, extract, repo_url
+from .why import Why, build_why
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Rosetta:
     costs: dict[str, np.ndarray] = field(default_factory=dict)
     numbers: bool = True
     plot: bytes | None = field(default=None, repr=False)  # the loss plot, drawn once
+    why: Why | None = None  # "Why the last digits differ": measured with the numbers (why.py)
 
 
 def build(
@@ -95,7 +97,7 @@ def build(
     costs = {b: ctx.run().costs for b, ctx in contexts.items()}
     for label, (backend, variant) in PLOTTED_RUNS.items():
         costs[label] = contexts[backend].run(variant=variant).costs
-    return Rosetta(spec, sections, versions, costs)
+    return Rosetta(spec, sections, versions, costs, why=build_why(spec, costs))
 
 
 def _blocks(concept: Concept, url: str = "") -> dict[str, list[Block]]:

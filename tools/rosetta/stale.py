@@ -6,7 +6,8 @@ number may differ from the committed one by the spec's tolerance for its kind (`
 ``cost``, ``param``; ``exact`` for integers and one-hot values) plus one unit in the last
 printed digit of each, because float32 results can differ in the last digits between machines
 and BLAS builds. The regions (``prose.region``) ``env`` (the framework versions), ``plot`` and
-``pygments`` (its stylesheet) are not compared, and highlighted code is compared by its text
+``pygments`` (its stylesheet) are not compared (nor ``why``: docs.py checks it against the machine
+it records, why.py), and highlighted code is compared by its text
 (another Pygments version may mark it up differently).
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from .base import RosettaError
 from .numbers import NUMBER
 
-_REGION = re.compile(r"<!-- (numbers|env|plot|pygments) -->.*?<!-- /\1 -->", re.S)
+_REGION = re.compile(r"<!-- (numbers|env|plot|pygments|why) -->.*?<!-- /\1 -->", re.S)
 # Pygments' markup (and its stylesheet, a region) may change with its version; the code's text may not.
 _HIGHLIGHTED = re.compile(r'(<div class="highlight"><pre>)(.*?)(</pre></div>)', re.S)
 _SPAN = re.compile(r'`[^`\n]*`|<code class="num">.*?</code>')
