@@ -1,10 +1,11 @@
-"""docs/ko/lesson.md, the lesson in Korean: the same sections, code and numbers as docs/lesson.md, and
-every step, note and label in both languages; and the lesson's one-line formulas, which both pages show,
-reproduce the lesson's printouts in every backend.
+"""docs/ko/lesson.md and notebooks/ko/*.ipynb, the lesson in Korean: the same sections, code and numbers
+as docs/lesson.md and notebooks/*.ipynb, and every step, note and label in both languages; and the lesson's
+one-line formulas, which both languages show, reproduce the lesson's printouts in every backend.
 
 Both pages come from one renderer (lesson_markdown.py); tests/test_rosetta.py checks that the committed
 ones are current."""
 
+import json
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from softmax_rosetta.examples import DECIMALS, lesson_examples
 from softmax_rosetta.spec import load_spec
 from softmax_rosetta.testing import require_backend, selected_backends
 from softmax_rosetta.tools import rosetta
+from softmax_rosetta.tools.rosetta import notebooks as nbs
 from softmax_rosetta.tools.rosetta.concepts import concepts
 from softmax_rosetta.tools.rosetta.context import Context
 from softmax_rosetta.tools.rosetta.lesson import LANGUAGES, SOURCE, SOURCE_KO, STEPS, check_steps, formula_value, prose
@@ -26,6 +28,7 @@ from softmax_rosetta.tools.rosetta.stale import split_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+NOTEBOOKS = ROOT / "notebooks"
 SOFTMAX, CROSS_ENTROPY = lesson_examples()
 HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 FENCE = re.compile(r"```python\n(.*?)\n```", re.S)
@@ -42,8 +45,8 @@ def structure(page, lang):
     repository (from docs/), and each numbers region's numbers and its table's cells but the labels."""
     headings = [line.split(" ", 1)[0] for line in page.splitlines() if line.startswith("#")]
     links = [link for link in LINK.findall(page) if not link.startswith("#") and not link.endswith("lesson.md")]
-    if lang != "en":  # the Korean page is one folder deeper
-        links = [link.removeprefix("../") for link in links]
+    if lang != "en":  # the Korean page is one folder deeper, and links the Korean notebooks
+        links = [link.removeprefix("../").replace(f"notebooks/{lang}/", "notebooks/") for link in links]
     regions = []
     for region in REGION.findall(page):
         rows = [line.split(" | ")[1:] for line in region.splitlines()[2:] if line.startswith("| ")]
@@ -153,3 +156,28 @@ def test_each_one_line_formula_prints_the_lessons_numbers(name):
             np.testing.assert_array_equal(printed(value), SOFTMAX.printed)
         else:
             assert value.shape == () and printed(value) == CROSS_ENTROPY.printed_cost, formula.code[name]
+
+
+# --- the notebooks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", rosetta.ORDER)
+def test_each_korean_notebook_is_the_english_one_retold(backend):
+    """The same cells: code and outputs equal, each text cell in Korean with the same code blocks; and its
+    cells are the ones the generator makes now (the outputs are compared by tests/test_notebooks.py)."""
+    pytest.importorskip("nbformat", reason="pip install 'softmax-rosetta[notebooks]'")
+    en, ko = [json.loads((NOTEBOOKS / nbs.notebook_name(backend, lang)).read_text("utf-8")) for lang in ("en", "ko")]
+    assert [(c["id"], c["cell_type"]) for c in ko["cells"]] == [(c["id"], c["cell_type"]) for c in en["cells"]]
+    assert ko["metadata"] == en["metadata"]
+    for a, b in zip(en["cells"], ko["cells"], strict=True):
+        source_a, source_b = "".join(a["source"]), "".join(b["source"])
+        if a["cell_type"] == "code":
+            assert (source_b, b["outputs"]) == (source_a, a["outputs"]), a["id"]
+        else:
+            assert HANGUL.search(source_b) and FENCE.findall(source_b) == FENCE.findall(source_a), a["id"]
+    fresh = nbs.make_notebook(backend, rosetta.build(numbers=False), "ko")
+    assert ["".join(c["source"]) for c in ko["cells"]] == [c.source for c in fresh.cells], (
+        "regenerate them with: softmax-rosetta notebooks"
+    )
+    for link in LINK.findall("".join(ko["cells"][0]["source"])):
+        assert (NOTEBOOKS / "ko" / link).resolve().is_file(), link

@@ -33,10 +33,11 @@ def add_parsers(sub: Any) -> None:
     rosetta.set_defaults(run=rosetta_main)
     notebooks = sub.add_parser(
         "notebooks",
-        help="write notebooks/numpy.ipynb, torch.ipynb, jax.ipynb: the lesson's steps, executed",
+        help="write notebooks/numpy.ipynb, torch.ipynb, jax.ipynb (and ko/): the lesson's steps, executed",
         description="Generate one Jupyter notebook per backend from the lesson's steps (tools/rosetta/lesson_steps.py) "
         "and the backends' code, execute it in the python3 kernel of this environment, and write it with its "
-        "outputs. --check writes nothing: it makes and runs them afresh and exits 1 if a committed one is "
+        "outputs, and its Korean twin in ko/ (the same code cells and outputs, the text in Korean). "
+        "--check writes nothing: it makes and runs them afresh and exits 1 if a committed one is "
         "stale (its cells differ, or an output's numbers differ by more than the seed spec's tolerances). "
         "Needs the notebooks extra: pip install 'softmax-rosetta[notebooks]'.",
     )

@@ -35,7 +35,8 @@ The modules, in the order the docs are made:
     stale.py         whether a committed doc is stale
     docs.py          render, write, check: the three files
     cells.py         the notebooks' code cells, one per step (the same code in every backend)
-    notebooks.py     notebooks/<backend>.ipynb: made, executed (nbclient), checked
+    notebooks.py     notebooks/<backend>.ipynb and notebooks/ko/<backend>.ipynb: made, executed (nbclient), checked
+    notebook_text.py the notebooks' fixed strings in both languages
 """
 
 from .base import DTYPE, FILES, ORDER, SPEC, TABLE_FILE, RosettaError

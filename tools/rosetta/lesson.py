@@ -26,7 +26,17 @@ from .base import DTYPE, ORDER, RosettaError
 from .concepts import Numbers, concepts
 from .context import Context
 from .extract import Block
-from .lesson_steps import CROSS_ENTROPY_EXAMPLE, EXAMPLES, SOFTMAX_EXAMPLE, STEPS, Formula, Prose, Step, printed
+from .lesson_steps import (
+    CROSS_ENTROPY_EXAMPLE,
+    EXAMPLES,
+    SOFTMAX_EXAMPLE,
+    STEPS,
+    TABLES,
+    Formula,
+    Prose,
+    Step,
+    printed,
+)
 from .run import Rosetta, Row, Section
 
 __all__ = ["LANGUAGES", "SOURCE", "SOURCE_KO", "STEPS", "Formula", "Prose", "Step"]
@@ -115,6 +125,11 @@ def check_steps(steps: Sequence[Step] = STEPS) -> None:
                     f"rosetta: lesson step {s.key!r} has {len(s.text)} paragraphs in English and {len(p.text)} "
                     f"in {lang!r} ({LESSON_FILE})"
                 )
+        unknown = [t for t in s.tables if t not in TABLES]
+        if unknown:
+            raise RosettaError(
+                f"rosetta: lesson step {s.key!r} shows tables {unknown}; known: {TABLES} ({LESSON_FILE})"
+            )
         if s.formula is not None and (set(s.formula.code) != set(ORDER) or s.formula.example not in EXAMPLES):
             raise RosettaError(
                 f"rosetta: lesson step {s.key!r}: its formula needs a line for each of {', '.join(ORDER)} and an "

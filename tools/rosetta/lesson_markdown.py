@@ -9,7 +9,7 @@ number it prints in its numbers regions, in order, for the staleness check (stal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -130,7 +130,7 @@ def _data_tables(rosetta: Rosetta, lang: str) -> list[str]:
     return out + [""]
 
 
-def _example_table(rosetta: Rosetta, lang: str) -> list[str]:
+def example_table(lang: str) -> list[str]:
     """The lesson's cross-entropy example as stored (common/data/lesson_examples.toml), compared as text."""
     _, example = lesson_examples()
     rows, cols = example.scores.shape
@@ -140,7 +140,11 @@ def _example_table(rosetta: Rosetta, lang: str) -> list[str]:
     return out + [""]
 
 
-_TABLES = {"spec-data": _data_tables, "ce-example": _example_table}
+# The data tables a step may show (Step.tables), after its text.
+_TABLES: dict[str, Callable[[Rosetta, str], list[str]]] = {
+    "spec-data": _data_tables,
+    "ce-example": lambda rosetta, lang: example_table(lang),
+}
 
 
 def _list(values: np.ndarray, kind: str) -> str:

@@ -28,6 +28,8 @@ from .context import Context
 from .refs import Numbers
 
 SOFTMAX_EXAMPLE, CROSS_ENTROPY_EXAMPLE = lesson_examples()
+# The data tables a step may show after its text (lesson_markdown.py draws them).
+TABLES = ("spec-data", "ce-example")
 # What a step's formulas run on: z (float) and y (class indices, or None).
 EXAMPLES: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
     "softmax": (SOFTMAX_EXAMPLE.scores, None),

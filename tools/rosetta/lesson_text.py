@@ -74,8 +74,8 @@ PAGE: dict[str, dict[str, str]] = {
         "특성(feature) {d}개, 클래스 {c}개), {dtype}, CPU입니다. z는 학습 "
         "전 모델이 스펙의 데이터에 매긴 로짓(logit)으로, NumPy에서 한 번 계산해 모든 백엔드에 똑같이 넘겨 "
         "주며, y는 클래스입니다. 표의 마지막 열은 두 백엔드 사이의 가장 큰 차이입니다. 단계를 직접 실행해 "
-        "보려면 프레임워크 하나의 노트북을 여세요(설명은 영어입니다): [numpy]({root}notebooks/numpy.ipynb), "
-        "[torch]({root}notebooks/torch.ipynb), [jax]({root}notebooks/jax.ipynb).",
+        "보려면 프레임워크 하나의 노트북을 여세요: [numpy]({root}notebooks/ko/numpy.ipynb), "
+        "[torch]({root}notebooks/ko/torch.ipynb), [jax]({root}notebooks/ko/jax.ipynb).",
     },
     "contents": {"en": "Contents:", "ko": "차례:"},
     "where_next": {"en": "Where next", "ko": "더 읽을거리"},
@@ -123,8 +123,8 @@ PAGE: dict[str, dict[str, str]] = {
         "[numpy.ipynb]({root}notebooks/numpy.ipynb), [torch.ipynb]({root}notebooks/torch.ipynb), "
         "[jax.ipynb]({root}notebooks/jax.ipynb).",
         "ko": "- 노트북은 이 단계들을 프레임워크 하나씩으로 실행하며, 출력이 저장되어 있습니다: "
-        "[numpy.ipynb]({root}notebooks/numpy.ipynb), [torch.ipynb]({root}notebooks/torch.ipynb), "
-        "[jax.ipynb]({root}notebooks/jax.ipynb).",
+        "[numpy.ipynb]({root}notebooks/ko/numpy.ipynb), [torch.ipynb]({root}notebooks/ko/torch.ipynb), "
+        "[jax.ipynb]({root}notebooks/ko/jax.ipynb).",
     },
     "next_cli": {
         "en": "- `softmax-rosetta train torch` (or `numpy`, or `jax`) prints the lesson's printout from one "
