@@ -29,6 +29,7 @@ The modules, in the order the docs are made:
     html.py          docs/rosetta.html (plot.py: its loss plot)
     lesson_steps.py  the lesson's steps: their text in English and Korean, the concepts each shows, the
                      lesson's one-line formulas and examples
+    lesson_types.py  what a step is made of (Step, Prose, Formula)
     lesson.py        what the pages compute from the steps (the formulas' and examples' numbers)
     lesson_text.py   the lesson pages' fixed strings in both languages; the concepts' notes in Korean
     lesson_markdown.py  docs/lesson.md and docs/ko/lesson.md: one renderer, a language parameter

@@ -16,16 +16,16 @@ and its row of numbers is what it computes in every backend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
 from softmax_rosetta.examples import lesson_examples
 
 from .computations import Compute
 from .context import Context
+from .lesson_types import Formula, Prose, Step
 from .refs import Numbers
+
+__all__ = ["EXAMPLES", "STEPS", "TABLES", "Formula", "Prose", "Step"]
 
 SOFTMAX_EXAMPLE, CROSS_ENTROPY_EXAMPLE = lesson_examples()
 # The data tables a step may show after its text (lesson_markdown.py draws them).
@@ -35,39 +35,6 @@ EXAMPLES: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
     "softmax": (SOFTMAX_EXAMPLE.scores, None),
     "cross_entropy": (CROSS_ENTROPY_EXAMPLE.scores, CROSS_ENTROPY_EXAMPLE.targets),
 }
-
-
-@dataclass(frozen=True)
-class Prose:
-    """A step's title and paragraphs in one language."""
-
-    title: str
-    text: Sequence[str]
-
-
-@dataclass(frozen=True)
-class Formula:
-    """The lesson's one line, in each framework that has it, and its row in the numbers."""
-
-    code: Mapping[str, str]  # backend -> one expression of z and y
-    example: str  # what it runs on: a key of EXAMPLES
-    label: str  # its row in the numbers
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the lesson."""
-
-    key: str  # the step's name: the notebooks' cell ids
-    title: str
-    text: Sequence[str]  # paragraphs, in the project's words
-    concepts: Sequence[str] = ()  # keys of the concept table, shown in this order
-    numbers: Sequence[Numbers] = ()  # the lesson's own rows, shown before the concepts' rows
-    printout: bool = False  # ends with the lesson's printed costs and each backend's
-    leave_out: Sequence[str] = ()  # blocks of its concepts not shown here, by name (docs/rosetta.md has them)
-    ko: Prose | None = None  # the Korean title and text (docs/ko/lesson.md)
-    formula: Formula | None = None  # the lesson's one line, shown before the project's function
-    tables: Sequence[str] = ()  # data tables after the text: "spec-data", "ce-example"
 
 
 def printed(values: np.ndarray | float) -> str:
@@ -404,7 +371,7 @@ STEPS: list[Step] = [
                 "학습은 그 스텝을 되풀이하는 것입니다. 에포크(epoch) 0부터 {epochs}까지 비용을 계산하고 한 스텝을 "
                 "밟으며, {every} 에포크마다 비용을 출력합니다. 비용은 {first_cost}에서 {last_cost}까지 내려가고, "
                 "샘플 8개가 모두 제 클래스로 분류됩니다.",
-                "이렇게 출력된 비용이 이 프로젝트의 시험입니다. 모든 백엔드는 강의의 출력을 seed 스펙의 허용 "
+                "이렇게 출력된 비용이 이 프로젝트가 확인하는 기준입니다. 모든 백엔드는 강의의 출력을 seed 스펙의 허용 "
                 "오차(tolerance) 안에서 재현해야 합니다.",
             ],
         ),

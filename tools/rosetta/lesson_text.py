@@ -83,8 +83,8 @@ PAGE: dict[str, dict[str, str]] = {
     "function": {"en": "The project's function:", "ko": "이 프로젝트의 함수:"},
     "line": {"en": "line {line}: `{name}`", "ko": "{line}행: `{name}`"},
     "lines": {"en": "lines {line} to {end}, in `{name}`", "ko": "`{name}`의 {line}~{end}행"},
-    "differs": {"en": "**What differs.** {note}", "ko": "**무엇이 다른가.** {note}"},
-    "differs_titled": {"en": "**What differs: {title}.** {note}", "ko": "**무엇이 다른가: {title}.** {note}"},
+    "differs": {"en": "**What differs.** {note}", "ko": "**차이점.** {note}"},
+    "differs_titled": {"en": "**What differs: {title}.** {note}", "ko": "**차이점: {title}.** {note}"},
     "numbers": {"en": "**The numbers** (spec {spec}, {dtype}):", "ko": "**숫자** (스펙 {spec}, {dtype}):"},
     "largest": {"en": "largest difference", "ko": "가장 큰 차이"},
     "printout": {
@@ -122,7 +122,7 @@ PAGE: dict[str, dict[str, str]] = {
         "en": "- The notebooks run these steps in one framework each, with their outputs stored: "
         "[numpy.ipynb]({root}notebooks/numpy.ipynb), [torch.ipynb]({root}notebooks/torch.ipynb), "
         "[jax.ipynb]({root}notebooks/jax.ipynb).",
-        "ko": "- 노트북은 이 단계들을 프레임워크 하나씩으로 실행하며, 출력이 저장되어 있습니다: "
+        "ko": "- 노트북은 프레임워크마다 하나씩 있으며, 이 단계들을 실행한 출력이 저장되어 있습니다: "
         "[numpy.ipynb]({root}notebooks/ko/numpy.ipynb), [torch.ipynb]({root}notebooks/ko/torch.ipynb), "
         "[jax.ipynb]({root}notebooks/ko/jax.ipynb).",
     },
@@ -177,13 +177,13 @@ CONCEPTS_KO: dict[str, tuple[str, str]] = {
     "model": (
         "모델: 선형 계층",
         "모든 백엔드에 같은 이름 세 개가 있습니다: 클래스 `SoftmaxClassifier`, `init_model`(스펙의 파라미터에서 "
-        "출발하는 모델), `weight_and_bias`(torch의 배치로 꺼낸 파라미터). torch의 `nn.Linear`는 `weight`를 "
+        "출발하는 모델), `weight_and_bias`(torch와 같은 모양으로 꺼낸 파라미터). torch의 `nn.Linear`는 `weight`를 "
         "(out, in) = (3, 4)로 저장하고 `x W^T + b`를 계산합니다. Flax의 `nnx.Linear`는 `kernel`을 (in, out) = "
         "(4, 3)으로 저장하고 `x @ kernel + b`를 계산하므로, `init_model`이 경계에서 스펙의 가중치를 전치하고 "
         "`weight_and_bias`가 다시 전치해 돌려줍니다. Flax는 값을 곧 덮어쓰는데도 계층을 만들 때 `rngs`를 "
         "요구하며, GPU에서도 float32 행렬 곱이 float32로 남도록 `Precision.HIGHEST`를 받습니다. NumPy에는 "
         "모듈도 자동 미분(automatic differentiation)도 없습니다. "
-        "클래스는 torch의 배치로 배열 두 개를 들고 있고, `forward`는 한 줄이며, "
+        "클래스는 torch와 같은 모양의 배열 두 개를 들고 있고, `forward`는 한 줄이며, "
         "`backward`는 계층을 따라가는 연쇄 법칙(chain rule)을 손으로 "
         "쓴 것입니다(`dL/dW = (dL/dz)^T x`, `dL/db`는 행에 걸친 "
         "`dL/dz`의 합). torch의 autograd와 JAX의 `nnx.grad`에는 이런 코드가 필요 없습니다.",
