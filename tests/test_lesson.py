@@ -61,6 +61,7 @@ def test_the_steps_walk_through_the_lesson_in_order(code):
 def test_each_step_shows_its_concepts_code_as_it_stands_in_the_files(code):
     text, tolerances = render_lesson(code)
     assert tolerances == []  # without numbers, nothing is printed
+    assert "exp(z) / exp(z).sum()" not in text.replace("np.exp(z) / np.exp(z).sum()", "")  # the lesson never wrote it
     for step in STEPS:
         assert f"## {STEPS.index(step) + 1}. {step.title}\n" in text
         for blocks in step_blocks(code, step).values():
@@ -73,7 +74,9 @@ def test_each_step_shows_its_concepts_code_as_it_stands_in_the_files(code):
 
 
 def test_a_step_that_names_what_is_not_there_fails_loudly(code):
-    with pytest.raises(rosetta.RosettaError, match=r"lesson step 'x' shows 'softmax-v2'.*tools/rosetta/lesson.py"):
+    with pytest.raises(
+        rosetta.RosettaError, match=r"lesson step 'x' shows 'softmax-v2'.*tools/rosetta/lesson_steps.py"
+    ):
         step_sections(code, Step("x", "X", ["text"], concepts=["softmax", "softmax-v2"]))
     with pytest.raises(rosetta.RosettaError, match=r"lesson step 'x' leaves out 'nope'"):
         step_blocks(code, Step("x", "X", ["text"], concepts=["softmax"], leave_out=["nope"]))
@@ -82,7 +85,9 @@ def test_a_step_that_names_what_is_not_there_fails_loudly(code):
 def test_the_page_says_where_the_lesson_comes_from_and_links_only_to_the_repository():
     md = (DOCS / "lesson.md").read_text(encoding="utf-8")
     assert md.count(SOURCE) == 1
-    assert not re.search(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]", md), "the lesson is retold, not pasted"
+    # the lesson is retold, not pasted: no Korean but the link to the Korean page (docs/ko/lesson.md)
+    korean = [x for x in md.splitlines() if re.search(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]", x)]
+    assert korean == ["This page in Korean: [한국어](ko/lesson.md)."]
     assert not re.search(r"https?://", md)
     anchors = {md_anchor(i, s.title) for i, s in enumerate(STEPS, 1)} | {md_anchor(len(STEPS) + 1, "Where next")}
     for link in re.findall(r"\]\(([^)\s]+)\)", md):
@@ -113,11 +118,32 @@ def test_the_printout_is_the_lessons_and_every_backend_reproduces_it(fresh):
 
 
 def test_softmax_of_1_2_3_is_the_lessons(fresh):
-    """The lesson's first printout, [0.0900, 0.2447, 0.6652] (4 decimals), from every backend."""
-    (row,) = extra_rows(fresh, STEPS[STEP_KEYS.index("softmax")])
-    for b in rosetta.ORDER:
-        assert_within(row.values[b], np.array([0.0900, 0.2447, 0.6652]), 5e-5, f"{b} softmax([1, 2, 3])")
-        assert_within(row.values[b].sum(), 1.0, 1e-6, f"{b} softmax([1, 2, 3]).sum()")
+    """The lesson's first printout, [0.0900, 0.2447, 0.6652] (4 decimals), from every backend: by the
+    lesson's one line in each framework, and by the project's softmax."""
+    rows = extra_rows(fresh, STEPS[STEP_KEYS.index("softmax")])
+    assert [row.label for row in rows] == [
+        "the lesson's one line, on [1, 2, 3] (it printed 0.0900, 0.2447, 0.6652)",
+        "softmax([1, 2, 3])",
+    ]
+    for row in rows:
+        for b in rosetta.ORDER:
+            assert_within(row.values[b], np.array([0.0900, 0.2447, 0.6652]), 5e-5, f"{b} {row.label}")
+            assert_within(row.values[b].sum(), 1.0, 1e-6, f"{b} {row.label}: the sum")
+
+
+def test_the_cross_entropy_steps_show_the_lessons_example_at_every_level(fresh):
+    """The lesson's 3 x 5 example gives its printed 1.8803 at each level, by the lesson's one line and by
+    the project's function, in every backend; the level-1 step shows the example's scores and targets."""
+    for key in ("loss-onehot", "loss-nll", "loss-fused"):
+        rows = {row.label: row for row in extra_rows(fresh, STEPS[STEP_KEYS.index(key)])}
+        costs = [label for label in rows if label.startswith("the lesson's one line") or "on the lesson's" in label]
+        assert len(costs) == 2, (key, list(rows))
+        for label in costs:
+            for b in rosetta.ORDER:
+                assert round(float(rows[label].values[b]), 4) == 1.8803, (key, label, b)
+    text, _ = render_lesson(fresh)
+    assert "| 0 | -1.54739, -1.21279, -1.35699, -2.14261, -2.16241 | 4 |" in text
+    assert "F.nll_loss(F.log_softmax(z, dim=1), y)" in text and "\nF.cross_entropy(z, y)\n" in text
 
 
 def test_a_stale_lesson_is_caught_and_rounding_is_not(fresh, tmp_path):
@@ -127,9 +153,9 @@ def test_a_stale_lesson_is_caught_and_rounding_is_not(fresh, tmp_path):
     md = path.read_text(encoding="utf-8")
 
     # the text of a step
-    path.write_text(md.replace("Softmax turns them into probabilities", "Softmax turns them into odds"))
+    path.write_text(md.replace("Softmax turns scores into such probabilities", "Softmax turns scores into odds"))
     (problem,) = rosetta.check(tmp_path, fresh)
-    line = next(i for i, x in enumerate(md.splitlines(), 1) if "Softmax turns them into probabilities" in x)
+    line = next(i for i, x in enumerate(md.splitlines(), 1) if "Softmax turns scores into such probabilities" in x)
     assert problem.startswith(f"{path} is stale: line {line} differs"), problem
 
     # the printout: NumPy's cost at epoch 1000 a unit of the last digit off is current, 1e-5 off is not

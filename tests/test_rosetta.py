@@ -219,7 +219,8 @@ def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
         monkeypatch.setattr(module, "build", lambda *a, **k: fresh)
     out = tmp_path / "docs"
     assert main(["rosetta", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["lesson.md", "rosetta.html", "rosetta.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["ko", "lesson.md", "rosetta.html", "rosetta.md"]
+    assert [p.name for p in (out / "ko").iterdir()] == ["lesson.md"]
     assert main(["rosetta", "--check", "--out", str(out)]) == 0
     assert "are current" in capsys.readouterr().out
     md = out / "rosetta.md"

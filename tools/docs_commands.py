@@ -13,11 +13,12 @@ from .options import PROG, UsageError, add_debug, out_folder_exists_as_file
 def add_parsers(sub: Any) -> None:
     rosetta = sub.add_parser(
         "rosetta",
-        help="write docs/rosetta.md and docs/rosetta.html: the lesson in the three backends side by side",
+        help="write docs/rosetta.md, rosetta.html, lesson.md, ko/lesson.md: the lesson in the three backends",
         description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code, as the concept "
         "table in tools/rosetta/concepts.py names it: each concept's code in NumPy, PyTorch and JAX, "
         "linked to its file and line, a note on what differs, and the numbers every backend computes on "
-        "the seed spec. --check writes nothing and exits 1 if either file is stale against the code.",
+        "the seed spec; and docs/lesson.md and docs/ko/lesson.md (the lesson step by step, in English and "
+        "Korean). --check writes nothing and exits 1 if a file is stale against the code.",
     )
     rosetta.add_argument("--out", default="docs", help="folder for rosetta.md and rosetta.html (default: docs)")
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
@@ -32,10 +33,11 @@ def add_parsers(sub: Any) -> None:
     rosetta.set_defaults(run=rosetta_main)
     notebooks = sub.add_parser(
         "notebooks",
-        help="write notebooks/numpy.ipynb, torch.ipynb, jax.ipynb: the lesson's steps, executed",
-        description="Generate one Jupyter notebook per backend from the lesson's steps (tools/rosetta/lesson.py) "
+        help="write notebooks/numpy.ipynb, torch.ipynb, jax.ipynb (and ko/): the lesson's steps, executed",
+        description="Generate one Jupyter notebook per backend from the lesson's steps (tools/rosetta/lesson_steps.py) "
         "and the backends' code, execute it in the python3 kernel of this environment, and write it with its "
-        "outputs. --check writes nothing: it makes and runs them afresh and exits 1 if a committed one is "
+        "outputs, and its Korean twin in ko/ (the same code cells and outputs, the text in Korean). "
+        "--check writes nothing: it makes and runs them afresh and exits 1 if a committed one is "
         "stale (its cells differ, or an output's numbers differ by more than the seed spec's tolerances). "
         "Needs the notebooks extra: pip install 'softmax-rosetta[notebooks]'.",
     )

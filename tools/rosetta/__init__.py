@@ -1,7 +1,8 @@
-"""The lesson side by side: docs/rosetta.md, docs/rosetta.html and docs/lesson.md, and the notebooks,
+"""The lesson side by side: docs/rosetta.md, docs/rosetta.html, docs/lesson.md (and in Korean,
+docs/ko/lesson.md), and the notebooks,
 generated from the backends' code.
 
-    softmax-rosetta rosetta            # write docs/rosetta.md, docs/rosetta.html and docs/lesson.md
+    softmax-rosetta rosetta            # write docs/rosetta.md, docs/rosetta.html, docs/lesson.md, docs/ko/lesson.md
     softmax-rosetta rosetta --check    # exit 1 if one is stale against the code
     softmax-rosetta notebooks          # write notebooks/<backend>.ipynb, executed (notebooks.py)
 
@@ -27,14 +28,19 @@ The modules, in the order the docs are made:
     prose.py         the text both pages share
     markdown.py      docs/rosetta.md
     html.py          docs/rosetta.html (plot.py: its loss plot)
-    lesson.py        the lesson's steps: their text, and which concepts each shows
-    lesson_markdown.py  docs/lesson.md: the steps with their concepts' code and numbers
+    lesson_steps.py  the lesson's steps: their text in English and Korean, the concepts each shows, the
+                     lesson's one-line formulas and examples
+    lesson_types.py  what a step is made of (Step, Prose, Formula)
+    lesson.py        what the pages compute from the steps (the formulas' and examples' numbers)
+    lesson_text.py   the lesson pages' fixed strings in both languages; the concepts' notes in Korean
+    lesson_markdown.py  docs/lesson.md and docs/ko/lesson.md: one renderer, a language parameter
     stale.py         whether a committed doc is stale
     why.py           "Why the last digits differ": the seed's first differences and their
                      demonstrated causes (tools/diverge/causes.py), checked where they were made
     docs.py          render, write, check: the three files
     cells.py         the notebooks' code cells, one per step (the same code in every backend)
-    notebooks.py     notebooks/<backend>.ipynb: made, executed (nbclient), checked
+    notebooks.py     notebooks/<backend>.ipynb and notebooks/ko/<backend>.ipynb: made, executed (nbclient), checked
+    notebook_text.py the notebooks' fixed strings in both languages
 """
 
 from .base import DTYPE, FILES, ORDER, SPEC, TABLE_FILE, RosettaError

@@ -5,7 +5,7 @@ from __future__ import annotations
 ORDER = ("numpy", "torch", "jax")  # the columns, left to right
 TITLES = {"numpy": "NumPy", "torch": "PyTorch", "jax": "JAX / Flax NNX / Optax"}
 SHORT = {"numpy": "NumPy", "torch": "PyTorch", "jax": "JAX"}
-FILES = ("rosetta.md", "rosetta.html", "lesson.md")
+FILES = ("rosetta.md", "rosetta.html", "lesson.md", "ko/lesson.md")
 SPEC = "seed"
 DTYPE = "float32"
 DIGITS = 6  # significant digits of every number in the docs

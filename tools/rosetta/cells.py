@@ -16,23 +16,50 @@ from softmax_rosetta.registry import BACKENDS
 from softmax_rosetta.spec import Spec
 
 from .base import RosettaError
+from .lesson_steps import Formula
 
-# How each framework is imported, its array module's name, and how it makes an array from a list
-# or a NumPy array.
+# How each framework is imported, its array module's name, how it makes an array from a list or a
+# NumPy array, and what the lesson's one-line formulas (lesson_steps.py) need imported besides.
 DIALECTS = {
-    "numpy": {"import_xp": "import numpy as np", "xp": "np", "array": "np.asarray", "float32": "np.float32"},
-    "torch": {"import_xp": "import torch", "xp": "torch", "array": "torch.tensor", "float32": "torch.float32"},
-    "jax": {"import_xp": "import jax.numpy as jnp", "xp": "jnp", "array": "jnp.asarray", "float32": "jnp.float32"},
+    "numpy": {
+        "import_xp": "import numpy as np",
+        "xp": "np",
+        "array": "np.asarray",
+        "float32": "np.float32",
+        "import_one_line": "",
+    },
+    "torch": {
+        "import_xp": "import torch",
+        "xp": "torch",
+        "array": "torch.tensor",
+        "float32": "torch.float32",
+        "import_one_line": "import torch.nn.functional as F",
+    },
+    "jax": {
+        "import_xp": "import jax.numpy as jnp",
+        "xp": "jnp",
+        "array": "jnp.asarray",
+        "float32": "jnp.float32",
+        "import_one_line": "import jax\nimport optax",
+    },
+}
+# The lesson's examples (softmax_rosetta.examples), as the one-line formulas' z and y.
+EXAMPLE_ARRAYS = {
+    "softmax": "z_example = $array(softmax_example.scores, dtype=$float32)  # the lesson's [1, 2, 3]",
+    "cross_entropy": "z_example = $array(ce_example.scores, dtype=$float32)  # the lesson's 3 x 5 scores\n"
+    "y_example = $array(ce_example.targets)  # and its classes, [4, 2, 3]",
 }
 
 CELLS: dict[str, tuple[str, str]] = {
     "data": (
         """\
-$import_xp
+$imports
 
 from softmax_rosetta import load_spec
+from softmax_rosetta.examples import lesson_examples
 
 spec = load_spec("$spec")
+softmax_example, ce_example = lesson_examples()  # the lesson's own small examples, before its classifier
 x_train = $array(spec.x_train, dtype=$float32)  # 8 samples x 4 features
 y_train = $array(spec.y_train)  # the class of each sample: 0, 1 or 2
 weight = $array(spec.init_weight, dtype=$float32)  # 3 x 4: what torch.manual_seed(1); nn.Linear(4, 3) draws
@@ -46,8 +73,6 @@ print(y_train)""",
 from $impl.functional import softmax
 
 scores = $array([1.0, 2.0, 3.0], dtype=$float32)
-by_hand = $xp.exp(scores) / $xp.exp(scores).sum()
-print(by_hand)
 print(softmax(scores, axis=0))
 
 z = x_train @ weight.T + bias  # the untrained model's logits: a row of 3 scores per sample
@@ -122,10 +147,28 @@ def dialect(backend: str) -> dict[str, str]:
     """The backend's names for the cells: its dialect, and its package (``impl``)."""
     if backend not in DIALECTS:
         raise RosettaError(f"rosetta: no notebook dialect for backend {backend!r} in tools/rosetta/cells.py")
-    return {**DIALECTS[backend], "impl": BACKENDS[backend].module.rpartition(".")[0]}
+    names = DIALECTS[backend]
+    # the framework's imports, the one-line formulas' too, at the top of the first cell, sorted (ruff lints notebooks)
+    imports = "\n".join(sorted({names["import_xp"], *names["import_one_line"].splitlines()}))
+    return {**names, "imports": imports, "impl": BACKENDS[backend].module.rpartition(".")[0]}
 
 
-def code_cell_source(step: str, backend: str, spec: Spec) -> str:
-    """The code cell of lesson step ``step`` for ``backend``."""
+def code_cell_source(step: str, backend: str, spec: Spec, formula: Formula | None = None) -> str:
+    """The code cell of lesson step ``step`` for ``backend``; with the step's ``formula``, it ends by
+    running the lesson's one line on the lesson's example."""
     template, _ = CELLS[step]
-    return Template(template).substitute(dialect(backend), spec=spec.name, every=spec.expected_every)
+    code = Template(template).substitute(dialect(backend), spec=spec.name, every=spec.expected_every)
+    return code if formula is None else code + "\n\n" + one_line_source(formula, backend)
+
+
+def one_line_source(formula: Formula, backend: str) -> str:
+    """The lesson's one line for ``backend``, as a function of z (and y), run on its example."""
+    args = "z" if formula.example == "softmax" else "z, y"
+    example = Template(EXAMPLE_ARRAYS[formula.example]).substitute(dialect(backend))
+    call = "z_example" if formula.example == "softmax" else "z_example, y_example"
+    return (
+        f"{example}\n\n\n"
+        f"def one_line({args}):  # the lesson's one line\n"
+        f"    return {formula.code[backend]}\n\n\n"
+        f"print(one_line({call}))"
+    )

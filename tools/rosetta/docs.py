@@ -1,4 +1,5 @@
-"""The docs (rosetta.md, rosetta.html, lesson.md): rendering them, writing them, checking the committed ones."""
+"""The docs (rosetta.md, rosetta.html, lesson.md, ko/lesson.md): rendering them, writing them, checking the
+committed ones."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from ..files import atomic_write, writable_folder
 from .html import render_html
 from .lesson_markdown import render_lesson
+from .lesson_text import PAGES as LESSON_PAGES
 from .markdown import render_markdown
 from .numbers import tolerances
 from .run import Rosetta, build
@@ -24,12 +26,14 @@ def render(rosetta: Rosetta) -> dict[str, str]:
 def _pages(rosetta: Rosetta) -> dict[str, tuple[str, list[float] | None]]:
     """Every page's text and the tolerances of the numbers it prints (None: numbers=False)."""
     allowed = tolerances(rosetta) if rosetta.numbers else None
-    lesson, lesson_allowed = render_lesson(rosetta)
-    return {
+    pages: dict[str, tuple[str, list[float] | None]] = {
         "rosetta.md": (render_markdown(rosetta), allowed),
         "rosetta.html": (render_html(rosetta), allowed),
-        "lesson.md": (lesson, lesson_allowed if rosetta.numbers else None),
     }
+    for lang, name in LESSON_PAGES.items():
+        lesson, lesson_allowed = render_lesson(rosetta, lang)
+        pages[name] = (lesson, lesson_allowed if rosetta.numbers else None)
+    return pages
 
 
 def write(
@@ -42,6 +46,7 @@ def write(
     paths = []
     for name, text in render(rosetta).items():
         path = out / name
+        path.parent.mkdir(exist_ok=True)  # ko/
         atomic_write(path, text)
         paths.append(path)
     return paths

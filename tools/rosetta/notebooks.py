@@ -1,14 +1,17 @@
-"""notebooks/numpy.ipynb, torch.ipynb, jax.ipynb: the lesson's steps run in one framework each.
+"""notebooks/numpy.ipynb, torch.ipynb, jax.ipynb: the lesson's steps run in one framework each; and
+notebooks/ko/*.ipynb, the same in Korean.
 
     softmax-rosetta notebooks              # write them, executed, with their outputs stored
     softmax-rosetta notebooks --check      # exit 1 if the committed ones are stale
 
-Each notebook is made from the lesson's steps (lesson.py): a markdown cell with the step's text and
+Each notebook is made from the lesson's steps (lesson_steps.py): a markdown cell with the step's text and
 its concepts' code in that backend (the concept table's blocks, linked to their files and lines),
 then a code cell that imports the step's functions from ``softmax_rosetta.backends.<name>_impl``
 and runs them on the seed spec (``cells.py``), ending with the lesson's loop and its printout. They
 are executed with nbclient in the ``python3`` kernel (ipykernel in the running Python's
-environment), so a notebook viewer shows the outputs without running anything.
+environment), so a notebook viewer shows the outputs without running anything. The Korean notebooks
+(the text from lesson_steps.py, lesson_text.py and notebook_text.py) have the English ones' code
+cells, cell for cell, and take their outputs (``with_outputs``): one run, two languages.
 
 Stale (``compare_notebook``): a cell's source differs (markdown and code alike, exactly), or an
 output's text differs other than in its numbers, or a number differs from a fresh run's by more
@@ -32,8 +35,22 @@ from softmax_rosetta.spec import Spec
 from ..files import atomic_write, writable_folder
 from .base import DTYPE, ORDER, TITLES, RosettaError
 from .cells import CELLS, code_cell_source, dialect
-from .lesson import SOURCE, STEPS, Step, check_steps, paragraphs, step_blocks, step_sections
-from .lesson_markdown import block_where
+from .lesson import (
+    LANGUAGES,
+    SOURCE,
+    SOURCE_KO,
+    STEPS,
+    Step,
+    check_steps,
+    paragraphs,
+    prose,
+    step_blocks,
+    step_sections,
+)
+from .lesson_markdown import block_where, example_table
+from .lesson_text import concept_note, concept_title
+from .lesson_text import text as page_text
+from .notebook_text import notebook_text
 from .numbers import NUMBER, number
 from .run import Rosetta, build
 from .stale import same_number
@@ -53,8 +70,9 @@ LANGUAGE_INFO = {
 }
 
 
-def notebook_name(backend: str) -> str:
-    return f"{backend}.ipynb"
+def notebook_name(backend: str, lang: str = "en") -> str:
+    """The notebook's file, relative to notebooks/: numpy.ipynb, ko/numpy.ipynb."""
+    return f"{backend}.ipynb" if lang == "en" else f"{lang}/{backend}.ipynb"
 
 
 def require_packages(backends: list[str]) -> None:
@@ -83,61 +101,69 @@ def _installed(package: str) -> bool:
 # --- making one --------------------------------------------------------------------------------
 
 
-def make_notebook(backend: str, rosetta: Rosetta) -> Any:
-    """The backend's notebook, not executed (rosetta: its code; numbers are not needed)."""
+def make_notebook(backend: str, rosetta: Rosetta, lang: str = "en") -> Any:
+    """The backend's notebook in ``lang``, not executed (rosetta: its code; numbers are not needed)."""
     import nbformat
 
     check_steps()
     spec = rosetta.spec
     v4 = nbformat.v4
-    cells = [v4.new_markdown_cell(_title(backend, spec), id="lesson")]
+    cells = [v4.new_markdown_cell(_title(backend, spec, lang), id="lesson")]
     for i, step in enumerate(STEPS, 1):
         if step.key not in CELLS:
             raise RosettaError(f"rosetta: lesson step {step.key!r} has no notebook cell in tools/rosetta/cells.py")
-        cells.append(v4.new_markdown_cell(_step_markdown(backend, rosetta, i, step), id=f"{step.key}-text"))
-        cells.append(v4.new_code_cell(code_cell_source(step.key, backend, spec), id=f"{step.key}-code"))
+        cells.append(v4.new_markdown_cell(_step_markdown(backend, rosetta, i, step, lang), id=f"{step.key}-text"))
+        source = code_cell_source(step.key, backend, spec, step.formula)
+        cells.append(v4.new_code_cell(source, id=f"{step.key}-code"))
         if step.printout:
-            cells.append(v4.new_markdown_cell(_printout_markdown(spec), id=f"{step.key}-printout"))
+            cells.append(v4.new_markdown_cell(_printout_markdown(spec, lang), id=f"{step.key}-printout"))
     nb = v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
     return nb
 
 
-def _title(backend: str, spec: Spec) -> str:
-    package = dialect(backend)["impl"]
+def _title(backend: str, spec: Spec, lang: str) -> str:
+    title = TITLES[backend]
+    extras = ",".join(filter(None, (BACKENDS[backend].extra, "notebooks")))
+    others = ", ".join(f"[{notebook_name(b)}]({notebook_name(b)})" for b in ORDER if b != backend)
+    source = SOURCE if lang == "en" else SOURCE_KO
     return "\n\n".join(
         [
-            f"# The lesson in {TITLES[backend]}",
-            f"Softmax, cross-entropy at three levels and a linear classifier trained by SGD, step by step, "
-            f"with this project's {TITLES[backend]} backend (`{package}`) on the `{spec.name}` spec. {SOURCE}",
-            "[docs/lesson.md](../docs/lesson.md) walks through the same steps with NumPy, PyTorch and JAX side "
-            "by side, and [docs/rosetta.md](../docs/rosetta.md) has every concept. The other notebooks: "
-            + ", ".join(f"[{notebook_name(b)}]({notebook_name(b)})" for b in ORDER if b != backend)
-            + ".",
-            "Generated by `softmax-rosetta notebooks` from the lesson's steps (tools/rosetta/lesson.py) and the "
-            "backends' code; don't edit it by hand (`softmax-rosetta notebooks --check` says when it is stale). "
-            f"To run it: `pip install -e '.[{BACKENDS[backend].extra},notebooks]'`, then open it in Jupyter with "
-            "the Python 3 kernel of that environment. The outputs stored here were computed on the CPU.",
+            notebook_text("title", lang, title=title),
+            notebook_text("intro", lang, title=title, package=dialect(backend)["impl"], spec=spec.name, source=source),
+            notebook_text("links", lang, others=others, name=notebook_name(backend)),
+            notebook_text("generated", lang, extras=extras),
         ]
     )
 
 
-def _step_markdown(backend: str, rosetta: Rosetta, i: int, step: Step) -> str:
-    parts = [f"## {i}. {step.title}", *paragraphs(step, rosetta.spec)]
+def _step_markdown(backend: str, rosetta: Rosetta, i: int, step: Step, lang: str = "en") -> str:
+    parts = [f"## {i}. {prose(step, lang).title}", *paragraphs(step, rosetta.spec, lang)]
+    if "ce-example" in step.tables:  # (the spec's data is printed by the first code cell)
+        parts.append("\n".join(example_table(lang)).strip())
     blocks = step_blocks(rosetta, step)[backend]
+    if step.formula is not None:
+        parts.append(notebook_text("one_line", lang, title=TITLES[backend]))
+        parts.append(f"```python\n{step.formula.code[backend]}\n```")
     if blocks:
-        parts.append(f"In {TITLES[backend]}:")
+        key = "in" if step.formula is None else "function"
+        parts.append(notebook_text(key, lang, title=TITLES[backend]))
     for block in blocks:
-        parts.append(f"[`{block.path}` {block_where(block)}]({block.link})\n\n```python\n{block.code}\n```")
+        link = block.link if lang == "en" or "://" in block.link else "../" + block.link  # notebooks/ko/
+        parts.append(f"[`{block.path}` {block_where(block, lang)}]({link})\n\n```python\n{block.code}\n```")
     for s in step_sections(rosetta, step):
-        parts.append(f"**What differs: {s.concept.title}.** {s.concept.note}")
+        title, note = (
+            concept_title(s.concept.key, s.concept.title, lang),
+            concept_note(s.concept.key, s.concept.note, lang),
+        )
+        parts.append(page_text("differs_titled", lang, title=title, note=note))
     return "\n\n".join(parts)
 
 
-def _printout_markdown(spec: Spec) -> str:
+def _printout_markdown(spec: Spec, lang: str = "en") -> str:
     tol = spec.tolerance(DTYPE)
     lines = [
-        f"The lesson printed these costs; a run must reproduce them within {tol.expected_cost:g} ({DTYPE}):",
+        notebook_text("printout", lang, tol=f"{tol.expected_cost:g}", dtype=DTYPE),
         "",
         "```",
         *(f"epoch: {e} cost: {c}" for e, c in zip(spec.expected_epochs, spec.expected_costs, strict=True)),
@@ -197,14 +223,35 @@ def text(nb: Any) -> str:
 def generate(
     backends: list[str] | None = None, rosetta: Rosetta | None = None, cwd: str | os.PathLike[str] = "."
 ) -> dict[str, str]:
-    """Each backend's notebook, executed in the folder cwd, as the text of its file (by file name).
+    """Each backend's notebook in every language, executed in the folder cwd, as the text of its file (by
+    file name: numpy.ipynb, ko/numpy.ipynb).
 
-    rosetta: the lesson's code (``build(numbers=False)``, made here when None).
+    rosetta: the lesson's code (``build(numbers=False)``, made here when None). The English notebook is
+    executed; the others have the same code cells, and take its outputs (``with_outputs``).
     """
     backends = list(ORDER) if backends is None else backends
     require_packages(backends)
     rosetta = build(numbers=False) if rosetta is None else rosetta
-    return {notebook_name(b): text(execute(make_notebook(b, rosetta), cwd)) for b in backends}
+    out = {}
+    for b in backends:
+        executed = execute(make_notebook(b, rosetta), cwd)
+        for lang in LANGUAGES:
+            nb = executed if lang == "en" else with_outputs(make_notebook(b, rosetta, lang), executed)
+            out[notebook_name(b, lang)] = text(nb)
+    return out
+
+
+def with_outputs(nb: Any, executed: Any) -> Any:
+    """nb with the outputs of ``executed``, whose code cells must be nb's, cell for cell."""
+    ran = {c.id: c for c in executed.cells if c.cell_type == "code"}
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        if c.id not in ran or ran[c.id].source != c.source:
+            raise RosettaError(f"rosetta: notebook cell {c.id!r} is not the same code in every language")
+        c.outputs, c.metadata, c.execution_count = ran[c.id].outputs, ran[c.id].metadata, ran[c.id].execution_count
+    nb.metadata = executed.metadata
+    return nb
 
 
 def write(out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None) -> list[Path]:
@@ -214,6 +261,7 @@ def write(out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | N
     out = Path(writable_folder(out_dir, "--out"))
     paths = []
     for name, content in generate(backends, cwd=out).items():
+        (out / name).parent.mkdir(exist_ok=True)  # ko/
         atomic_write(out / name, content)
         paths.append(out / name)
     return paths
