@@ -45,7 +45,7 @@ def lesson_examples() -> tuple[SoftmaxExample, CrossEntropyExample]:
         raw = tomllib.load(f)
 
     def array(value: object, dtype: type = np.float64) -> np.ndarray:
-        out = np.array(value, dtype=dtype)
+        out: np.ndarray = np.array(value, dtype=dtype)
         out.flags.writeable = False
         return out
 
