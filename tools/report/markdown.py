@@ -103,10 +103,17 @@ def plots_text(report: Report, files: list[str]) -> list[str]:
         panels = deviation_panels(report)
         same = [dtype for dtype, diffs in panels if identical(diffs)]
         itself = any(run == REFERENCE_BACKEND and dtype == REFERENCE_DTYPE for dtype, d in panels for run, _ in d)
+        bands = [
+            f"{dtype}: {'the derived rounding envelope' if t.derived else 'the hand-set cost tolerance'}"
+            for dtype, t in report.tolerances.items()
+            if dtype in dict(panels) and not identical(dict(panels)[dtype])
+        ]
         out.append(
-            "**deviation.png**: each run's `|cost - reference cost|` per epoch, log scale, one panel per dtype; "
-            f"the reference is the {REFERENCE_DTYPE} {REFERENCE_BACKEND} run of the lesson's loop. A gap in a line "
-            "is an epoch where the two costs are exactly equal; a run equal at every epoch is listed as identical"
+            "**deviation.png**: each run's largest `|cost - reference cost|` so far (a running maximum over the "
+            "epochs), log scale, one panel per dtype, over a grey band: how far two correct runs of that dtype may "
+            "differ (" + ("; ".join(bands) or "none drawn") + "). A correct run's line stays inside its band. "
+            f"The reference is the {REFERENCE_DTYPE} {REFERENCE_BACKEND} run of the lesson's loop; a run equal to it "
+            "at every epoch is listed as identical"
             + (" (the reference itself is)." if itself else ".")
             + (f" Every {' and every '.join(same)} run is identical to the reference." if same else "")
         )
