@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +242,16 @@ def _deviation_panel(report: Report, ax: Any, dtype: str, diffs: list[tuple[str,
         ax.set_ylabel("largest |cost − reference|\nso far")
         ax.set_title(f"{dtype}: a correct run stays in the grey band", fontsize=13)
     if diffs:
+        # below the panel, in two columns where the names are short (a phone's width holds two of them)
+        handles, labels = ax.get_legend_handles_labels()
+        labels = ["\n".join(textwrap.fill(line, 34) for line in label.split("\n")) for label in labels]
         ax.legend(
+            handles,
+            labels,
             fontsize=11,
             loc="upper center",
             bbox_to_anchor=(0.45, -0.17),
-            ncol=2,
+            ncol=2 if max(len(line) for label in labels for line in label.split("\n")) <= 24 else 1,
             title=f"reference: {reference}",
             title_fontsize=11,
             frameon=False,
