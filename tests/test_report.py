@@ -607,7 +607,6 @@ def test_deviation_png_has_a_panel_per_dtype_names_the_reference_and_says_identi
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     import numpy as np
 
     from softmax_rosetta.tools.report import plots
