@@ -1,6 +1,9 @@
 """Comparing backends, in NumPy, in one place: the checks that tests and the CLI share.
 
-Every check is an absolute difference against a tolerance from the spec:
+Every check is an absolute difference against a tolerance from the spec: for ``costs``, ``params`` and the
+forward checks, the derived rounding envelope where the spec's ``tolerance_source(dtype)`` is "derived"
+(``envelopes.in_force``: the stored table, or derived now), its hand-set ``[tolerance.DTYPE]`` otherwise;
+``expected`` and ``accuracy`` are always hand-set:
 
 - ``expected``: a run's costs at the spec's listed epochs against the expected costs;
 - ``costs``: two runs' costs at every epoch;
@@ -30,13 +33,20 @@ import numpy as np
 
 from .backend import Backend
 from .checks import LEVELS
+from .deviation import Deviation, deviation, differences  # noqa: F401  (Deviation, deviation: first here)
+from .envelopes import HAND_SET, InForce, in_force, in_force_all, worst_epoch
 from .results import TrainResult
 from .spec import Spec
 
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison: ``max_abs`` must be <= ``tolerance``."""
+    """One comparison: ``max_abs`` must be <= ``tolerance``.
+
+    source: "derived" (``tolerance`` is the rounding envelope) or "hand-set" (the spec's number). A derived
+    ``costs`` check holds each epoch to its own envelope: ``epoch`` is where difference / envelope peaks, and
+    ``max_abs`` and ``tolerance`` are that epoch's (``max_rel``: over every epoch).
+    """
 
     check: str  # "expected", "costs", "params", "softmax", "log_softmax", "loss:fused", ...
     dtype: str
@@ -45,6 +55,8 @@ class Check:
     max_abs: float
     max_rel: float
     tolerance: float
+    source: str = HAND_SET
+    epoch: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -78,6 +90,8 @@ class Check:
             "tolerance": self.tolerance,
             "headroom": self.headroom,
             "passed": self.passed,
+            "source": self.source,
+            "epoch": self.epoch,
         }
 
     def line(self) -> str:
@@ -86,9 +100,11 @@ class Check:
                 f"FAIL diverged     {self.dtype:<8} {self.a:>11} {self.b}: its cost turned inf or nan; training stopped"
             )
         verdict = "ok  " if self.passed else "FAIL"
+        limit = "envelope " if self.source != HAND_SET else "tolerance"
+        at = f" at epoch {self.epoch}" if self.epoch is not None else ""
         return (
             f"{verdict} {self.check:<12} {self.dtype:<8} {self.a:>11} vs {self.b:<11} "
-            f"max|diff| {self.max_abs:9.3g}  tolerance {self.tolerance:8.3g}  ({self.headroom:.2g} of it)"
+            f"max|diff| {self.max_abs:9.3g}  {limit} {self.tolerance:8.3g}  ({self.headroom:.2g} of it){at}"
         )
 
 
@@ -122,22 +138,6 @@ def skipped_checks(spec: Spec, dtypes: Iterable[str]) -> list[SkippedCheck]:
         f"softmax-rosetta expected {where} --write computes them)"
     )
     return [SkippedCheck("expected", dtype, reason) for dtype in dtypes]
-
-
-def differences(a: Any, b: Any) -> tuple[float, float]:
-    """(max absolute, max relative) difference of two arrays, computed in float64."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    if a.size == 0:
-        return 0.0, 0.0
-    diff = np.abs(a - b)
-    both_inf = np.isinf(a) & np.isinf(b) & (a == b)  # -inf == -inf is agreement
-    diff = np.where(both_inf, 0.0, diff)
-    scale = np.maximum(np.abs(a), np.abs(b))
-    rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
-    return float(np.max(diff)), float(np.max(rel))
 
 
 # The report's tables: (group, title, the checks in it, what is compared).
@@ -220,15 +220,38 @@ def check_expected(result: TrainResult, spec: Spec) -> Check:
     )
 
 
-def check_pair(a: TrainResult, b: TrainResult, spec: Spec) -> list[Check]:
-    """Two runs of the same dtype: every cost, and the final parameters."""
-    tol = spec.tolerance(a.dtype)
+def check_pair(a: TrainResult, b: TrainResult, spec: Spec, tolerances: InForce | None = None) -> list[Check]:
+    """Two runs of the same dtype: every cost, and the final parameters; ``tolerances``: the dtype's
+    ``envelopes.in_force`` (None: the spec's, found now)."""
+    held = tolerances if tolerances is not None else in_force(spec, a.dtype)
     cost_abs, cost_rel = differences(a.costs, b.costs)
     w_abs, w_rel = differences(a.weight, b.weight)
     b_abs, b_rel = differences(a.bias, b.bias)
+    params = (max(w_abs, b_abs), max(w_rel, b_rel))
+    if not held.derived:
+        tol = spec.tolerance(a.dtype)
+        return [
+            Check("costs", a.dtype, label(a), label(b), cost_abs, cost_rel, tol.cost),
+            Check("params", a.dtype, label(a), label(b), *params, tol.param),
+        ]
+    diff = np.abs(np.asarray(a.costs, np.float64) - np.asarray(b.costs, np.float64))
+    envelope = held.costs
+    if diff.shape != envelope.shape:
+        raise ValueError(f"{label(a)}: {diff.size} costs, the {a.dtype} envelope has {envelope.size} epochs")
+    epoch = worst_epoch(diff, envelope)
     return [
-        Check("costs", a.dtype, label(a), label(b), cost_abs, cost_rel, tol.cost),
-        Check("params", a.dtype, label(a), label(b), max(w_abs, b_abs), max(w_rel, b_rel), tol.param),
+        Check(
+            "costs",
+            a.dtype,
+            label(a),
+            label(b),
+            float(diff[epoch]),
+            cost_rel,
+            float(envelope[epoch]),
+            held.source,
+            epoch,
+        ),
+        Check("params", a.dtype, label(a), label(b), *params, held.params, held.source),
     ]
 
 
@@ -248,22 +271,34 @@ def forward_outputs(backend: Backend, spec: Spec) -> dict[str, np.ndarray]:
     return out
 
 
-def check_forward(outputs: dict[str, dict[str, np.ndarray]], spec: Spec, dtype: str) -> list[Check]:
-    """Every pair of backends' forward outputs (from ``forward_outputs``), one check per output."""
-    tol = spec.tolerance(dtype).output
+def check_forward(
+    outputs: dict[str, dict[str, np.ndarray]], spec: Spec, dtype: str, tolerances: InForce | None = None
+) -> list[Check]:
+    """Every pair of backends' forward outputs (from ``forward_outputs``), one check per output; ``tolerances``:
+    the dtype's ``envelopes.in_force`` (None: the spec's, found now, where there is a pair to compare)."""
+    pairs = list(combinations(outputs, 2))
+    held = tolerances if tolerances is not None or not pairs else in_force(spec, dtype)
     checks = []
-    for a, b in combinations(outputs, 2):
+    for a, b in pairs:
         for key in outputs[a]:
             abs_, rel = differences(outputs[a][key], outputs[b][key])
-            checks.append(Check(key, dtype, a, b, abs_, rel, tol))
+            if held is not None and held.derived:
+                checks.append(Check(key, dtype, a, b, abs_, rel, held.forward[key], held.source))
+            else:
+                checks.append(Check(key, dtype, a, b, abs_, rel, spec.tolerance(dtype).output))
     return checks
 
 
-def check_runs(results: Iterable[TrainResult], spec: Spec, accuracy_scale: float | None = None) -> list[Check]:
+def check_runs(
+    results: Iterable[TrainResult],
+    spec: Spec,
+    accuracy_scale: float | None = None,
+    tolerances: dict[str, InForce] | None = None,
+) -> list[Check]:
     """Each run against the expected costs, and every pair of runs of the same dtype.
 
     With ``accuracy_scale`` (the report passes its tolerance scale), each pair's training
-    accuracy is checked too.
+    accuracy is checked too. ``tolerances``: {dtype: ``envelopes.in_force``} (a dtype missing: the spec's).
     """
     results = list(results)
     # A diverged run stopped at its first inf/nan cost: it fails, and comparing its NaNs
@@ -279,7 +314,7 @@ def check_runs(results: Iterable[TrainResult], spec: Spec, accuracy_scale: float
     checks += [check_expected(r, spec) for r in results if spec.expected_costs]
     for a, b in combinations(results, 2):
         if a.dtype == b.dtype:
-            checks.extend(check_pair(a, b, spec))
+            checks.extend(check_pair(a, b, spec, (tolerances or {}).get(a.dtype)))
             if accuracy_scale is not None:
                 checks.append(check_accuracy(a, b, spec, accuracy_scale))
     return checks
@@ -290,17 +325,22 @@ def compare_all(
     results: Iterable[TrainResult],
     spec: Spec,
     tolerance_scale: float = 1.0,
+    tolerances: dict[str, InForce] | None = None,
 ) -> list[Check]:
     """Every check of the agreement report, in the order of ``CHECK_GROUPS``, then dtype.
 
     outputs: {dtype: {backend: forward_outputs(...)}}; results: every training run, any dtype.
-    The tolerances are the spec's times ``tolerance_scale``.
+    tolerances: {dtype: ``envelopes.in_force``}, already scaled (None: the spec's, found now and scaled).
+    The tolerances are the spec's (derived or hand-set) times ``tolerance_scale``.
     """
+    results = list(results)
+    if tolerances is None:
+        tolerances = in_force_all(spec, [*outputs, *(r.dtype for r in results)], tolerance_scale)
     spec = scale_tolerances(spec, tolerance_scale)
     checks = []
     for dtype, by_backend in outputs.items():
-        checks += check_forward(by_backend, spec, dtype)
-    checks += check_runs(results, spec, accuracy_scale=tolerance_scale)
+        checks += check_forward(by_backend, spec, dtype, tolerances.get(dtype))
+    checks += check_runs(results, spec, accuracy_scale=tolerance_scale, tolerances=tolerances)
     groups = [group for group, _, _, _ in CHECK_GROUPS]
     names = [name for _, _, group_names, _ in CHECK_GROUPS for name in group_names]
 
@@ -331,34 +371,3 @@ def suspects(checks: Iterable[Check]) -> list[str]:
         common = frozenset.intersection(*pairs)
         named |= common if common else frozenset.union(*pairs)
     return sorted(named)
-
-
-@dataclass(frozen=True)
-class Deviation:
-    """A run's cost trajectory against the reference trajectory: information, not a check."""
-
-    run: str
-    dtype: str
-    max_abs: float
-    epoch: int  # where max_abs is
-    max_rel: float
-    final_abs: float  # at the last epoch
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def deviation(result: TrainResult, reference: np.ndarray) -> tuple[Deviation, np.ndarray]:
-    """(summary, |cost - reference cost| per epoch), computed in float64."""
-    costs = np.asarray(result.costs, dtype=np.float64)
-    ref = np.asarray(reference, dtype=np.float64)
-    if costs.shape != ref.shape:
-        raise ValueError(f"{label(result)}: {costs.shape[0]} costs, the reference has {ref.shape[0]}")
-    diff = np.abs(costs - ref)
-    if diff.size == 0:
-        return Deviation(label(result), result.dtype, 0.0, 0, 0.0, 0.0), diff
-    epoch = int(np.nanargmax(diff)) if np.any(np.isfinite(diff)) else 0
-    if not np.all(np.isfinite(diff)):
-        epoch = int(np.flatnonzero(~np.isfinite(diff))[0])
-    _, rel = differences(costs, ref)
-    return Deviation(label(result), result.dtype, float(diff[epoch]), epoch, rel, float(diff[-1])), diff

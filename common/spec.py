@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .data import Batches
-from .spec_derived import DerivedTolerance, derived_tables
+from .spec_derived import DerivedTolerance, derived_tables, tolerance_use
 from .spec_tables import (
     SpecError,
     check_fields,
@@ -107,6 +107,9 @@ class Spec:
     shuffle: bool = False
     shuffle_seed: int = 0
     derived_tolerances: dict[str, DerivedTolerance] = field(default_factory=dict)  # [tolerance.derived.*]
+    # {dtype: "derived" | "hand-set"}: which tolerances compare uses (``tolerance_source``), settled when the
+    # spec is loaded: [tolerance] use, else "derived" where the file has a derived table for the dtype
+    tolerance_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_features(self) -> int:
@@ -146,6 +149,15 @@ class Spec:
             raise SpecError(f"tolerance.{dtype}: the spec {self.name!r} has no tolerances for dtype {dtype!r}")
         return self.tolerances[dtype]
 
+    def tolerance_source(self, dtype: str) -> str:
+        """Which tolerances ``compare`` holds ``dtype``'s runs to: "derived" (the rounding envelope,
+        ``softmax_rosetta.tolerances``) or "hand-set" (``tolerance(dtype)``). The spec's ``[tolerance] use``
+        says; absent, "derived" where the file has a ``[tolerance.derived.DTYPE]`` table, else "hand-set".
+        ``replace`` keeps the choice (and drops the tables: compare derives them again)."""
+        if dtype in self.tolerance_sources:
+            return self.tolerance_sources[dtype]
+        return "derived" if dtype in self.derived_tolerances else "hand-set"
+
     def replace(self, **changes: Any) -> Spec:
         """A copy with some optimizer fields changed, validated again.
 
@@ -161,8 +173,10 @@ class Spec:
         if raw["batch_size"] is None:
             del raw["batch_size"]
         opt = optimizer_table(raw, self.num_samples)
-        # derived tolerances were derived for the old training: they no longer hold
-        return _dataclass_replace(self, **{k: v for k, v in opt.items() if k in changes}, derived_tolerances={})
+        # derived tolerances were derived for the old training: they no longer hold (the choice of them does)
+        sources = {dtype: self.tolerance_source(dtype) for dtype in DTYPES}
+        changed = {k: v for k, v in opt.items() if k in changes}
+        return _dataclass_replace(self, **changed, derived_tolerances={}, tolerance_sources=sources)
 
 
 # --- loading -------------------------------------------------------------------------
@@ -318,9 +332,13 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
 
     tolerances = {}
     derived = {}
+    use = ""
     for dtype, tol in raw["tolerance"].items():
         if dtype == "derived":  # softmax-rosetta tolerances --write (common/spec_derived.py)
-            derived = derived_tables(tol, DTYPES, epochs)
+            derived = derived_tables(tol, DTYPES)
+            continue
+        if dtype == "use":  # which of the two compare uses
+            use = tolerance_use(tol)
             continue
         if dtype not in DTYPES:
             raise SpecError(f"tolerance.{dtype}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
@@ -353,6 +371,7 @@ def spec_from_dict(raw: dict[str, Any], path: str = "") -> Spec:
         expected_source=str(exp.get("source", "")).strip(),
         tolerances=tolerances,
         derived_tolerances=derived,
+        tolerance_sources={d: use or ("derived" if d in derived else "hand-set") for d in DTYPES},
         path=path,
         init_kind=init["kind"],
         init_source=str(init.get("source", "")).strip(),

@@ -34,6 +34,8 @@ samples (docs/tolerances.md). Deterministic: the perturbations come from
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,7 @@ class Envelope:
     forward: dict[str, float]
     checkpoints: tuple[tuple[int, float], ...]
     params: float
+    fingerprint: str = ""  # of what it was derived from (``fingerprint``): a stored table is stale when it differs
 
     @property
     def costs(self) -> np.ndarray:
@@ -83,7 +86,8 @@ class Envelope:
             **self.forward,
             "params": self.params,
             "cost_epochs": [e for e, _ in self.checkpoints],
-            "costs": [v for _, v in self.checkpoints],
+            "cost_envelopes": [v for _, v in self.checkpoints],
+            **({"fingerprint": self.fingerprint} if self.fingerprint else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,7 +100,33 @@ class Envelope:
             **self.forward,
             "costs": {"epochs": [e for e, _ in self.checkpoints], "max": [v for _, v in self.checkpoints]},
             "params": self.params,
+            "fingerprint": self.fingerprint,
         }
+
+
+def fingerprint(spec: Spec, dtype: str) -> str:
+    """sha256 of everything an envelope of ``spec`` in ``dtype`` depends on: the training data and labels and
+    the initial weight and bias as the dtype holds them (what the derivation starts from), the optimizer
+    (lr, momentum, dampening, nesterov, weight_decay), the epochs, the batches (size, shuffle, its seed) and
+    the dtype. Not the name, the comments, the expected costs or the test split: they don't change it."""
+    h = hashlib.sha256()
+    scalars = {
+        "dtype": dtype,
+        "lr": spec.lr,
+        **spec.optimizer_options,
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+        "shuffle": spec.shuffle,
+        "shuffle_seed": spec.shuffle_seed,
+    }
+    h.update(json.dumps(scalars, sort_keys=True).encode())
+    arrays = {"x_train": spec.x_train, "init_weight": spec.init_weight, "init_bias": spec.init_bias}
+    for name, arr in [*arrays.items(), ("y_train", spec.y_train)]:
+        kind = "<i8" if name == "y_train" else np.dtype(dtype).newbyteorder("<")
+        values = np.ascontiguousarray(np.asarray(arr).astype(kind))
+        h.update(f"{name}:{values.dtype.str}:{values.shape};".encode())
+        h.update(values.tobytes())
+    return f"sha256:{h.hexdigest()}"
 
 
 def checkpoint_every(spec: Spec) -> int:
@@ -273,4 +303,5 @@ def derive(spec: Spec, dtype: str, *, samples: int = SAMPLES, seed: int = SEED, 
         forward={k: safety * float(np.max(sigma(runs[k]))) for k in FORWARD_CHECKS},
         checkpoints=checkpoints,
         params=safety * params,
+        fingerprint=fingerprint(spec, dtype),
     )

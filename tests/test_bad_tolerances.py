@@ -60,7 +60,8 @@ def test_bad_input_is_one_line(argv, line, capsys, tmp_path):
 # --- a spec's [tolerance.derived.*] table, as `tolerances --write` stores it, then edited by hand ---------
 W = PREFIX + "tolerance.derived.float32"
 FIELDS = (
-    "source, samples, seed, safety, softmax, log_softmax, loss:onehot, loss:nll, loss:fused, params, cost_epochs, costs"
+    "source, samples, seed, safety, softmax, log_softmax, loss:onehot, loss:nll, loss:fused, params, cost_epochs, "
+    "cost_envelopes, fingerprint"
 )
 DERIVED = [
     ("samples", "samples = 0", W + ".samples: must be >= 1, got 0"),
@@ -69,7 +70,7 @@ DERIVED = [
     ("softmax", "softmax = nan", W + ".softmax: must be a finite number > 0, got nan"),
     ("params", "bogus = 1", W + f".bogus: unknown field; known: {FIELDS}"),
     ("params", "", W + ".params: missing from the spec"),
-    ("cost_epochs", "cost_epochs = [0, 1000]", W + ".costs: 11 values for 2 cost_epochs"),
+    ("cost_epochs", "cost_epochs = [0, 1000]", W + ".cost_envelopes: 11 values for 2 cost_epochs"),
     ("cost_epochs", "cost_epochs = []", W + ".cost_epochs: expected a non-empty list, got []"),
     (
         "cost_epochs",
@@ -77,18 +78,24 @@ DERIVED = [
         W + ".cost_epochs: must start at 0 and increase, got [0, 200, 100, 300, 400, 500, 600, 700, 800, 900, 1000]",
     ),
     (
-        "cost_epochs",
-        "cost_epochs = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 999]",
-        W + ".cost_epochs: ends at epoch 999, but the spec trains 1000 epochs; derive them again "
-        "(softmax-rosetta tolerances SPEC --write)",
+        "cost_envelopes",
+        "cost_envelopes = [1e-6, 1e-6, 1e-6, 1e-6, 1e-6, 0.0, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6]",
+        W + ".cost_envelopes[5]: must be a finite number > 0, got 0.0",
     ),
-    (
-        "costs",
-        "costs = [1e-6, 1e-6, 1e-6, 1e-6, 1e-6, 0.0, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6]",
-        W + ".costs[5]: must be a finite number > 0, got 0.0",
-    ),
+    ("cost_envelopes", "", W + ".cost_envelopes: missing from the spec"),
     ("source", "source = 3", W + ".source: expected a string, got 3"),
+    ("fingerprint", "fingerprint = 3", W + ".fingerprint: expected a string, got 3"),
+    (
+        "fingerprint",
+        "costs = [1e-6]",  # the older name, beside the new one
+        W + ".costs: the older name of cost_envelopes; give one of them",
+    ),
 ]
+
+
+# a command that loads the whole spec, its stored tables included (tolerances SPEC derives them anew, so it
+# may leave them unread): the loader's line, before anything is trained
+_LOADS = ["train", "numpy", "--epochs", "1", "--quiet", "--spec"]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +121,7 @@ def test_bad_derived_table_is_one_line(key, line, message, written, tmp_path, ca
     path = tmp_path / "s.toml"
     path.write_text("\n".join(lines))
     capsys.readouterr()
-    assert _run(["tolerances", str(path), "--dtype", "float32"]) == 2
+    assert _run(_LOADS + [str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == message, err
 
@@ -123,7 +130,7 @@ def test_derived_table_of_an_unknown_dtype(written, tmp_path, capsys):
     path = tmp_path / "s.toml"
     path.write_text(written.replace("[tolerance.derived.float32]", "[tolerance.derived.float16]"))
     capsys.readouterr()
-    assert _run(["tolerances", str(path)]) == 2
+    assert _run(_LOADS + [str(path)]) == 2
     assert (
         capsys.readouterr().err.strip()
         == W[: -len(".float32")] + ".float16: unknown dtype 'float16'; known: float32, float64"
@@ -176,3 +183,43 @@ def test_a_spec_whose_reference_diverges(tmp_path, capsys):
         PREFIX + "optimizer.lr: the float64 reference of 'blowup' diverges at epoch 1 (its cost, or a perturbed "
         "run's, turns inf or nan): no rounding envelope for a run that blows up"
     )
+
+
+@pytest.mark.parametrize("value", ['"derive"', '"Derived"', "1", "true", '""'])
+def test_a_bad_tolerance_use_is_one_line(value, written, tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(written.replace("[tolerance.float32]", f"[tolerance]\nuse = {value}\n\n[tolerance.float32]", 1))
+    capsys.readouterr()
+    assert _run(_LOADS + [str(path)]) == 2
+    shown = {'"derive"': "'derive'", '"Derived"': "'Derived'", "1": "1", "true": "True", '""': "''"}[value]
+    assert capsys.readouterr().err.strip() == (
+        PREFIX + f"tolerance.use: expected one of 'derived', 'hand-set', got {shown}"
+    )
+
+
+def test_a_table_derived_for_other_epochs_or_written_before_fingerprints_is_read_and_not_used(written, tmp_path):
+    """Not an error (the spec was edited after --write): compare derives the envelope again, and says why."""
+    from softmax_rosetta import load_spec
+    from softmax_rosetta.envelopes import DERIVED_NOW, in_force
+
+    other = written.replace("cost_epochs = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]",
+                            "cost_epochs = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 999]", 1)  # fmt: skip
+    old = "\n".join(line for line in written.split("\n") if not line.startswith("fingerprint = "))
+    old = old.replace("cost_envelopes = ", "costs = ")  # and the older name of the cost envelopes
+    for text, why in (
+        (other, "the stored envelope is stale (derived for 999 epochs; the spec trains 1000)"),
+        (old, "the stored envelope is unverifiable (its table has no fingerprint: written before fingerprints)"),
+    ):
+        path = tmp_path / "s.toml"
+        path.write_text(text)
+        spec = load_spec(path)
+        assert spec.tolerance_source("float32") == "derived"
+        held = in_force(spec.replace(epochs=20), "float32")  # derived now: quick
+        assert held.origin == DERIVED_NOW and "absent" in held.why
+        assert stale_reason(spec, "float32") == why
+
+
+def stale_reason(spec, dtype):
+    from softmax_rosetta.envelopes import stored
+
+    return stored(spec, dtype)[1]

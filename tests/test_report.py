@@ -535,12 +535,12 @@ def test_a_spec_without_expected_costs_reports_the_expected_check_as_skipped_wit
     )
     # the console summary
     assert f"\nSkipped: expected (float32, float64): {why}.\n" in stdout
-    assert re.search(r"(?m)^\| expected +\| float64 +\| +0 \|( +\|){4} skipped \|$", stdout)
+    assert re.search(r"(?m)^\| expected +\| float64 +\| +0 \|( +\|){5} skipped \|$", stdout)
     # report.md: the summary's heading, its table and the reason; the trajectory's details
     md = (out / "report.md").read_text()
     summary = md.split("\n## Summary: ")[1].split("\n## ")[0]
     assert summary.startswith(f"{len(load(out)['checks'])} of {len(load(out)['checks'])} checks pass, 2 skipped\n")
-    assert len(re.findall(r"(?m)^\| expected +\| float(32|64) +\| +0 \|( +\|){4} skipped \|$", summary)) == 2
+    assert len(re.findall(r"(?m)^\| expected +\| float(32|64) +\| +0 \|( +\|){5} skipped \|$", summary)) == 2
     escaped = why.replace("[", "\\[").replace("]", "\\]")
     assert f"Skipped: expected (float32, float64): {escaped}." in summary
     details = md.split("### Training trajectory")[1].split("\n### ")[0]
@@ -601,11 +601,13 @@ def test_zigzag_counts_the_epochs_where_the_cost_goes_up():
 @pytest.mark.skipif(not HAVE_PLOT, reason="matplotlib is not installed (pip install 'softmax-rosetta[plot]')")
 def test_deviation_png_has_a_panel_per_dtype_names_the_reference_and_says_identical(small_spec, tmp_path):
     """NumPy float32 and float64: float32 sits float32 rounding away from the reference (a log-scale
-    panel with the float32 tolerance); the only float64 run is the reference itself, all zeros."""
+    panel: its running maximum over the float32 rounding envelope, a band); the only float64 run is the
+    reference itself, all zeros."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     from softmax_rosetta.tools.report import plots
 
@@ -616,7 +618,16 @@ def test_deviation_png_has_a_panel_per_dtype_names_the_reference_and_says_identi
         legends = {ax: [t.get_text() for t in ax.get_legend().get_texts()] for ax in (f32, f64)}
         assert [ax.get_legend().get_title().get_text() for ax in (f32, f64)] == ["reference: numpy float64"] * 2
         assert f32.get_title().startswith("float32") and f32.get_yscale() == "log"
-        assert legends[f32] == ["numpy float32"] and "identical" not in f32.get_title()
+        assert legends[f32] == ["numpy float32", "rounding envelope\n(derived now)"]  # seed-short: its own epochs
+        assert "identical" not in f32.get_title()
+        (line,) = f32.get_lines()[:1]  # the run's line: its largest difference so far, never falling
+        drawn = np.asarray(line.get_ydata(), dtype=float)
+        assert np.all(np.diff(drawn[np.isfinite(drawn)]) >= 0)
+        diff = dict(plots.deviation_panels(report))["float32"][0][1]
+        assert np.nanmax(drawn) == diff.max()
+        assert len(f32.collections) == 1  # the band
+        band_top = report.tolerances["float32"].costs
+        assert np.nanmax(drawn) <= band_top.max()
         assert f64.get_title() == "float64: identical to the reference (numpy float64) at every epoch"
         assert legends[f64] == ["numpy float64: the reference itself"]
         assert any(t.get_text().startswith("identical: every float64 run") for t in f64.texts)
@@ -641,6 +652,7 @@ def test_deviation_png_has_a_panel_per_dtype_names_the_reference_and_says_identi
     assert rises > 0  # the seed spec's cost goes up and down from epoch to epoch from the start
     assert "The grey band is not disagreement" in text
     assert f"the cost goes up at {rises} of its 40 steps, by up to {most:.2g}" in text
-    assert "the reference is the float64 numpy run of the lesson's loop" in text
+    assert "The reference is the float64 numpy run of the lesson's loop" in text
+    assert "over a grey band: how far two correct runs of that dtype may differ (float32: the derived" in text
     assert "Every float64 run is identical to the reference." in text
     assert "Every float32 run" not in text

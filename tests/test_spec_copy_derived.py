@@ -9,6 +9,7 @@ import tomllib
 import pytest
 
 from softmax_rosetta import load_spec
+from softmax_rosetta.envelopes import stored
 from softmax_rosetta.spec import SPEC_DIR
 from softmax_rosetta.tolerances import derive
 from softmax_rosetta.tools.cli import main
@@ -225,18 +226,19 @@ def test_no_derive_writes_the_costs_and_leaves_the_derived_tables(tmp_path, monk
 
 
 def test_tolerances_derives_again_after_an_edit_of_the_epochs(tmp_path, monkeypatch, capsys):
-    """The stored tables, derived for 10 epochs, no longer load at 20: tolerances --write (the loader's advice)
-    derives them again instead of refusing the spec; expected --write --no-derive, which keeps them, refuses."""
+    """The stored tables, derived for 10 epochs, are stale at 20: expected --write --no-derive keeps them as they
+    are (compare would derive the envelopes now, and say so); tolerances --write derives them again."""
     path = _copy(tmp_path, monkeypatch, epochs="10")
     assert main(["expected", "my.toml", "--write"]) == 0
     _set(path, epochs="20")
-    before = path.read_bytes()
-    capsys.readouterr()
-    assert main(["expected", "my.toml", "--write", "--no-derive"]) == 2 and path.read_bytes() == before
-    err = capsys.readouterr().err
-    assert "tolerance.derived.float32.cost_epochs: ends at epoch 10, but the spec trains 20 epochs" in err
+    tables = path.read_text().split("\n[tolerance.derived.", 1)[1]
+    assert main(["expected", "my.toml", "--write", "--no-derive"]) == 0
+    assert path.read_text().split("\n[tolerance.derived.", 1)[1] == tables  # left as they were
+    table, why = stored(load_spec(path), "float32")
+    assert table is None and "stale" in why
     assert main(["tolerances", "my.toml", "--write", "--samples", "4"]) == 0
     assert load_spec(path).derived_tolerances["float64"].cost_epochs == tuple(range(21))  # every 1, as [expected]
+    assert stored(load_spec(path), "float64")[0] is not None  # current again
 
 
 # --- specs --copy: the source's derived tables are not the copy's -------------------------------------------
@@ -267,7 +269,7 @@ def _header(text):
     return " ".join(line.removeprefix("# ").strip() for line in lines[: end + 1]), "".join(lines[end + 1 :])
 
 
-SEED = (SPEC_DIR / "seed.toml").read_text()
+SEED = (SPEC_DIR / "seed.toml").read_text().split("\n[tolerance.derived.")[0] + "\n"  # its hand-set tables alone
 COPIED = [
     # (what the source has under [tolerance], what the copy's header says, what each hand-set note says)
     ("hand-set tables alone", "", "Its expected costs were removed: after your edits", "a fallback: "),
@@ -307,3 +309,17 @@ def test_copied_text_says_how_its_tolerances_are_handled(extra, header, note):
     assert {k: raw[k] for k in ("data", "model", "init", "optimizer")} == {
         k: seed[k] for k in ("data", "model", "init", "optimizer")
     }
+
+
+def test_a_spec_that_uses_hand_set_tolerances_gets_no_derived_tables(tmp_path, monkeypatch, capsys):
+    """``[tolerance] use = "hand-set"`` end to end: the loader takes the key, expected --write derives nothing,
+    and compare's checks use the hand-set tables."""
+    path = _copy(tmp_path, monkeypatch, epochs="10")
+    text = path.read_text()
+    path.write_text(text.replace("[tolerance.float32]", '[tolerance]\nuse = "hand-set"\n\n[tolerance.float32]', 1))
+    capsys.readouterr()
+    assert main(["expected", "my.toml", "--write"]) == 0
+    assert "no tolerances derived" in capsys.readouterr().err
+    spec = load_spec(path)
+    assert spec.derived_tolerances == {} and len(spec.expected_costs) == 11
+    assert spec.tolerance_source("float32") == spec.tolerance_source("float64") == "hand-set"

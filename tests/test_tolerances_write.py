@@ -8,7 +8,7 @@ import pytest
 
 from softmax_rosetta import load_spec
 from softmax_rosetta.spec import SPEC_DIR
-from softmax_rosetta.tolerances import derive
+from softmax_rosetta.tolerances import derive, fingerprint
 from softmax_rosetta.tools.cli import main
 
 
@@ -21,11 +21,11 @@ def _copy(tmp_path, name, text=None):
 @pytest.mark.parametrize("name", ["seed", pytest.param("iris", marks=pytest.mark.slow)])
 def test_write_stores_what_derive_gives_and_keeps_the_file(name, tmp_path, capsys):
     path = _copy(tmp_path, name)
-    before = path.read_text()
+    before = path.read_text().split("\n[tolerance.derived.")[0]  # the bundled spec's own tables, then replaced
     assert main(["tolerances", str(path), "--write", "--samples", "8"]) == 0
     assert "written into" in capsys.readouterr().err
     after = path.read_text()
-    assert after.startswith(before)  # every line, comment and blank line kept; the tables are added at the end
+    assert after.startswith(before)  # every line, comment and blank line kept; the tables are (re)written at the end
     spec = load_spec(path)
     for dtype in ("float32", "float64"):
         env = derive(spec, dtype, samples=8)
@@ -34,6 +34,7 @@ def test_write_stores_what_derive_gives_and_keeps_the_file(name, tmp_path, capsy
         assert list(zip(stored.cost_epochs, stored.costs, strict=True)) == list(env.checkpoints)
         assert np.array_equal(stored.cost_per_epoch(), env.costs)
         assert stored.samples == 8 and stored.seed == 0 and stored.safety == env.safety
+        assert stored.fingerprint == env.fingerprint == fingerprint(spec, dtype)
     assert spec.tolerances == load_spec(name).tolerances  # the hand-set ones are untouched
 
 
@@ -57,7 +58,8 @@ def test_write_keeps_crlf_mode_and_links(tmp_path):
     assert main(["tolerances", str(link), "--write", "--samples", "4", "--dtype", "float64"]) == 0
     assert link.is_symlink() and os.stat(target).st_mode & 0o777 == 0o640
     raw = target.read_bytes()
-    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.startswith(text.encode())
+    kept = text.split("\r\n[tolerance.derived.float64]")[0]  # up to the table written again
+    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.startswith(kept.encode())
     assert "float64" in load_spec(target).derived_tolerances
 
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from softmax_rosetta.envelopes import DERIVED_NOW, InForce, in_force_all
 from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
 from softmax_rosetta.spec import Spec, load_spec
 
@@ -69,6 +70,7 @@ def compare(options: CompareOptions) -> int:
     for dtype in options.dtypes:
         spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
     check_tolerance_scale(spec, options.dtypes, options.tolerance_scale)
+    tolerances = tolerances_in_force(spec, options.dtypes, options.tolerance_scale)
     smallest = min(len(rows) for rows in spec.batches(0))  # every epoch's batches have the same sizes
     if options.workers > smallest:
         raise CompareError(
@@ -103,6 +105,7 @@ def compare(options: CompareOptions) -> int:
             reference,
             command=options.command,
             started=started,
+            tolerances=tolerances,
         )
         if baseline is not None:
             report.drift = saving.drift(report, baseline, lambda r: host)
@@ -148,6 +151,22 @@ def check_tolerance_scale(spec: Spec, dtypes: Sequence[str], scale: float) -> No
                 raise CompareError(
                     f"--tolerance-scale: {scale!r} times the {dtype} {name} tolerance ({value:g}) overflows to inf"
                 )
+
+
+def tolerances_in_force(spec: Spec, dtypes: Sequence[str], scale: float) -> dict[str, InForce]:
+    """Each dtype's tolerances (``envelopes.in_force``), scaled; a line for each envelope derived now, and a
+    ``--tolerance-scale`` that would turn an envelope into 0 or a subnormal is a usage error."""
+    held = in_force_all(spec, dtypes)
+    for dtype, t in held.items():
+        if t.origin == DERIVED_NOW:
+            print(f"tolerances: {dtype} envelope derived now in {t.seconds:.1f} s: {t.why}", flush=True)
+        smallest = t.smallest()
+        if smallest * scale < sys.float_info.min:
+            raise CompareError(
+                f"--tolerance-scale: {scale!r} times the smallest {dtype} envelope ({smallest:g}) is "
+                f"{smallest * scale:g}; use at least {sys.float_info.min / smallest:.3g}"
+            )
+    return {dtype: t.scaled(scale) for dtype, t in held.items()}
 
 
 def choose_backends(names: Sequence[str] | None, device: str) -> list[BackendStatus]:
@@ -232,6 +251,9 @@ def _run(
 
 def print_outcome(report: Report, out: str) -> None:
     """The failing checks first, then the summary table, where the files are, and the verdict last."""
+    print()
+    for line in report.tolerance_lines():
+        print(printable(f"tolerances: {line}"))
     print()
     if report.failed:
         print(f"Failing checks ({len(report.failed)}):")

@@ -69,6 +69,7 @@ def to_json(report: Report) -> dict[str, Any]:
             for d, t in spec.tolerances.items()
             if d in report.dtypes
         },
+        "tolerances_used": {d: report.tolerances[d].to_dict() for d in report.dtypes if d in report.tolerances},
         "environment": {
             "parent": report.environment,
             "backends": {b.name: b.run.settings for b in report.backends if b.run is not None},

@@ -57,11 +57,13 @@ def junit(report: Report) -> bytes:
                 suite, "testcase", classname=f"agreement.{group}.{c.dtype}", name=f"{c.check} {c.a} vs {c.b}", time="0"
             )
             if not c.passed:
+                limit = "tolerance" if c.source == "hand-set" else f"{c.source} envelope"
+                at = f" at epoch {c.epoch}" if c.epoch is not None else ""
                 ET.SubElement(
                     case,
                     "failure",
                     type="ToleranceExceeded",
-                    message=f"max abs difference {three_digits(c.max_abs)} > tolerance {three_digits(c.tolerance)} "
+                    message=f"max abs difference {three_digits(c.max_abs)} > {limit} {three_digits(c.tolerance)}{at} "
                     f"(headroom {two_digits(c.headroom)})",
                 ).text = c.line()
     if report.drift is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from softmax_rosetta.compare import CHECK_GROUPS, Check, accuracy_tolerance
+from softmax_rosetta.spec_derived import FORWARD_CHECKS
 
 from .environment_section import environment_section
 from .machines import drift_section, machines_section
@@ -18,6 +19,8 @@ from .text import code, md, printable, table, three_digits, two_digits
 def markdown(report: Report) -> str:
     """The whole of report.md; its first line is the verdict."""
     out = [f"# {report.verdict_line()}", ""]
+    if report.tolerances:
+        out += ["Tolerances: " + "; ".join(md(line) for line in report.tolerance_lines()) + ".", ""]
     if report.errors:
         out += ["## Backends that failed to run", ""] + [f"- {md(e)}" for e in report.errors] + [""]
     if report.failed:
@@ -27,6 +30,9 @@ def markdown(report: Report) -> str:
         f"## Summary: {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass{skipped}",
         "",
         "Headroom is max abs difference / tolerance: below 1 passes, 0.01 is a hundred times room to spare. "
+        "The tolerance is the derived rounding envelope (how far two correct implementations may differ "
+        "through rounding alone; for costs, the envelope of the epoch where the ratio peaks) where the "
+        "`tolerance is` column says derived, the spec's hand-set number where it says hand-set. "
         "The worst comparison of each check is shown.",
         "",
         *summary_table(report),
@@ -97,10 +103,17 @@ def plots_text(report: Report, files: list[str]) -> list[str]:
         panels = deviation_panels(report)
         same = [dtype for dtype, diffs in panels if identical(diffs)]
         itself = any(run == REFERENCE_BACKEND and dtype == REFERENCE_DTYPE for dtype, d in panels for run, _ in d)
+        bands = [
+            f"{dtype}: {'the derived rounding envelope' if t.derived else 'the hand-set cost tolerance'}"
+            for dtype, t in report.tolerances.items()
+            if dtype in dict(panels) and not identical(dict(panels)[dtype])
+        ]
         out.append(
-            "**deviation.png**: each run's `|cost - reference cost|` per epoch, log scale, one panel per dtype; "
-            f"the reference is the {REFERENCE_DTYPE} {REFERENCE_BACKEND} run of the lesson's loop. A gap in a line "
-            "is an epoch where the two costs are exactly equal; a run equal at every epoch is listed as identical"
+            "**deviation.png**: each run's largest `|cost - reference cost|` so far (a running maximum over the "
+            "epochs), log scale, one panel per dtype, over a grey band: how far two correct runs of that dtype may "
+            "differ (" + ("; ".join(bands) or "none drawn") + "). A correct run's line stays inside its band. "
+            f"The reference is the {REFERENCE_DTYPE} {REFERENCE_BACKEND} run of the lesson's loop; a run equal to it "
+            "at every epoch is listed as identical"
             + (" (the reference itself is)." if itself else ".")
             + (f" Every {' and every '.join(same)} run is identical to the reference." if same else "")
         )
@@ -136,14 +149,25 @@ def summary_table(report: Report) -> list[str]:
                 three_digits(worst.tolerance),
                 two_digits(worst.headroom),
                 "all identical" if same else f"{md(worst.a)} vs {md(worst.b)}",
+                worst.source,
                 f"FAIL ({nbad})" if nbad else "pass",
             ]
         )
-    rows += [[md(sk.check), md(sk.dtype), "0", "", "", "", "", "skipped"] for sk in report.skipped_checks]
+    rows += [[md(sk.check), md(sk.dtype), "0", "", "", "", "", "", "skipped"] for sk in report.skipped_checks]
     return table(
-        ["check", "dtype", "compared", "worst max abs", "tolerance", "headroom", "worst pair", "result"],
+        [
+            "check",
+            "dtype",
+            "compared",
+            "worst max abs",
+            "tolerance",
+            "headroom",
+            "worst pair",
+            "tolerance is",
+            "result",
+        ],
         rows,
-        "llrrrrll",
+        "llrrrrlll",
     )
 
 
@@ -158,12 +182,28 @@ def _check_table(checks: Iterable[Check]) -> list[str]:
             three_digits(c.max_rel),
             three_digits(c.tolerance),
             two_digits(c.headroom),
+            c.source,
+            "" if c.epoch is None else str(c.epoch),
             "pass" if c.passed else "**FAIL**",
         ]
         for c in checks
     ]
     return table(
-        ["check", "dtype", "a", "b", "max abs", "max rel", "tolerance", "headroom", "result"], rows, "llllrrrrl"
+        [
+            "check",
+            "dtype",
+            "a",
+            "b",
+            "max abs",
+            "max rel",
+            "tolerance",
+            "headroom",
+            "tolerance is",
+            "at epoch",
+            "result",
+        ],
+        rows,
+        "llllrrrrlrl",
     )
 
 
@@ -215,11 +255,40 @@ def _deviation_table(report: Report) -> list[str]:
     )
 
 
+def _derived_table(report: Report) -> list[str]:
+    """The derived envelopes in force, one row per dtype that uses them."""
+    held = [report.tolerances[d] for d in report.dtypes if d in report.tolerances and report.tolerances[d].derived]
+    if not held:
+        return []
+    said = f" (times {report.tolerance_scale:g})" if report.tolerance_scale != 1 else ""
+    lines = [
+        f"Derived rounding envelopes{said}: how far two correct implementations may differ through rounding "
+        "alone (Monte Carlo arithmetic on the float64 NumPy reference; docs/tolerances.md). The costs' envelope "
+        "is per checkpoint of epochs; the table shows its smallest and largest.",
+        "",
+    ]
+    rows = []
+    for t in held:
+        costs = [v for _, v in t.checkpoints]
+        rows.append(
+            [
+                t.dtype,
+                *(three_digits(t.forward[k]) for k in FORWARD_CHECKS),
+                f"{three_digits(min(costs))} to {three_digits(max(costs))}",
+                three_digits(t.params),
+                md(t.origin),
+            ]
+        )
+    lines += table(["dtype", *FORWARD_CHECKS, "costs", "params", "from"], rows, "lrrrrrrrl")
+    return lines + [""] + [f"- {md(t.line())}" for t in held] + [""]
+
+
 def _tolerance_table(report: Report) -> list[str]:
     spec, scale = report.spec, report.tolerance_scale
     said = f" (the spec's times {scale:g})" if scale != 1 else ""
-    lines = [
-        f"Absolute tolerances from spec {code(spec.name)}{said}. Accuracy: half a sample, so accuracies must be equal.",
+    lines = _derived_table(report) + [
+        f"Hand-set absolute tolerances from spec {code(spec.name)}{said} (the checks whose `tolerance is` says "
+        "hand-set, and always `expected`). Accuracy: half a sample, so accuracies must be equal.",
         "",
     ]
     rows = []

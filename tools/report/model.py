@@ -25,6 +25,7 @@ from softmax_rosetta.compare import (
     skipped_checks,
     suspects,
 )
+from softmax_rosetta.envelopes import InForce, in_force_all
 from softmax_rosetta.registry import REFERENCE_BACKEND
 from softmax_rosetta.results import TrainResult
 from softmax_rosetta.spec import Spec
@@ -94,6 +95,11 @@ class Report:
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # {host label: its environment record}
     drift: Drift | None = None  # --baseline
     skipped_checks: list[SkippedCheck] = field(default_factory=list)  # checks the spec can't have, with why
+    tolerances: dict[str, InForce] = field(default_factory=dict)  # {dtype: the tolerances in force, scaled}
+
+    def tolerance_lines(self) -> list[str]:
+        """One line per dtype: which tolerances its checks used and where they came from."""
+        return [self.tolerances[d].line() for d in self.dtypes if d in self.tolerances]
 
     def owner(self, run_label: str) -> str:
         """The backend (on its machine, for saved runs) a run or forward output belongs to."""
@@ -203,8 +209,12 @@ def build_report(
     reference_run: BackendRun | None,
     command: Sequence[str],
     started: str,
+    tolerances: dict[str, InForce] | None = None,
 ) -> Report:
-    """Compare what the backend processes returned; ``reference_run`` is the reference backend's, when it ran."""
+    """Compare what the backend processes returned; ``reference_run`` is the reference backend's, when it ran.
+    ``tolerances``: {dtype: ``envelopes.in_force``}, scaled (None: found now)."""
+    if tolerances is None:
+        tolerances = in_force_all(spec, dtypes, tolerance_scale)
     errors = [f"{b.name} failed to run: {b.reason}" for b in backends if b.status == "failed"]
     outputs: dict[str, dict[str, dict[str, np.ndarray]]] = {d: {} for d in dtypes}
     runs: list[TrainResult] = []
@@ -215,7 +225,7 @@ def build_report(
             if d in b.run.forward:
                 outputs[d][b.name] = b.run.forward[d]
         runs += [r for r in b.run.runs if r.dtype in dtypes]
-    checks = compare_all(outputs, runs, spec, tolerance_scale)
+    checks = compare_all(outputs, runs, spec, tolerance_scale, tolerances)
 
     reference, reference_error = _reference(reference_run)
     if reference_error and REFERENCE_BACKEND not in [b.name for b in backends if b.status == "failed"]:
@@ -238,6 +248,7 @@ def build_report(
         command=list(command),
         started=started,
         skipped_checks=skipped_checks(spec, dtypes),
+        tolerances=dict(tolerances),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -156,21 +157,50 @@ def identical(diffs: list[tuple[str, np.ndarray]]) -> bool:
     return bool(diffs) and all(diff.size and not np.any(diff) for _, diff in diffs)
 
 
+def envelope_of(report: Report, dtype: str, epochs: int) -> tuple[np.ndarray, str]:
+    """(the cost envelope per epoch, its name) for ``dtype``'s panel: the derived envelope where the report's
+    checks used it, else the spec's hand-set cost tolerance, flat."""
+    held = report.tolerances.get(dtype) if hasattr(report, "tolerances") else None
+    if held is not None and held.derived and held.checkpoints and held.checkpoints[-1][0] == epochs - 1:
+        origin = "stored in the spec" if held.origin == "stored" else "derived now"
+        return held.costs, f"rounding envelope\n({origin})"
+    tol = report.spec.tolerance(dtype).cost * report.tolerance_scale
+    return np.full(epochs, tol), f"hand-set cost\ntolerance ({tol:g})"
+
+
+def _power_of_ten(value: float, _: Any = None) -> str:
+    """A log axis' tick, 1e-07 as 10⁻⁷ (plain text: the report turns TeX math off, for names from saved runs)."""
+    if value <= 0:
+        return ""
+    exponent = np.log10(value)
+    if abs(exponent - round(exponent)) > 1e-9:
+        return ""
+    digits = str(int(round(exponent))).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"10{digits}"
+
+
 def deviation_figure(report: Report, plt: Any) -> Any:
-    """One panel per dtype: each run's |cost - reference cost| per epoch, on a log scale against the
-    cost tolerance between two runs of that dtype. A gap is an epoch where the two costs are exactly
-    equal; a run equal at every epoch is listed as identical; a panel where every run is shows them
-    at 0, on a plain scale, and says "identical"."""
+    """One panel per dtype, drawn to be read on a phone (about 390 px wide) as well as a screen: each run's
+    largest |cost - reference cost| so far (a running maximum, one line per run, not a point per epoch),
+    on a log scale, over the band its checks allow (``envelope_of``: the derived envelope per epoch, or the
+    hand-set tolerance). A run equal to the reference at every epoch is listed as identical; a panel where
+    every run is shows them at 0, on a plain scale, and says "identical"."""
+    import matplotlib.ticker as ticker
+
     panels = deviation_panels(report)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(13, 1.2 + 3.3 * len(panels)), sharex=True, squeeze=False)
-    epochs = max((diff.size for _, diffs in panels for _, diff in diffs), default=1)
-    for ax, (dtype, diffs) in zip(axes[:, 0], panels, strict=True):
-        _deviation_panel(report, ax, dtype, diffs)
-        ax.set_xlim(-0.01 * epochs, 1.01 * max(epochs - 1, 1))
-        ax.grid(alpha=0.3, which="major")
-    axes[-1, 0].set_xlabel("epoch")
-    fig.suptitle(f"Each run's distance from the reference run's cost, per epoch (spec {report.spec.name})")
-    fig.tight_layout()
+    with plt.rc_context({"font.size": 13}):
+        fig, axes = plt.subplots(len(panels), 1, figsize=(5.6, 0.9 + 4.6 * len(panels)), squeeze=False)
+        epochs = max((diff.size for _, diffs in panels for _, diff in diffs), default=1)
+        for ax, (dtype, diffs) in zip(axes[:, 0], panels, strict=True):
+            _deviation_panel(report, ax, dtype, diffs)
+            ax.set_xlim(0, max(epochs - 1, 1))
+            ax.grid(alpha=0.3, which="major")
+            ax.set_xlabel("epoch")
+            if ax.get_yscale() == "log":
+                ax.yaxis.set_major_formatter(ticker.FuncFormatter(_power_of_ten))
+                ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        fig.suptitle(f"Each run's cost against the reference's\n(spec {report.spec.name})", fontsize=14)
+        fig.tight_layout()
     return fig
 
 
@@ -178,48 +208,53 @@ def _deviation_panel(report: Report, ax: Any, dtype: str, diffs: list[tuple[str,
     reference = f"{REFERENCE_BACKEND} {REFERENCE_DTYPE}"
     runs = {(r.label, r.dtype): r for r in report.runs}
     markers = _markers(report)
-    same, gaps = identical(diffs), False
+    same = identical(diffs)
     for i, (run, diff) in enumerate(diffs):
         style = _style(runs[(run, dtype)], i, markers)
-        style.update(marker=".", markersize=2.5, fillstyle="full", linewidth=0.7)
+        style.update(marker="none", linewidth=2.0 if style["linestyle"] == "-" else 2.4, alpha=0.9)
         label = f"{run} {dtype}"
         if diff.size and not np.any(diff):
             label += ": the reference itself" if label == reference else ": identical at every epoch"
             if not same:  # a log scale has no 0: the legend says it
                 ax.plot([], [], label=label, linestyle="none", marker="none")
                 continue
-        gaps |= not same and bool(np.any(diff == 0))
-        ax.plot(np.arange(diff.size), diff if same else np.where(diff > 0, diff, np.nan), label=label, **style)
+        most = np.fmax.accumulate(np.where(np.isfinite(diff), diff, np.inf)) if diff.size else diff
+        shown = most if same else np.where(most > 0, most, np.nan)
+        ax.plot(np.arange(diff.size), shown, label=label, drawstyle="steps-post", **style)
     if same:
         ax.set(ylim=(-1, 1), yticks=[0], ylabel="|cost - reference cost|")
-        ax.set_title(f"{dtype}: identical to the reference ({reference}) at every epoch")
-        words = f"identical: every {dtype} run's cost equals the reference's, at every epoch"
-        ax.text(0.5, 0.72, words, transform=ax.transAxes, ha="center", va="center", fontsize=13)
+        ax.set_title(f"{dtype}: identical to the reference ({reference}) at every epoch", fontsize=12, wrap=True)
+        words = f"identical: every {dtype} run's cost\nequals the reference's, at every epoch"
+        ax.text(0.5, 0.72, words, transform=ax.transAxes, ha="center", va="center", fontsize=12)
     elif not diffs:
         ax.set_yticks([])
-        ax.set_title(f"{dtype}: no run to compare")
+        ax.set_title(f"{dtype}: no run to compare", fontsize=13)
     else:
-        tol = report.spec.tolerance(dtype).cost
-        top = max([tol, *(float(np.nanmax(d)) for _, d in diffs if np.any(np.isfinite(d)))])
-        ax.axhline(tol, color="gray", linestyle="-.", linewidth=1)
-        ax.annotate(
-            f"cost tolerance between two {dtype} runs ({tol:g})",
-            (0, tol),
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize=8,
-            color="dimgray",
-        )
+        epochs = max(diff.size for _, diff in diffs)
+        envelope, name = envelope_of(report, dtype, epochs)
+        x = np.arange(epochs)
+        floor = float(np.min(envelope)) / 300  # two decades and more below the band: where the lines are
+        ax.fill_between(x, floor, envelope, step="post", color="0.85", zorder=0, label=name)
+        ax.plot(x, envelope, drawstyle="steps-post", color="0.45", linewidth=1.2, zorder=1)
+        top = max([float(np.max(envelope)), *(float(np.nanmax(d)) for _, d in diffs if np.any(np.isfinite(d)))])
         ax.set_yscale("log")
-        ax.set_ylim(top=top * 6)
-        ax.set_ylabel("|cost - reference cost|")
-        ax.set_title(f"{dtype} runs" + ("; a gap is an epoch where the two costs are exactly equal" if gaps else ""))
+        ax.set_ylim(floor, top * 8)
+        ax.set_ylabel("largest |cost − reference|\nso far")
+        ax.set_title(f"{dtype}: a correct run stays in the grey band", fontsize=13)
     if diffs:
+        # below the panel, in two columns where the names are short (a phone's width holds two of them)
+        handles, labels = ax.get_legend_handles_labels()
+        labels = ["\n".join(textwrap.fill(line, 34) for line in label.split("\n")) for label in labels]
         ax.legend(
-            fontsize=8,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            markerscale=3,
+            handles,
+            labels,
+            fontsize=11,
+            loc="upper center",
+            bbox_to_anchor=(0.45, -0.17),
+            ncol=2 if max(len(line) for label in labels for line in label.split("\n")) <= 24 else 1,
             title=f"reference: {reference}",
-            title_fontsize=8,
+            title_fontsize=11,
+            frameon=False,
+            handlelength=1.6,
+            columnspacing=1.0,
         )

@@ -4,7 +4,8 @@ anywhere, without running anything.
 Every saved run must be of one spec (the same ``spec_hash``); the spec comes with the runs (its
 TOML text is in each file), so no spec file is needed. Each backend process on each machine is one
 "backend" of the report ("torch cuda on runner-gpu"), and every pair of runs of a dtype is checked
-against the spec's tolerances: the same backend on two machines is two runs.
+against the spec's tolerances (derived or hand-set, as a local compare: ``envelopes.in_force``): the same
+backend on two machines is two runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from ..command import CompareError, CompareOptions, check_tolerance_scale, hold_out, print_outcome
+from ..command import CompareError, CompareOptions, check_tolerance_scale, hold_out, print_outcome, tolerances_in_force
 from ..model import build_report, now
 from ..output import write_report
 from . import options as saving
@@ -28,6 +29,7 @@ def compare_runs(options: CompareOptions) -> int:
     spec = saved[0].spec
     dtypes = saving.dtypes_of(saved, options.dtypes or None)
     check_tolerance_scale(spec, dtypes, options.tolerance_scale)
+    tolerances = tolerances_in_force(spec, dtypes, options.tolerance_scale)
     statuses, reference = saving.backends_from(saved, dtypes)
     if len(statuses) < 2 and not spec.expected_costs:
         raise CompareError(
@@ -48,6 +50,7 @@ def compare_runs(options: CompareOptions) -> int:
             reference,
             command=options.command,
             started=started,
+            tolerances=tolerances,
         )
         report.owners = saving.owners(statuses)
         report.hosts = hosts
