@@ -629,7 +629,7 @@ def test_deviation_png_has_a_panel_per_dtype_names_the_reference_and_says_identi
         band_top = report.tolerances["float32"].costs
         assert np.nanmax(drawn) <= band_top.max()
         assert f64.get_title() == "float64: identical to the reference (numpy float64) at every epoch"
-        assert [label.replace("\n", " ") for label in legends[f64]] == ["numpy float64: the reference itself"]  # wrapped to fit
+        assert [label.replace("\n", " ") for label in legends[f64]] == ["numpy float64: the reference itself"]
         assert any(t.get_text().startswith("identical: every float64 run") for t in f64.texts)
         assert f64.get_yscale() == "linear" and list(f64.get_yticks()) == [0]
     finally:
