@@ -163,3 +163,25 @@ def test_the_command_lists_a_plugin_and_trains_with_it(tmp_path):
     reference = _run(env, "train", "numpy", "--spec", "seed", "--epochs", "2")
     # the plugin runs NumPy's lesson under its own name: the same costs, printed under its name
     assert trained.stdout.replace("tiny", "numpy") == reference.stdout
+
+
+def test_what_a_backend_cant_do_is_refused_with_its_reason():
+    """no_float64 and no_data_parallel: class facts a tool reads, and the one line a user gets."""
+    from softmax_rosetta.backends.numpy_impl.backend import NumpyBackend
+    from softmax_rosetta.checks import BackendError
+    from softmax_rosetta.spec import load_spec
+
+    class NoFloat64(NumpyBackend):
+        no_float64 = {"cpu": "its kernels are float32 only"}
+
+    with pytest.raises(BackendError) as refused:
+        NoFloat64(dtype="float64")
+    assert str(refused.value) == (
+        "dtype: the numpy backend can't compute in float64 on cpu: its kernels are float32 only"
+    )
+    assert NoFloat64(dtype="float32").dtype == "float32"
+    with pytest.raises(BackendError) as refused:
+        NumpyBackend().train(load_spec("seed"), epochs=1, workers=2)
+    assert str(refused.value) == (
+        f"workers: the numpy backend trains in one process ({NumpyBackend.no_data_parallel}); workers must be 1, got 2"
+    )
