@@ -59,9 +59,9 @@ class BackendUnavailable(BackendError):
     """The backend is known but its framework is not installed (or fails to import), or its plugin is broken."""
 
 
-def _declared(module: str, cls: str) -> tuple[tuple[str, ...], str] | None:
+def _declared(module: str, cls: str) -> tuple[tuple[str, ...], str] | str:
     """The ``packages`` and ``extra`` written in class ``cls``'s body in ``module``, read without importing
-    it (nor its package: importing a backend's package may import its framework). None: no such source."""
+    it (nor its package: importing a backend's package may import its framework); or why they can't be."""
     parent, _, leaf = module.rpartition(".")
     try:
         if parent:
@@ -71,14 +71,18 @@ def _declared(module: str, cls: str) -> tuple[tuple[str, ...], str] | None:
         else:
             spec = importlib.util.find_spec(module)
             files = [Path(spec.origin)] if spec is not None and spec.origin else []
-    except (ImportError, ValueError):
-        return None
+    except Exception as exc:  # a parent package that fails as it loads: this plugin alone is broken
+        return f"module {module!r} can't be found: {type(exc).__name__}: {exc}"
     source = next((f for f in files if f.is_file()), None)
     if source is None:
-        return None
+        return f"module {module!r} is not installed"
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+        return f"{source} can't be read: {type(exc).__name__}: {exc}"
     packages: tuple[str, ...] = ()
     extra = ""
-    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+    for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
@@ -133,8 +137,8 @@ def discover() -> tuple[dict[str, BackendInfo], list[str]]:
             problems.append(f"{where}: the name is taken by {found[ep.name].distribution}'s backend; ignored")
             continue
         declared = _declared(module, cls)
-        if declared is None:
-            problems.append(f"{where}: module {module!r} is not installed")
+        if isinstance(declared, str):
+            problems.append(f"{where}: {declared}")
             continue
         found[ep.name] = BackendInfo(ep.name, module, cls, *declared, distribution=dist)
     return found, problems

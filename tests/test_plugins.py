@@ -137,7 +137,10 @@ def test_a_plugin_trains_and_broken_ones_are_reported_one_line_each(tmp_path):
     )
     problems = sorted(got["problems"])
     assert len(problems) == 3 and all("\n" not in p for p in problems)
-    assert problems[0].startswith("backend plugin 'gone' (from tiny-plugin, softmax_rosetta.backends): module")
+    assert problems[0] == (
+        "backend plugin 'gone' (from tiny-plugin, softmax_rosetta.backends): "
+        "module 'no_such_module_xyz' is not installed"
+    )
     assert problems[1] == (
         "backend plugin 'malformed' (from tiny-plugin, softmax_rosetta.backends): 'tiny_plugin' is not 'module:Class'"
     )
