@@ -38,7 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 #: the tests ``dev.py test --quick`` runs (a pytest -m expression)
 QUICK = "not slow and not browser"
-#: how pytest-xdist hands tests to the workers (``_workers``): measured on the 2-core machine, see CONTRIBUTING.md
+#: how pytest-xdist hands tests to the workers (``_workers``): each starts with one contiguous half of the
+#: tests (a module's fixtures mostly run once) and an idle one takes over the other's unstarted tests
 DIST = "worksteal"
 
 
