@@ -3,8 +3,9 @@
 
     python3 dev.py demo    # set up .venv, train every backend on the seed spec, show that they agree
     python3 dev.py run train torch   # set up .venv, run `softmax-rosetta train torch` in it (any command)
-    python3 dev.py test    # set up .venv, run the whole test suite
+    python3 dev.py test    # set up .venv, run the whole test suite (one pytest-xdist worker per core)
     python3 dev.py test --quick   # the same without the slow and browser tests (pytest -m)
+    python3 dev.py test -n 0 ...  # one process, no workers: for --pdb, print-debugging, a single test
     python3 dev.py numpy-only   # a second venv with NumPy alone: the NumPy backend works, the others skip
     python3 dev.py newest  # a third venv with the newest releases pyproject.toml allows: the quick tests
     python3 dev.py lint    # ruff (lint and format) and mypy, as CI runs them
@@ -13,6 +14,9 @@ The set-up creates ``.venv`` beside this file and installs the project with ever
 pinned by ``constraints.txt`` (torch 2.13.0: a CPU build, not a CUDA build of several GB).
 It is skipped when nothing it depends on has changed. Arguments after the command go to
 pytest (``test``), to ``softmax-rosetta compare`` (``demo``) or to ``softmax-rosetta`` (``run``).
+``test``, ``numpy-only`` and ``newest`` run pytest with one pytest-xdist worker per core the
+process may use (``-n N --dist DIST``); an ``-n`` or ``--dist`` among the arguments replaces
+ours (``-n 0``: one process, as ``--pdb`` needs; ``--pdb`` and ``--trace`` get it by themselves).
 
 The ``softmax-rosetta`` command lives in the venv, not on the PATH: run it as
 ``python3 dev.py run ARGS...``, as ``.venv/bin/softmax-rosetta ARGS...``, or after
@@ -34,6 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 #: the tests ``dev.py test --quick`` runs (a pytest -m expression)
 QUICK = "not slow and not browser"
+#: how pytest-xdist hands tests to the workers (``_workers``): each starts with one contiguous half of the
+#: tests (a module's fixtures mostly run once) and an idle one takes over the other's unstarted tests
+DIST = "worksteal"
 
 
 def _python(env_dir: Path) -> Path:
@@ -121,6 +128,27 @@ def _newest() -> Path:
     return python
 
 
+def _cores() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one, as in a container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _workers(args: list[str]) -> list[str]:
+    """pytest's arguments with one pytest-xdist worker per core (``-n``) and the measured ``--dist``
+    in front, each unless ``args`` give their own (``-n 0``: one process, no workers). ``--pdb``,
+    ``--trace`` and ``-p no:xdist`` need the tests in this process: then ``args`` alone."""
+    if any(a.startswith(("--pdb", "--trace")) for a in args) or "no:xdist" in args or "-pno:xdist" in args:
+        return args
+    own = []
+    if not any(a.startswith(("-n", "--numprocesses")) for a in args):
+        own += ["-n", str(_cores())]
+    if not any(a.startswith("--dist") for a in args):
+        own += ["--dist", DIST]
+    return [*own, *args]
+
+
 def _run(cmd: list[str], env: dict[str, str] | None = None, stdout: Any = None) -> int:
     code = subprocess.call(cmd, cwd=ROOT, env=env, stdout=stdout)
     if code:
@@ -185,9 +213,9 @@ def main(argv: list[str]) -> int:
         return 2
     if command == "numpy-only":
         # Only NumPy and the test tools: proves the frameworks are optional and imported lazily.
-        python = _setup(ROOT / ".venv-numpy-only", ".", ["pytest", "hypothesis"])
+        python = _setup(ROOT / ".venv-numpy-only", ".", ["pytest", "pytest-xdist", "hypothesis"])
         env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": ""}
-        _check(_run([str(python), "-m", "pytest", *rest], env=env))
+        _check(_run([str(python), "-m", "pytest", *_workers(rest)], env=env))
         return _run([str(python), "-m", "softmax_rosetta.tools.cli", "train", "numpy", "--log-every", "500"])
     if command == "newest":
         python = _newest()
@@ -195,7 +223,7 @@ def main(argv: list[str]) -> int:
         show = f"from importlib.metadata import version as v; print('newest:', *(n + ' ' + v(n) for n in {names!r}))"
         _run([str(python), "-c", show])
         env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
-        return _run([str(python), "-m", "pytest", "-m", QUICK, *rest], env=env)
+        return _run([str(python), "-m", "pytest", *_workers(["-m", QUICK, *rest])], env=env)
     python = _setup(ROOT / ".venv", ".[all]", [])
     if command == "run":
         return _exec([str(_script(ROOT / ".venv")), *rest])
@@ -208,7 +236,7 @@ def main(argv: list[str]) -> int:
         rest = ["-m", QUICK, *(a for a in rest if a != "--quick")]
     # Everything was installed, so a backend missing now is a failure, not a skip.
     env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
-    return _run([str(python), "-m", "pytest", *rest], env=env)
+    return _run([str(python), "-m", "pytest", *_workers(rest)], env=env)
 
 
 if __name__ == "__main__":

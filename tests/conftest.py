@@ -4,11 +4,19 @@ The helpers tests import (assert_within, require_backend, ...) are in ``softmax_
 SOFTMAX_ROSETTA_BACKENDS and SOFTMAX_ROSETTA_REQUIRE are described there.
 """
 
+import os
 import re
 
-import pytest
+# Under pytest-xdist (dev.py test: one worker per core), NumPy's OpenBLAS starts one thread per core
+# in every worker, and its idle threads spin against the other worker's: one each. It reads the
+# variable once, when NumPy is first imported, which is below. Processes the tests start inherit it;
+# the benchmark sets its own (tools/bench/runner.py THREAD_VARS). A serial run is left as it is.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from softmax_rosetta import get_backend, load_spec
+import pytest  # noqa: E402
+
+from softmax_rosetta import get_backend, load_spec  # noqa: E402
 from softmax_rosetta.registry import missing_packages
 from softmax_rosetta.spec import DTYPES, SPEC_DIR
 from softmax_rosetta.testing import require_backend, require_device, require_variant, selected_backends

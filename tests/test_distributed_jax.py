@@ -71,11 +71,31 @@ def test_two_workers_agree_with_one_device_on_the_seed(single, dtype):
     assert_agrees(data_parallel("seed", dtype), single("seed", dtype), "seed")
 
 
+# Every other bundled spec, whole, in both dtypes: one fresh process with 2 CPU devices trains them all
+# (starting jax is most of a run's time); the quick tests go through worker.run, as the command line does.
+SEVERAL = """
+import json, sys
+from softmax_rosetta import get_backend, load_spec
+for spec, dtype in json.loads(sys.argv[1]):
+    result = get_backend("jax", dtype=dtype).train(load_spec(spec), workers=2)
+    print("RESULT " + json.dumps(result.to_dict()), flush=True)
+"""
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("spec", ["iris", "digits", "synthetic"])
-def test_two_workers_agree_with_one_device(single, spec, dtype):
-    assert_agrees(data_parallel(spec, dtype), single(spec, dtype), spec)
+def test_two_workers_agree_with_one_device(single):
+    runs = [(spec, dtype) for spec in ("iris", "digits", "synthetic") for dtype in ("float64", "float32")]
+    env = {**os.environ, **get_backend("jax").process_env(2)}
+    done = subprocess.run(
+        [sys.executable, "-c", SEVERAL, json.dumps(runs)], env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line[len("RESULT ") :] for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert len(lines) == len(runs), done.stdout + done.stderr[-3000:]
+    for (spec, dtype), line in zip(runs, lines, strict=True):
+        result = TrainResult.from_dict(json.loads(line))
+        assert (result.spec, result.dtype) == (spec, dtype)
+        assert_agrees(result, single(spec, dtype), spec)
 
 
 def test_the_command_line_runs_two_workers_in_a_fresh_process(single, capsys):

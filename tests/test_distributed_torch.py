@@ -5,6 +5,7 @@ could hang runs in a subprocess of its own session, killed whole on a time limit
 that no process of that session is left behind.
 """
 
+import functools
 import json
 import os
 import signal
@@ -13,8 +14,10 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from softmax_rosetta import load_spec
@@ -57,12 +60,78 @@ def test_data_parallel_agrees_with_one_process(torch_backend, name, epochs, dtyp
     _agree(torch_backend, load_spec(name).replace(epochs=epochs), dtype, workers)
 
 
+WHOLE = [(name, dtype) for name in ("seed", "iris", "digits", "synthetic") for dtype in ("float32", "float64")]
+
+
+def _whole_specs_in_rank(jobs):
+    """One launched rank: each (spec, dtype) of ``jobs`` through ``train_rank``, as ``_rank_main`` trains
+    one run (gloo, one thread, full float32 precision), all in one process group: (costs, weight, bias)."""
+    import torch
+    import torch.distributed as dist
+
+    from softmax_rosetta import get_backend
+    from softmax_rosetta.backends.torch_impl.backend import full_float32_precision
+    from softmax_rosetta.backends.torch_impl.distributed import train_rank
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo")
+    try:
+        out = []
+        for name, dtype in jobs:
+            spec, be = load_spec(name), get_backend("torch", dtype=dtype)
+            x, w, b = (
+                be.to_native(np.asarray(a, be.np_dtype)) for a in (spec.x_train, spec.init_weight, spec.init_bias)
+            )
+            y = be.to_native(np.asarray(spec.y_train, np.int64))
+            with full_float32_precision():
+                run = train_rank(x, y, w, b, spec.lr, spec.epochs, batches=spec.batches, **spec.optimizer_options)
+            out.append(tuple(be.to_numpy(t) for t in run))
+        return out
+    finally:
+        dist.destroy_process_group()
+
+
+@functools.cache
+def _one_process(cls, name, dtype):
+    """The whole spec trained in this process, once for both worker counts."""
+    return cls(dtype=dtype).train(load_spec(name))
+
+
+# Slow: every bundled spec, whole, in both dtypes, on 2 and 4 ranks. Starting the ranks (each imports
+# torch) is nearly all of a run's time, so each worker count is one launch that trains all eight runs,
+# each through train_rank, the loop train_data_parallel's ranks run; the quick tests above go through
+# train(..., workers=K) and its launcher.
 @pytest.mark.slow
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", ["seed", "iris", "digits", "synthetic"])
 @pytest.mark.parametrize("workers", [2, 4])
-def test_whole_specs_agree_with_one_process(torch_backend, name, dtype, workers):
-    _agree(torch_backend, load_spec(name), dtype, workers)
+def test_whole_specs_agree_with_one_process(torch_backend, workers):
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=workers,
+        run_id=uuid.uuid4().hex,
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+        monitor_interval=0.1,
+        start_method="spawn",
+    )
+    ranks = elastic_launch(config, _whole_specs_in_rank)(WHOLE)
+    assert sorted(ranks) == list(range(workers))
+    for (name, dtype), *each_rank in zip(WHOLE, *(ranks[r] for r in range(workers)), strict=True):
+        spec, what = load_spec(name), f"{name} {dtype}, {workers} workers"
+        costs, weight, bias = each_rank[0]
+        for other in each_rank[1:]:  # every rank ends with the same numbers, to the bit
+            assert all(np.array_equal(a, b) for a, b in zip(other, each_rank[0], strict=True)), what
+        one = _one_process(torch_backend, name, dtype)
+        tol = spec.tolerance(dtype)
+        assert costs.dtype == one.costs.dtype and len(costs) == len(one.costs) == spec.epochs + 1, what
+        assert_within(costs, one.costs, tol.cost, f"{what}: costs")
+        assert_within(weight, one.weight, tol.param, f"{what}: weight")
+        assert_within(bias, one.bias, tol.param, f"{what}: bias")
+        predicted = np.argmax(np.asarray(spec.x_train, costs.dtype) @ weight.T + bias, axis=1)
+        assert float(np.mean(predicted == spec.y_train)) == one.accuracy, what
 
 
 @pytest.mark.parametrize(

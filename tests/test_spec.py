@@ -68,7 +68,15 @@ def _set(raw, dotted, value):
         raw[keys[-1]] = value
 
 
-DELETE = object()
+class _Delete:
+    """The field is taken out. Its repr names it in the test ids, the same in every pytest-xdist
+    worker (an object()'s repr holds its address, which differs between processes)."""
+
+    def __repr__(self):
+        return "<deleted>"
+
+
+DELETE = _Delete()
 
 BAD_SPECS = [
     ("colour", "red", r"^colour: unknown field"),
