@@ -261,7 +261,11 @@ def test_compare_into_a_closed_pipe_ends_quietly_and_cleans_up(small_spec, temp,
     out = tmp_path / "out"
     proc = start(["compare", "--backends", "numpy", "--spec", small_spec, "--out", out], tmp=temp)
     try:
-        assert proc.stdout.read(5) == "[1/1]"  # the first progress line, while the backend runs
+        head = proc.stdout.read(5)
+        while head == "toler":  # "tolerances: ... derived now": the short spec's stored envelope is stale
+            proc.stdout.readline()
+            head = proc.stdout.read(5)
+        assert head == "[1/1]"  # the first progress line, while the backend runs
         proc.stdout.close()
         proc.wait(timeout=BOUND)
         stderr = proc.stderr.read()
