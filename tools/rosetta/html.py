@@ -16,10 +16,14 @@ from .prose import GENERATED, NOT_COMPUTED, intro, region, versions_line
 from .run import Rosetta, Section
 from .why import ANCHOR, PROSE, TITLE, region_html
 
+NARROW_PLOT_PX = 700  # at most this wide, the page shows the plot's narrow drawing
+
 # The page's style sheet.
 # Code wraps unless the "wrap long lines" box is unticked (then a long line scrolls inside its block);
 # a wrapped line's continuation is indented past the line numbers. Under 900 px the three columns
-# stack; the numbers tables scroll sideways inside their own box, never the page.
+# stack; under 520 px (a phone) each row of a numbers table becomes a small card, one backend a
+# line, and the plot shows its narrow drawing (panels stacked). A number never breaks, nor does its
+# comma leave it (.nb); should a table still not fit, it scrolls inside its own box, never the page.
 CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-code: #f6f8fa; --accent: #0969da;
         --mono: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
@@ -41,10 +45,10 @@ a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 .generated { color: var(--muted); font-size: 12.5px; }
 nav ol { columns: 3; column-gap: 28px; margin: 8px 0 12px; padding-left: 22px; font-size: 13px; }
-figure { margin: 10px 0 18px; overflow-x: auto; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
+figure { margin: 10px 0 18px; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 12.5px; }
-.narrow { display: none; }
+.nb { white-space: nowrap; }
 section { margin: 22px 0 10px; }
 .intro { color: var(--muted); }
 .cols { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px; margin: 10px 0; }
@@ -78,8 +82,6 @@ table.numbers code { font: 11.5px/1.4 var(--mono); }
 @media (max-width: 900px) {
   .cols { grid-template-columns: minmax(0, 1fr); }
   nav ol { columns: 2; }
-  figure img { max-width: none; width: 760px; }
-  .narrow { display: inline; }
   table.numbers { table-layout: auto; }
   table.numbers th.label, table.numbers th.spread, table.numbers td.spread { width: auto; }
 }
@@ -87,12 +89,15 @@ table.numbers code { font: 11.5px/1.4 var(--mono); }
   body { padding: 0 10px 32px; }
   h1 { font-size: 21px; }
   nav ol { columns: 1; }
-  table.numbers { font-size: 11.5px; table-layout: fixed; }
-  table.numbers th.label { width: 20%; }
-  table.numbers th.spread, table.numbers td.spread { width: 19%; }
-  table.numbers th, table.numbers td { padding: 2px 3px; }
-  table.numbers td { overflow-wrap: anywhere; }
-  table.numbers code { font-size: 10.5px; }
+  table.numbers, table.numbers tbody, table.numbers thead, table.numbers tr { display: block; }
+  table.numbers thead th:not(.label), table.numbers td.spread:empty { display: none; }
+  table.numbers th.label { display: block; width: auto; }
+  table.numbers tbody tr { border: 1px solid var(--line); border-top: 0; }
+  table.numbers tbody th.label { border: 0; font-weight: 600; background: #fbfbfc; }
+  table.numbers td { display: grid; grid-template-columns: 6.2em minmax(0, 1fr); gap: 6px; border: 0; }
+  table.numbers th.spread, table.numbers td.spread { width: auto; }
+  table.numbers td::before { content: attr(data-label); color: var(--muted); }
+  table.numbers td > code { align-self: start; }
 }
 """
 
@@ -130,6 +135,7 @@ def render_html(rosetta: Rosetta) -> str:
     out += ["</ol></nav>", "</header>"]
     if rosetta.plot is None:
         rosetta.plot = loss_plot_png(rosetta)
+        rosetta.narrow_plot = loss_plot_png(rosetta, "narrow")
     out.append(region("plot", _figure(rosetta)))
     for i, s in enumerate(rosetta.sections, 1):
         out += _section(rosetta, i, s)
@@ -141,20 +147,29 @@ def render_html(rosetta: Rosetta) -> str:
 
 
 def _figure(rosetta: Rosetta) -> str:
-    """The loss plot, embedded; "" when there is none."""
+    """The loss plot, embedded: the wide drawing, and the narrow one (panels stacked) on a phone;
+    "" when there is none."""
     if rosetta.plot is None:
         return ""
     e = html.escape
-    data = base64.b64encode(rosetta.plot).decode("ascii")
+
+    def uri(png: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+    narrow = (
+        f'<source media="(max-width: {NARROW_PLOT_PX}px)" srcset="{uri(rosetta.narrow_plot)}">'
+        if rosetta.narrow_plot
+        else ""
+    )
     return "\n".join(
         [
             "<figure>",
-            f'<img alt="The cost per epoch of the three backends on spec {e(rosetta.spec.name)}, overlaid, '
-            f'and their distance from NumPy\'s" src="data:image/png;base64,{data}">',
-            '<figcaption><span class="narrow">Scroll the plot sideways for its right panel. </span>'
-            "The whole training run in every backend: the curves lie on top of each other (the "
+            f"<picture>{narrow}"
+            f'<img alt="The cost per epoch of the backends on spec {e(rosetta.spec.name)}, overlaid, '
+            f'and their distance from NumPy\'s" src="{uri(rosetta.plot)}"></picture>',
+            "<figcaption>The whole training run in every backend: the curves lie on top of each other (the "
             "band is the cost zigzagging up and down from one epoch to the next); the "
-            "right panel shows by how much they differ, epoch by epoch.</figcaption>",
+            "other panel shows by how much they differ, epoch by epoch.</figcaption>",
             "</figure>",
         ]
     )
@@ -192,14 +207,17 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
     ]
     for row in s.rows:
         cells = "".join(
-            f"<td>{e(row.values[b])}</td>"
+            f'<td data-label="{e(SHORT[b])}">{e(row.values[b])}</td>'
             if isinstance(row.values[b], str)
-            else f'<td><code class="num">{value(row.values[b], row.kind)}</code></td>'
+            else f'<td data-label="{e(SHORT[b])}"><code class="num">{_unbroken(value(row.values[b], row.kind))}</code></td>'
             for b in ORDER
         )
         difference = spread(row)
         spread_cell = f'<code class="num">{difference}</code>' if difference is not None else ""
-        table.append(f'<tr><th class="label">{e(row.label)}</th>{cells}<td class="spread">{spread_cell}</td></tr>')
+        table.append(
+            f'<tr><th class="label">{e(row.label)}</th>{cells}'
+            f'<td class="spread" data-label="largest difference">{spread_cell}</td></tr>'
+        )
     table += ["</tbody>", "</table>"]
     out.append('<div class="table-box">')
     out.append(region("numbers", "\n".join(table) if rosetta.numbers else e(NOT_COMPUTED)))
@@ -265,6 +283,12 @@ def _pygments_css() -> str:
     from pygments.formatters import HtmlFormatter
 
     return str(HtmlFormatter(style="default").get_style_defs(".highlight"))
+
+
+def _unbroken(printed: str) -> str:
+    """A printed value whose lines may break only after a comma and its space, never inside a number
+    nor before its comma: each number with what sticks to it (brackets, its comma) is one span."""
+    return " ".join(f'<span class="nb">{html.escape(part)}</span>' for part in printed.split(" "))
 
 
 def _inline_code(escaped: str) -> str:
