@@ -220,7 +220,7 @@ def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
     out = tmp_path / "docs"
     assert main(["rosetta", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["ko", "lesson.md", "rosetta.html", "rosetta.md"]
-    assert [p.name for p in (out / "ko").iterdir()] == ["lesson.md"]
+    assert sorted(p.name for p in (out / "ko").iterdir()) == ["lesson.md", "rosetta.html"]
     assert main(["rosetta", "--check", "--out", str(out)]) == 0
     assert "are current" in capsys.readouterr().out
     md = out / "rosetta.md"
@@ -334,8 +334,10 @@ def _layout(render, chromium, page, width, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(width, tmp_path):
-    """The committed page (test_the_committed_docs_are_current says it is the code's): never wider
+@pytest.mark.parametrize("name", ["rosetta.html", "ko/rosetta.html"])
+def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(name, width, tmp_path):
+    """The committed page, English and Korean (test_the_committed_docs_are_current says they are the
+    code's): never wider
     than the window, every code line readable (wrapped, or scrolling inside its block once "wrap
     long lines" is unticked), the box beside or under the title, never on it; three columns side by
     side at 1280 px, one under another at 390 px; no number broken or its comma wrapped onto a line
@@ -344,7 +346,7 @@ def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(width, tmp_path)
     chromium = render.find_chromium()
     if chromium is None:
         pytest.skip("chromium not installed (Debian: apt-get install -y chromium)")
-    page = DOCS / "rosetta.html"
+    page = DOCS / name
     png = tmp_path / f"rosetta-{width}.png"
     render.render(page, png, width=width, height=2000, chromium=chromium)
     assert _png_size(png.read_bytes()) == (width, 2000)
