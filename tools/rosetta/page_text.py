@@ -41,7 +41,8 @@ PAGE: dict[str, dict[str, str]] = {
     "intro2": {
         "ko": "숫자의 조건은 스펙 `{spec}`(샘플 {n}개, 특성(feature) {d}개, 클래스 {c}개, 학습률(learning rate) "
         "{lr}, 에포크(epoch) 0~{epochs}), {dtype}, CPU입니다. z는 스펙의 초기 가중치(weight)와 "
-        "편향(bias)을 가진 모델이 스펙의 데이터에 매긴 로짓(logit)으로, NumPy에서 한 번 계산해 모든 백엔드에 똑같이 넘겨 주며, y는 그 레이블입니다. 숫자는 "
+        "편향(bias)을 가진 모델이 스펙의 데이터에 매긴 로짓(logit)으로, NumPy에서 한 번 계산해 "
+        "모든 백엔드에 똑같이 넘겨 주며, y는 그 레이블입니다. 숫자는 "
         "유효 숫자 {digits}자리로 적었고, 마지막 열은 반올림하기 전 두 백엔드 사이의 가장 큰 차이입니다.",
     },
     "links_repo": {
