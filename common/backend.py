@@ -40,7 +40,16 @@ class Backend:
 
     name: str = ""
     framework: str = ""
-    #: every training loop the backend offers, the lesson's first
+    #: the framework as the docs and reports write it ("PyTorch")
+    display_name: str = ""
+    #: the side-by-side docs' column title: the framework and the libraries the lesson uses with it
+    title: str = ""
+    #: top-level packages the framework needs, checked before anything imports it; with ``extra``, write
+    #: it as a literal in the class body: the registry reads both there without importing the module
+    packages: tuple[str, ...] = ()
+    #: the pip extra of the declaring distribution that installs ``packages`` ("" when none)
+    extra: str = ""
+    #: every training loop the backend offers: the lesson's first, then the fast ones, then compiled or fused
     variants: tuple[str, ...] = ("lesson",)
     #: those of ``variants`` that train full-batch plain SGD only (backends/*/fast.py)
     fast_variants: tuple[str, ...] = ()
@@ -50,6 +59,12 @@ class Backend:
     compiling_variants: tuple[str, ...] = ()
     #: variants that need a package beyond the framework: {variant: (import name, pip extra)}
     variant_requires: dict[str, tuple[str, str]] = {}
+    #: the variant the side-by-side docs show as the framework's own fast loop (a compiled or fused one)
+    fused_variant: str = "lesson"
+    #: why the backend doesn't train data parallel, in one line (where ``data_parallel`` is False)
+    no_data_parallel: str = "it has no data-parallel training loop"
+    #: devices where the backend can't compute in float64: {device: the one-line reason}
+    no_float64: dict[str, str] = {}
 
     def __init__(self, device: str = "cpu", dtype: str = "float32"):
         if dtype not in DTYPES:
@@ -62,6 +77,10 @@ class Backend:
         if device not in devices:
             raise BackendError(
                 f"device: the {self.name} backend can't use {device!r} on this machine; available: {', '.join(devices)}"
+            )
+        if dtype == "float64" and device in self.no_float64:
+            raise BackendError(
+                f"dtype: the {self.name} backend can't compute in float64 on {device}: {self.no_float64[device]}"
             )
         self.device = device
         self.dtype = dtype

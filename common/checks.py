@@ -196,7 +196,10 @@ def workers(be: Backend, spec: Spec, variant: str, workers: Any) -> None:
     if workers == 1:
         return
     if not be.data_parallel:
-        raise BackendError(f"workers: the {be.name} backend trains in one process; workers must be 1, got {workers}")
+        raise BackendError(
+            f"workers: the {be.name} backend trains in one process ({be.no_data_parallel}); "
+            f"workers must be 1, got {workers}"
+        )
     if variant != "lesson":
         raise BackendError(
             f"workers: the {be.name} backend's {variant} variant trains in one process; "

@@ -1,18 +1,37 @@
-"""Backends by name, each framework imported only when its backend is asked for.
+"""Backends by name, found as plugins, each framework imported only when its backend is asked for.
 
     be = get_backend("jax", device="cpu", dtype="float32")
 
-A user with only NumPy installed gets the NumPy backend; asking for a backend whose
-framework is missing raises ``BackendUnavailable`` naming the pip extra to install.
+A backend is a ``Backend`` subclass that a Python distribution declares in the entry-point group
+``softmax_rosetta.backends`` (name = "module:Class"); the three built-in ones are declared the same
+way in this project's pyproject.toml. Finding them reads the installed distributions' metadata and
+the classes' source, never importing a framework: a class's ``packages`` and ``extra`` are read from
+its class body as written (literals), so a missing framework is reported before anything imports it.
+
+A user with only NumPy installed gets the NumPy backend; asking for a backend whose framework is
+missing raises ``BackendUnavailable`` naming the pip extra to install. A broken plugin (an entry point
+that isn't "module:Class", a module or class that isn't there, a class that isn't a ``Backend``, a
+name taken by a built-in backend) is reported in one line naming it (``PROBLEMS``, and
+``BackendUnavailable`` when it is asked for); the other backends keep working.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, distributions
+from pathlib import Path
 
 from .backend import Backend
 from .checks import BackendError, findable
+
+GROUP = "softmax_rosetta.backends"  # the entry-point group a backend plugin declares itself in
+BUILT_IN = "softmax-rosetta"  # the distribution whose backends win a clash of names
+# The order every listing keeps (installed metadata lists entry points sorted by name): the reference
+# first, then the frameworks as the lesson introduces them; then plugins, by distribution and name.
+BUILT_IN_ORDER = ("numpy", "torch", "jax")
 
 
 @dataclass(frozen=True)
@@ -20,17 +39,15 @@ class BackendInfo:
     name: str
     module: str  # the adapter module, imported on demand
     cls: str  # the Backend subclass in it
-    requires: tuple[str, ...]  # top-level packages the framework needs
-    extra: str  # the pip extra that installs them
+    requires: tuple[str, ...]  # top-level packages the framework needs (the class's ``packages``)
+    extra: str  # the pip extra that installs them (the class's ``extra``)
+    distribution: str = BUILT_IN  # the distribution that declares the entry point
 
-
-BACKENDS: dict[str, BackendInfo] = {
-    "numpy": BackendInfo("numpy", f"{__package__}.backends.numpy_impl.backend", "NumpyBackend", ("numpy",), ""),
-    "torch": BackendInfo("torch", f"{__package__}.backends.torch_impl.backend", "TorchBackend", ("torch",), "torch"),
-    "jax": BackendInfo(
-        "jax", f"{__package__}.backends.jax_impl.backend", "JaxBackend", ("jax", "flax", "optax"), "jax"
-    ),
-}
+    @property
+    def install(self) -> str:
+        """What to run to install the framework: the extra of the declaring distribution."""
+        extra = f"[{self.extra}]" if self.extra else ""
+        return f"pip install '{self.distribution}{extra}'"
 
 
 # The independent reference: pure NumPy, the same on every machine to within a few float64 ulps.
@@ -39,7 +56,95 @@ REFERENCE_BACKEND = "numpy"
 
 
 class BackendUnavailable(BackendError):
-    """The backend is known but its framework is not installed (or fails to import)."""
+    """The backend is known but its framework is not installed (or fails to import), or its plugin is broken."""
+
+
+def _declared(module: str, cls: str) -> tuple[tuple[str, ...], str] | str:
+    """The ``packages`` and ``extra`` written in class ``cls``'s body in ``module``, read without importing
+    it (nor its package: importing a backend's package may import its framework); or why they can't be."""
+    parent, _, leaf = module.rpartition(".")
+    try:
+        if parent:
+            spec = importlib.util.find_spec(parent)  # imports parent's parents, not parent itself
+            places = [] if spec is None else list(spec.submodule_search_locations or [])
+            files = [f for p in places for f in (Path(p) / f"{leaf}.py", Path(p) / leaf / "__init__.py")]
+        else:
+            spec = importlib.util.find_spec(module)
+            files = [Path(spec.origin)] if spec is not None and spec.origin else []
+    except Exception as exc:  # a parent package that fails as it loads: this plugin alone is broken
+        return f"module {module!r} can't be found: {type(exc).__name__}: {exc}"
+    source = next((f for f in files if f.is_file()), None)
+    if source is None:
+        return f"module {module!r} is not installed"
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+        return f"{source} can't be read: {type(exc).__name__}: {exc}"
+    packages: tuple[str, ...] = ()
+    extra = ""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    names = {t.id for t in targets if isinstance(t, ast.Name)}
+                    try:
+                        value = ast.literal_eval(stmt.value)
+                    except ValueError:
+                        continue
+                    if "packages" in names and isinstance(value, tuple | list):
+                        packages = tuple(str(v) for v in value)
+                    if "extra" in names and isinstance(value, str):
+                        extra = value
+    return packages, extra
+
+
+def _entry_points() -> list[EntryPoint]:
+    """Every distribution's entry points in the group, each (distribution, name) once, the first found.
+
+    Not ``entry_points(group=...)``, which keeps one distribution of each name: a source checkout's
+    stale ``softmax_rosetta.egg-info`` in the working directory (setuptools' editable build leaves one)
+    would hide the installed metadata's entry points.
+    """
+    seen: dict[tuple[str, str], EntryPoint] = {}
+    for dist in distributions():
+        for ep in dist.entry_points.select(group=GROUP):
+            seen.setdefault((dist.name, ep.name), ep)
+    return list(seen.values())
+
+
+def discover() -> tuple[dict[str, BackendInfo], list[str]]:
+    """Every backend the installed distributions declare, built-in ones first, and one line per broken plugin."""
+    found: dict[str, BackendInfo] = {}
+    problems: list[str] = []
+
+    def order(ep: EntryPoint) -> tuple[int, str, str]:
+        dist = ep.dist.name if ep.dist is not None else ""
+        if dist == BUILT_IN and ep.name in BUILT_IN_ORDER:
+            return (BUILT_IN_ORDER.index(ep.name), "", "")
+        return (len(BUILT_IN_ORDER), dist, ep.name)
+
+    points = sorted(_entry_points(), key=order)
+    for ep in points:
+        dist = ep.dist.name if ep.dist is not None else "?"
+        where = f"backend plugin {ep.name!r} (from {dist}, {GROUP})"
+        module, colon, cls = ep.value.partition(":")
+        module, cls = module.strip(), cls.strip()
+        if not colon or not module or not cls or " " in cls:
+            problems.append(f"{where}: {ep.value!r} is not 'module:Class'")
+            continue
+        if ep.name in found:
+            problems.append(f"{where}: the name is taken by {found[ep.name].distribution}'s backend; ignored")
+            continue
+        declared = _declared(module, cls)
+        if isinstance(declared, str):
+            problems.append(f"{where}: {declared}")
+            continue
+        found[ep.name] = BackendInfo(ep.name, module, cls, *declared, distribution=dist)
+    return found, problems
+
+
+BACKENDS, PROBLEMS = discover()
 
 
 def missing_packages(name: str) -> list[str]:
@@ -52,7 +157,7 @@ def is_installed(name: str) -> bool:
 
 
 def available_backends() -> list[str]:
-    """Names of the backends whose frameworks are installed, in a fixed order."""
+    """Names of the backends whose frameworks are installed, in a fixed order (the built-in ones first)."""
     return [name for name in BACKENDS if is_installed(name)]
 
 
@@ -61,19 +166,28 @@ def backend_class(name: str) -> type[Backend]:
     info = _info(name)
     missing = missing_packages(name)
     if missing:
-        raise BackendUnavailable(
-            f"backend {name!r} needs {', '.join(missing)}, which is not installed: "
-            f"pip install 'softmax-rosetta[{info.extra}]'"
-        )
+        raise BackendUnavailable(f"backend {name!r} needs {', '.join(missing)}, which is not installed: {info.install}")
     try:
         module = importlib.import_module(info.module)
     except ImportError as exc:
         raise BackendUnavailable(f"backend {name!r}: its framework failed to import: {exc}") from exc
-    return getattr(module, info.cls)
+    except Exception as exc:  # a plugin's module that fails as it loads: that plugin alone is broken
+        raise BackendUnavailable(
+            f"backend plugin {name!r} (from {info.distribution}): {info.module} failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    cls = getattr(module, info.cls, None)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        what = "has no" if cls is None else "has a non-Backend"
+        raise BackendUnavailable(
+            f"backend plugin {name!r} (from {info.distribution}): {info.module} {what} {info.cls!r}: "
+            "an entry point must name a softmax_rosetta.backend.Backend subclass"
+        )
+    return cls
 
 
 def get_backend(name: str, device: str = "cpu", dtype: str = "float32") -> Backend:
-    """The backend called ``name`` ("numpy", "torch", "jax") on ``device`` in ``dtype``."""
+    """The backend called ``name`` ("numpy", "torch", "jax", or a plugin's) on ``device`` in ``dtype``."""
     return backend_class(name)(device=device, dtype=dtype)
 
 

@@ -45,10 +45,7 @@ def require_backend(name: str) -> type[Backend]:
 
     missing = missing_packages(name)
     if missing:
-        reason = (
-            f"backend {name!r} not installed: needs {', '.join(missing)} "
-            f"(pip install 'softmax-rosetta[{BACKENDS[name].extra}]')"
-        )
+        reason = f"backend {name!r} not installed: needs {', '.join(missing)} ({BACKENDS[name].install})"
         if os.environ.get("SOFTMAX_ROSETTA_REQUIRE", "") == "all":
             pytest.fail(reason + " and SOFTMAX_ROSETTA_REQUIRE=all")
         pytest.skip(reason)

@@ -70,6 +70,9 @@ class Envelope:
     checkpoints: tuple[tuple[int, float], ...]
     params: float
     fingerprint: str = ""  # of what it was derived from (``fingerprint``): a stored table is stale when it differs
+    # (steps,) each SGD step's batch loss envelope (the widest level; each the largest over its epoch's steps), for
+    # ``diverge``: in mini-batches a step's loss is its batch's mean, not the epoch's cost. Not stored in the spec.
+    step_losses: tuple[float, ...] = ()
 
     @property
     def costs(self) -> np.ndarray:
@@ -237,7 +240,8 @@ def _sgd(p: _Perturbed, param: np.ndarray, g: np.ndarray, buf: np.ndarray | None
 
 def sample_runs(spec: Spec, dtype: str, samples: int = SAMPLES, seed: int = SEED) -> dict[str, np.ndarray]:
     """The perturbed runs: {check: (samples + 1, ...) values}, sample 0 the unperturbed reference; the forward
-    checks (``FORWARD_CHECKS``), "costs" (levels, samples + 1, epochs + 1) at each loss level, "weight", "bias"."""
+    checks (``FORWARD_CHECKS``), "costs" (levels, samples + 1, epochs + 1) at each loss level, "step_losses"
+    (levels, samples + 1, steps) each SGD step's batch loss and "step_epochs" (steps,) its epoch, "weight", "bias"."""
     if dtype not in DTYPES:
         raise SpecError(f"dtype: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
     if samples < 1:
@@ -256,11 +260,15 @@ def sample_runs(spec: Spec, dtype: str, samples: int = SAMPLES, seed: int = SEED
     with np.errstate(all="ignore"):
         runs = _forward(p, x, y, w, b)
         costs = np.zeros((len(LEVELS), copies, spec.epochs + 1))
+        steps: list[np.ndarray] = []  # each step's batch loss at each level: (levels, copies)
+        step_epochs: list[int] = []
         buffers: list[np.ndarray | None] = [None, None]
         for epoch in range(spec.epochs + 1):
             for rows in spec.batches(epoch):
                 xb, yb = x[rows], y[rows]
                 out = _forward(p, xb, yb, w, b)
+                steps.append(np.stack([out[f"loss:{level}"] for level in LEVELS]))
+                step_epochs.append(epoch)
                 share = len(rows) / spec.num_samples
                 for i, level in enumerate(LEVELS):
                     step = out[f"loss:{level}"] if share == 1 else p.r(out[f"loss:{level}"] * cast(share))
@@ -273,7 +281,15 @@ def sample_runs(spec: Spec, dtype: str, samples: int = SAMPLES, seed: int = SEED
                     f"optimizer.lr: the float64 reference of {spec.name!r} diverges at epoch {epoch} (its cost, or a "
                     "perturbed run's, turns inf or nan): no rounding envelope for a run that blows up"
                 )
-    return {**runs, "costs": costs, "weight": w, "bias": b}
+    step_losses = np.stack(steps, axis=-1)  # (levels, copies, steps)
+    return {
+        **runs,
+        "costs": costs,
+        "step_losses": step_losses,
+        "step_epochs": np.array(step_epochs),
+        "weight": w,
+        "bias": b,
+    }
 
 
 def sigma(values: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -294,6 +310,11 @@ def derive(spec: Spec, dtype: str, *, samples: int = SAMPLES, seed: int = SEED, 
     costs = np.max(np.where(np.isfinite(runs["costs"][:, 0, :]), levels, 0.0), axis=0)
     checkpoints = checkpointed(safety * costs, checkpoint_every(spec))
     params = max(float(np.max(sigma(runs["weight"]))), float(np.max(sigma(runs["bias"]))))
+    levels = sigma(runs["step_losses"], axis=1)
+    per_step = np.max(np.where(np.isfinite(runs["step_losses"][:, 0, :]), levels, 0.0), axis=0)
+    epochs = runs["step_epochs"]
+    widest = np.zeros(spec.epochs + 1)
+    np.maximum.at(widest, epochs, per_step)  # the largest of each epoch's steps, as the cost's checkpoints do
     return Envelope(
         spec=spec.name,
         dtype=dtype,
@@ -304,4 +325,5 @@ def derive(spec: Spec, dtype: str, *, samples: int = SAMPLES, seed: int = SEED, 
         checkpoints=checkpoints,
         params=safety * params,
         fingerprint=fingerprint(spec, dtype),
+        step_losses=tuple(float(v) for v in safety * widest[epochs]),
     )

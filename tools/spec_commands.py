@@ -53,13 +53,16 @@ def add_parsers(sub: Any) -> None:
 
 
 def backends_main(args: argparse.Namespace) -> int:
+    """One line per backend the installed distributions declare (entry-point group softmax_rosetta.backends),
+    then one per broken plugin."""
     from softmax_rosetta.checks import BackendError
-    from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
+    from softmax_rosetta.registry import BACKENDS, BUILT_IN, PROBLEMS, backend_class, missing_packages
 
     for name, info in BACKENDS.items():
+        where = "" if info.distribution == BUILT_IN else f"  (from {info.distribution})"
         missing = missing_packages(name)
         if missing:
-            print(f"{name:<6} not installed (needs {', '.join(missing)}): pip install 'softmax-rosetta[{info.extra}]'")
+            print(f"{name:<6} not installed (needs {', '.join(missing)}): {info.install}{where}")
             continue
         try:
             cls = backend_class(name)
@@ -68,7 +71,9 @@ def backends_main(args: argparse.Namespace) -> int:
             print(f"{name:<6} broken: {exc}")
             continue
         versions = " ".join(f"{k} {v}" for k, v in cls.versions().items())
-        print(f"{name:<6} installed  {versions}  devices: {', '.join(devices)}")
+        print(f"{name:<6} installed  {versions}  devices: {', '.join(devices)}{where}")
+    for problem in PROBLEMS:
+        print(problem)
     return 0
 
 

@@ -70,9 +70,14 @@ def _started_platforms():
 class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
-    variants = ("lesson", "fused", "fast")
+    display_name = "JAX"
+    title = "JAX / Flax NNX / Optax"
+    packages = ("jax", "flax", "optax")
+    extra = "jax"
+    variants = ("lesson", "fast", "fused")
     fast_variants = ("fast",)
     compiling_variants = variants  # jax.jit / nnx.jit, each on its first call
+    fused_variant = "fused"
     data_parallel = True  # workers > 1: distributed.py, over a Mesh of JAX devices
 
     def __init__(self, device="cpu", dtype="float32"):

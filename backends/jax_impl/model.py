@@ -38,3 +38,8 @@ def init_model(weight, bias):
 def weight_and_bias(model):
     """The parameters back in torch's layout: weight (C, D), bias (C,)."""
     return model.linear.kernel[...].T, model.linear.bias[...]
+
+
+def stored_weight(model):
+    """The weight as the model itself stores it: Flax's kernel, (D, C), the transpose of torch's."""
+    return model.linear.kernel

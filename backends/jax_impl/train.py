@@ -181,3 +181,13 @@ def train(
         if not jnp.isfinite(epoch_cost):  # diverged: stop here (softmax_rosetta.backend reports it)
             break
     return jnp.stack(costs), *weight_and_bias(model)
+
+
+def sgd_steps(param, gradients, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """The optimizer alone: ``sgd`` on one parameter, one step per gradient; the parameter after them."""
+    tx = sgd(lr, momentum, dampening, nesterov, weight_decay)
+    state = tx.init(param)
+    for g in gradients:
+        updates, state = tx.update(g, state, param)
+        param = optax.apply_updates(param, updates)
+    return param

@@ -13,10 +13,16 @@ from .train import make_optimizer, trace_step, train
 class NumpyBackend(Backend):
     name = "numpy"
     framework = "numpy"
+    display_name = "NumPy"
+    title = "NumPy"
+    packages = ("numpy",)
+    extra = ""
     variants = ("lesson", "fast", "compiled")
     fast_variants = ("fast", "compiled")
     compiling_variants = ("compiled",)  # numba, on a first call (cached on disk after)
     variant_requires = {"compiled": ("numba", "numba")}
+    fused_variant = "fast"
+    no_data_parallel = "NumPy computes in this process, on its CPU"
 
     @classmethod
     def versions(cls):

@@ -50,3 +50,8 @@ def init_model(weight, bias):
 def weight_and_bias(model):
     """The parameters in torch's layout: weight (C, D), bias (C,)."""
     return model.weight, model.bias
+
+
+def stored_weight(model):
+    """The weight as the model itself stores it: (C, D), torch's layout."""
+    return model.weight

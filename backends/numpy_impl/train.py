@@ -136,3 +136,13 @@ def train(
         if not np.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
             return costs[: epoch + 1], *weight_and_bias(model)
     return costs, *weight_and_bias(model)
+
+
+def sgd_steps(param, gradients, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """The optimizer alone: SGD on one parameter (a copy), one step per gradient; the parameter after them.
+    lr in the parameter's dtype, as the backend's training loop has it."""
+    params = {"param": np.array(param)}
+    optimizer = SGD(params, params["param"].dtype.type(lr), momentum, dampening, nesterov, weight_decay)
+    for g in gradients:
+        optimizer.step({"param": g})
+    return params["param"]

@@ -60,9 +60,14 @@ class _Functional:
 class TorchBackend(Backend):
     name = "torch"
     framework = "torch"
+    display_name = "PyTorch"
+    title = "PyTorch"
+    packages = ("torch",)
+    extra = "torch"
     variants = ("lesson", "fast", "compiled")
     fast_variants = ("fast", "compiled")
     compiling_variants = ("compiled",)
+    fused_variant = "compiled"
     data_parallel = True  # workers > 1: distributed.py, DistributedDataParallel over torch's launcher
 
     def __init__(self, device="cpu", dtype="float32"):

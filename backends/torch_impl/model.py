@@ -31,3 +31,8 @@ def init_model(weight, bias):
 def weight_and_bias(model):
     """The parameters as plain tensors, out of autograd: weight (C, D), bias (C,)."""
     return model.linear.weight.detach(), model.linear.bias.detach()
+
+
+def stored_weight(model):
+    """The weight as the model itself stores it: nn.Linear's (C, D)."""
+    return model.linear.weight

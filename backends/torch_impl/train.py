@@ -106,3 +106,16 @@ def train(
         if not torch.isfinite(costs[epoch]):  # diverged: stop here (softmax_rosetta.backend reports it)
             return costs[: epoch + 1], *weight_and_bias(model)
     return costs, *weight_and_bias(model)
+
+
+def sgd_steps(param, gradients, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    """The optimizer alone: torch.optim.SGD on one parameter (a copy), one step per gradient; the
+    parameter after them."""
+    p = torch.nn.Parameter(param.clone())
+    optimizer = optim.SGD(
+        [p], lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay
+    )
+    for g in gradients:
+        p.grad = g.clone()
+        optimizer.step()
+    return p

@@ -5,9 +5,11 @@ The envelope (``softmax_rosetta.tolerances``: Monte Carlo arithmetic) says how f
 implementations may differ through rounding alone. It is derived for the agreement report's checks,
 so only some of a step's quantities have one, and only the cost's is per epoch:
 
-- ``loss:onehot``, ``loss:nll``, ``loss:fused``: ``Envelope.costs[epoch]`` at every step (each
-  epoch's, the widest of the three loss levels at that epoch, the parameters' drift included; in
-  mini-batches a step's loss is its batch's, held to the epoch's cost envelope);
+- ``loss:onehot``, ``loss:nll``, ``loss:fused``: full batch, a step's loss is its epoch's cost, held to
+  ``Envelope.costs[epoch]`` (the widest of the three loss levels at that epoch, the parameters' drift
+  included); in mini-batches a step's loss is its batch's mean, not the epoch's cost (a sum of the
+  batches' shares, whose rounding is smaller), so it is held to its own envelope,
+  ``Envelope.step_losses[step]``, derived now (the spec stores per-epoch envelopes only);
 - ``softmax``, ``log_softmax``: the forward envelope, at step 0 only. It is derived for one forward
   pass from the same parameters, which two runs share at step 0 alone: later, their parameters have
   drifted apart too, which it does not foresee (numpy against torch on the seed spec in float32
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from softmax_rosetta.envelopes import stored as current_table
 from softmax_rosetta.spec import Spec
 from softmax_rosetta.trace import QUANTITIES, TracedStep
 
@@ -49,11 +52,12 @@ class EnvelopeView:
     forward: dict[str, float]
     costs: np.ndarray  # (epochs + 1,)
     params: float
+    step_losses: np.ndarray | None = None  # (steps,) each step's batch loss envelope; None: full batch (the costs)
 
     def at(self, quantity: str, steps: np.ndarray, epochs: np.ndarray) -> np.ndarray | None:
         """(steps,) the quantity's envelope at each step (inf: not checked there); None: it has none."""
         if quantity in LOSSES:
-            return self.costs[epochs]
+            return self.costs[epochs] if self.step_losses is None else self.step_losses[steps]
         if quantity in FORWARD:
             return np.where(steps == 0, self.forward[quantity], np.inf)
         if quantity in PARAMS:
@@ -62,9 +66,11 @@ class EnvelopeView:
 
 
 def envelope_for(spec: Spec, dtype: str) -> EnvelopeView:
-    """The spec's stored ``[tolerance.derived.DTYPE]`` when it has one, else derived now (a few seconds)."""
-    stored = spec.derived_tolerances.get(dtype)
-    if stored is not None:
+    """The spec's stored ``[tolerance.derived.DTYPE]`` when it is current and the spec trains full batch, else
+    derived now (a few seconds): in mini-batches each step's loss needs its own envelope, which specs don't store."""
+    stored, _ = current_table(spec, dtype)  # None where absent, or stale (the spec edited since)
+    full_batch = all(len(spec.batches(e)) == 1 for e in range(spec.epochs + 1))
+    if stored is not None and full_batch:
         return EnvelopeView(
             f"the spec's [tolerance.derived.{dtype}] ({stored.samples} perturbed runs, seed {stored.seed}, "
             f"safety factor {stored.safety:g})",
@@ -76,10 +82,12 @@ def envelope_for(spec: Spec, dtype: str) -> EnvelopeView:
 
     env = derive(spec, dtype)
     return EnvelopeView(
-        f"derived now ({env.samples} perturbed runs, seed {env.seed}, safety factor {env.safety:g})",
+        f"derived now ({env.samples} perturbed runs, seed {env.seed}, safety factor {env.safety:g})"
+        + ("" if full_batch else "; each mini-batch step's loss has an envelope of its own, which specs don't store"),
         dict(env.forward),
         env.costs,
         env.params,
+        None if full_batch else np.array(env.step_losses),
     )
 
 

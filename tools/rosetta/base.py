@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-ORDER = ("numpy", "torch", "jax")  # the columns, left to right
-TITLES = {"numpy": "NumPy", "torch": "PyTorch", "jax": "JAX / Flax NNX / Optax"}
-SHORT = {"numpy": "NumPy", "torch": "PyTorch", "jax": "JAX"}
+from collections.abc import Iterator, Mapping
+
+from softmax_rosetta.registry import BACKENDS, BUILT_IN, backend_class
+
+# The columns, left to right: the backends whose functions the concept table (concepts.py) places,
+# in the registry's order. A plugin's backend joins them when it declares its own concepts (issue 22).
+ORDER = tuple(name for name, info in BACKENDS.items() if info.distribution == BUILT_IN)
+
+
+class _BackendFacts(Mapping[str, str]):
+    """{backend: one of its class's facts} for the columns, read from each ``Backend`` class when asked
+    (which imports its framework), so that importing this module imports none."""
+
+    def __init__(self, attribute: str):
+        self.attribute = attribute
+
+    def __getitem__(self, name: str) -> str:
+        if name not in ORDER:
+            raise KeyError(name)
+        return str(getattr(backend_class(name), self.attribute))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ORDER)
+
+    def __len__(self) -> int:
+        return len(ORDER)
+
+
+TITLES: Mapping[str, str] = _BackendFacts("title")  # each column's title: Backend.title
+SHORT: Mapping[str, str] = _BackendFacts("display_name")  # the framework's name in tables: Backend.display_name
 FILES = ("rosetta.md", "rosetta.html", "lesson.md", "ko/lesson.md")
 SPEC = "seed"
 DTYPE = "float32"

@@ -1,5 +1,5 @@
 """What the concept table's numbers compute beyond one call of a backend: the option rows'
-arguments, SGD on the bias, the model, in each backend."""
+arguments, SGD on the bias, the model, in each backend, through the backends' public functions."""
 
 from __future__ import annotations
 
@@ -45,60 +45,16 @@ def cost_epochs(spec: Spec) -> list[int]:
 # --- SGD on the bias: 3 steps with a fixed gradient ---------------------------------------------
 
 
-def _sgd_setup(c: Context, momentum: float) -> tuple[float, np.ndarray, dict[str, Any]]:
-    """The spec's lr, the fixed gradient, and the spec's SGD options with ``momentum``."""
-    options = {**c.spec.optimizer_options, "momentum": momentum}
-    return c.spec.lr, np.array([0.5, -0.25, 0.125], dtype=c.dtype), options
+def sgd_bias(momentum: float | None) -> Compute:
+    """Each backend's SGD (train.py's ``sgd_steps``: the spec's lr and options; momentum as given,
+    None: the spec's) on the initial bias, 3 steps with the gradient [0.5, -0.25, 0.125]."""
 
+    def compute(c: Context) -> Any:
+        options = {**c.spec.optimizer_options, "momentum": c.spec.momentum if momentum is None else momentum}
+        g0 = c.native(np.array([0.5, -0.25, 0.125], dtype=c.dtype))
+        return c.module("train").sgd_steps(c.native(c.spec.init_bias), [g0] * 3, c.spec.lr, **options)
 
-def _sgd_bias_numpy(c: Context, momentum: float) -> Any:
-    lr, g0, options = _sgd_setup(c, momentum)
-    params = {"bias": np.array(c.spec.init_bias, dtype=c.dtype)}
-    optimizer = c.module("train").SGD(params, c.dtype.type(lr), **options)
-    for _ in range(3):
-        optimizer.step({"bias": g0})
-    return params["bias"]
-
-
-def _sgd_bias_torch(c: Context, momentum: float) -> Any:
-    import torch
-
-    lr, g0, options = _sgd_setup(c, momentum)
-    p = torch.nn.Parameter(c.native(c.spec.init_bias))
-    opt = torch.optim.SGD([p], lr=lr, **options)
-    for _ in range(3):
-        p.grad = c.native(g0)
-        opt.step()
-    return p
-
-
-def _sgd_bias_jax(c: Context, momentum: float) -> Any:
-    import optax
-
-    lr, g0, options = _sgd_setup(c, momentum)
-    p, tx = c.native(c.spec.init_bias), c.module("train").sgd(lr, **options)
-    state = tx.init(p)
-    for _ in range(3):
-        updates, state = tx.update(c.native(g0), state, p)
-        p = optax.apply_updates(p, updates)
-    return p
-
-
-_SGD_BIAS: dict[str, Callable[[Context, float], Any]] = {
-    "numpy": _sgd_bias_numpy,
-    "torch": _sgd_bias_torch,
-    "jax": _sgd_bias_jax,
-}
-
-
-def sgd_bias(momentum: float | None) -> dict[str, Compute]:
-    """Each backend's SGD (the spec's lr; momentum as given, None: the spec's) on the initial bias,
-    3 steps with the gradient [0.5, -0.25, 0.125]."""
-
-    def compute(step: Callable[[Context, float], Any]) -> Compute:
-        return lambda c: step(c, c.spec.momentum if momentum is None else momentum)
-
-    return {name: compute(step) for name, step in _SGD_BIAS.items()}
+    return compute
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -114,10 +70,11 @@ def model_logits(c: Context) -> Any:
     return _model(c)(c.x)[0]
 
 
-# The shape of the weight as each model stores it: (out, in) in NumPy and torch, Flax's kernel
-# (in, out). Not weight_and_bias(model), which gives torch's layout in every backend.
-STORED_WEIGHT: dict[str, Compute] = {
-    "numpy": lambda c: tuple(_model(c).weight.shape),
-    "torch": lambda c: tuple(_model(c).linear.weight.shape),
-    "jax": lambda c: tuple(_model(c).linear.kernel.shape),
-}
+def stored_weight(c: Context) -> Any:
+    """The shape of the weight as each model stores it (model.py's ``stored_weight``): (out, in) in
+    NumPy and torch, Flax's kernel (in, out). Not weight_and_bias(model), which gives torch's layout
+    in every backend."""
+    return tuple(c.module("model").stored_weight(_model(c)).shape)
+
+
+STORED_WEIGHT: Compute = stored_weight  # the name concepts.py used when this was a table by backend

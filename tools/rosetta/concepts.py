@@ -26,8 +26,6 @@ from .refs import Concept, Numbers, Ref, same
 
 __all__ = ["CONCEPTS", "Concept", "Numbers", "Ref", "concepts", "same"]
 
-# The variant of each backend's train that the fused-loop section shows and runs.
-FUSED_VARIANTS = {"numpy": "fast", "torch": "compiled", "jax": "fused"}
 # The loss plot shows each backend's lesson loop and these runs: label -> (backend, variant).
 PLOTTED_RUNS = {"jax fused": ("jax", "fused")}
 
@@ -349,9 +347,9 @@ TRAINING_CONCEPTS: list[Concept] = [
         "the optional extra `numba`) is the epoch as one loop over X's rows, the logits, softmax and "
         "gradient of 4 rows at a time. The NumPy and torch fast paths cover full-batch plain SGD only.",
         numbers=[
-            Numbers("the variant", "exact", lambda c: FUSED_VARIANTS[c.name]),
-            Numbers("final cost", "cost", lambda c: c.run(variant=FUSED_VARIANTS[c.name]).costs[-1]),
-            Numbers("final bias", "param", lambda c: c.run(variant=FUSED_VARIANTS[c.name]).bias),
+            Numbers("the variant", "exact", lambda c: c.be.fused_variant),
+            Numbers("final cost", "cost", lambda c: c.run(variant=c.be.fused_variant).costs[-1]),
+            Numbers("final bias", "param", lambda c: c.run(variant=c.be.fused_variant).bias),
         ],
     ),
     Concept(

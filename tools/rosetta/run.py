@@ -85,10 +85,7 @@ def build(
     if missing:
         raise RosettaError(
             "rosetta: the numbers need every backend; not installed: "
-            + "; ".join(
-                f"{b} (needs {', '.join(m)}: pip install 'softmax-rosetta[{BACKENDS[b].extra}]')"
-                for b, m in missing.items()
-            )
+            + "; ".join(f"{b} (needs {', '.join(m)}: {BACKENDS[b].install})" for b, m in missing.items())
         )
     contexts = {b: Context(b, spec, runs=runs) for b in ORDER}
     sections = [Section(c, blocks[c.key], _rows(c, contexts, spec)) for c in table]
