@@ -140,3 +140,9 @@ def test_the_pages_link_each_other_and_their_links_resolve():
                 assert anchor in ids, (lang, link)
             else:
                 assert (folder / target).resolve().exists(), (lang, link)
+
+
+def test_the_command_writes_and_names_both_pages():
+    pages = rosetta.docs.render(rosetta.build(numbers=False))
+    assert PAGES["ko"] in pages and PAGES["en"] in pages
+    assert sorted(rosetta.FILES) == sorted(pages)
