@@ -61,7 +61,7 @@ def test_each_notebook_is_the_lessons_steps_in_its_backend(backend):
     require_notebook_packages("nbformat")
     code = rosetta.build(numbers=False)
     nb = nbs.make_notebook(backend, code)
-    ids = ["lesson"] + [f"{s.key}-{part}" for s in STEPS for part in ("text", "code")] + ["loop-printout"]
+    ids = ["lesson", "install"] + [f"{s.key}-{part}" for s in STEPS for part in ("text", "code")] + ["loop-printout"]
     assert [c.id for c in nb.cells] == ids
     package = BACKENDS[backend].module.rpartition(".")[0]
     others = [b for b in rosetta.ORDER if b != backend]

@@ -220,7 +220,7 @@ def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
     out = tmp_path / "docs"
     assert main(["rosetta", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["ko", "lesson.md", "rosetta.html", "rosetta.md"]
-    assert [p.name for p in (out / "ko").iterdir()] == ["lesson.md"]
+    assert sorted(p.name for p in (out / "ko").iterdir()) == ["lesson.md", "rosetta.html"]
     assert main(["rosetta", "--check", "--out", str(out)]) == 0
     assert "are current" in capsys.readouterr().out
     md = out / "rosetta.md"
@@ -240,9 +240,12 @@ def test_the_page_is_self_contained_with_three_columns_and_the_plot(fresh, rende
     for b in rosetta.ORDER:
         assert page.count(f'<div class="col {b}">') == len(fresh.sections)
     assert page.count('<div class="highlight">') == sum(len(s.blocks[b]) for s in fresh.sections for b in rosetta.ORDER)
-    (data,) = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
-    png = base64.b64decode(data)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and _png_size(png)[0] >= 1000
+    # the plot twice: its narrow drawing (panels stacked) for a phone, then the wide one
+    narrow, wide = (base64.b64decode(d) for d in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page))
+    assert narrow[:8] == wide[:8] == b"\x89PNG\r\n\x1a\n"
+    (w, h), (nw, nh) = _png_size(wide), _png_size(narrow)
+    assert w >= 1000 and w > h and nh > nw, ((w, h), (nw, nh))
+    assert re.search(r'<picture><source media="\(max-width: \d+px\)" srcset="data:image/png;base64,', page)
 
 
 def _png_size(png):
@@ -278,13 +281,29 @@ function code() {
     clipped: [...document.body.querySelectorAll("*")].filter(e => ["hidden", "clip"].includes(
       getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth).map(name)};
 }
+function numbers() {  // every number (span.nb: a number with its brackets and comma) and its cell
+  const spans = [...document.querySelectorAll("table.numbers code.num .nb")];
+  const single = [...document.querySelectorAll("table.numbers code.num")].filter(c => !c.textContent.includes(" "));
+  const cells = [...document.querySelectorAll("table.numbers td, table.numbers th")];
+  return {
+    spans: spans.length, broken: spans.filter(s => s.getClientRects().length > 1).map(s => s.textContent),
+    single: single.length,
+    taller_than_a_line: single.filter(c => c.getBoundingClientRect().height > 1.5 * parseFloat(
+      getComputedStyle(c).lineHeight)).map(c => c.textContent),
+    off_the_page: cells.filter(c => box(c)[0] < 0 || box(c)[2] > window.innerWidth).length};
+}
+function plot() {
+  const img = document.querySelector("figure img");
+  return {box: box(img), natural: img.naturalWidth, shown: img.getBoundingClientRect().width};
+}
 const wrap = document.getElementById("wrap");
 const layout = {
   viewport: window.innerWidth, title: box(document.querySelector("h1")),
   controls: box(wrap.closest("label")), ticked: wrap.checked,
   columns: [...document.querySelectorAll("section .cols")].map(c => [...c.children].map(box)),
   code_font_px: parseFloat(getComputedStyle(document.querySelector(".highlight pre")).fontSize),
-  wrapped: code()};
+  scroll_width: document.scrollingElement.scrollWidth,
+  numbers: numbers(), plot: plot(), wrapped: code()};
 wrap.checked = false;
 layout.unwrapped = code();
 parent.document.body.insertAdjacentHTML("beforeend", "<pre id='probe'>" + JSON.stringify(layout) + "</pre>");
@@ -315,16 +334,19 @@ def _layout(render, chromium, page, width, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(width, tmp_path):
-    """The committed page (test_the_committed_docs_are_current says it is the code's): never wider
+@pytest.mark.parametrize("name", ["rosetta.html", "ko/rosetta.html"])
+def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(name, width, tmp_path):
+    """The committed page, English and Korean (test_the_committed_docs_are_current says they are the
+    code's): never wider
     than the window, every code line readable (wrapped, or scrolling inside its block once "wrap
     long lines" is unticked), the box beside or under the title, never on it; three columns side by
-    side at 1280 px, one under another at 390 px."""
+    side at 1280 px, one under another at 390 px; no number broken or its comma wrapped onto a line
+    of its own; the plot inside the window with text at least 10 px high (its narrow drawing at 390 px)."""
     render = _render_script()
     chromium = render.find_chromium()
     if chromium is None:
         pytest.skip("chromium not installed (Debian: apt-get install -y chromium)")
-    page = DOCS / "rosetta.html"
+    page = DOCS / name
     png = tmp_path / f"rosetta-{width}.png"
     render.render(page, png, width=width, height=2000, chromium=chromium)
     assert _png_size(png.read_bytes()) == (width, 2000)
@@ -345,6 +367,23 @@ def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(width, tmp_path)
     # unticked: nothing wraps, and the long lines scroll inside their own block
     assert unwrapped["wrapped"] == 0 and unwrapped["wider_than_their_block"] > 0, unwrapped
     assert 11 <= layout["code_font_px"] <= 13, layout
+
+    # nothing scrolls the page sideways; no number breaks, nor leaves its comma behind
+    assert layout["scroll_width"] <= width, layout["scroll_width"]
+    numbers = layout["numbers"]
+    assert numbers["spans"] > 100 and numbers["single"] > 20, numbers
+    assert numbers["broken"] == [] and numbers["taller_than_a_line"] == [] and numbers["off_the_page"] == 0, numbers
+    # the plot: inside the window, its text at least 10 CSS px high (9-point type, plot.LAYOUTS),
+    # the narrow drawing (panels stacked) on a phone
+    from softmax_rosetta.tools.rosetta.plot import LAYOUTS
+
+    figure = layout["plot"]
+    assert 0 <= figure["box"][0] and figure["box"][2] <= width, figure
+    kind = "narrow" if width <= 700 else "wide"
+    (inches, _), dpi, font = LAYOUTS[kind]
+    assert figure["natural"] == round(inches * dpi), (kind, figure)
+    text_px = font * dpi / 72 * figure["shown"] / figure["natural"]
+    assert text_px >= 10, (kind, figure, text_px)
 
     columns = layout["columns"]
     assert columns and all(len(c) == 3 for c in columns)

@@ -13,12 +13,12 @@ from .options import PROG, UsageError, add_debug, out_folder_exists_as_file
 def add_parsers(sub: Any) -> None:
     rosetta = sub.add_parser(
         "rosetta",
-        help="write docs/rosetta.md, rosetta.html, lesson.md, ko/lesson.md: the lesson in the three backends",
+        help="write docs/rosetta.md, rosetta.html, lesson.md, ko/: the lesson in the three backends",
         description="Generate docs/rosetta.md and docs/rosetta.html from the backends' own code, as the concept "
         "table in tools/rosetta/concepts.py names it: each concept's code in NumPy, PyTorch and JAX, "
         "linked to its file and line, a note on what differs, and the numbers every backend computes on "
-        "the seed spec; and docs/lesson.md and docs/ko/lesson.md (the lesson step by step, in English and "
-        "Korean). --check writes nothing and exits 1 if a file is stale against the code.",
+        "the seed spec, and docs/ko/rosetta.html (the same page in Korean); and docs/lesson.md and "
+        "docs/ko/lesson.md (the lesson step by step, in English and Korean). --check writes nothing and exits 1 if a file is stale against the code.",
     )
     rosetta.add_argument("--out", default="docs", help="folder for rosetta.md and rosetta.html (default: docs)")
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
@@ -43,6 +43,13 @@ def add_parsers(sub: Any) -> None:
     )
     notebooks.add_argument("--out", default="notebooks", help="folder for the notebooks (default: notebooks)")
     notebooks.add_argument("--check", action="store_true", help="exit 1 if the notebooks in --out are stale")
+    notebooks.add_argument(
+        "--repo-url",
+        metavar="URL",
+        help="the repository on GitHub, https://github.com/OWNER/REPO (or .../blob/BRANCH): each notebook's "
+        '"Open in Colab" link and its first cell\'s pip install come from it (default: [project.urls] '
+        "Repository in pyproject.toml; without one, no Colab link); --check needs the same URL",
+    )
     add_debug(notebooks)
     notebooks.set_defaults(run=notebooks_main)
 
@@ -91,16 +98,17 @@ def notebooks_main(args: argparse.Namespace) -> int:
         out_folder_exists_as_file(args.out)
     try:
         if not args.check:
-            for path in nbs.write(args.out):
+            for path in nbs.write(args.out, repo=args.repo_url):
                 print(f"wrote {path}")
             return 0
-        problems = nbs.check(args.out)
+        problems = nbs.check(args.out, repo=args.repo_url)
     except RosettaError as exc:
         raise UsageError(str(exc)) from None
     for problem in problems:
         print(f"{PROG}: {problem}", file=sys.stderr)
     if problems:
-        print(f"{PROG}: regenerate them with: {PROG} notebooks --out {args.out}", file=sys.stderr)
+        again = f"{PROG} notebooks --out {args.out}" + (f" --repo-url {args.repo_url}" if args.repo_url else "")
+        print(f"{PROG}: regenerate them with: {again}", file=sys.stderr)
         return 1
     print(f"the notebooks in {args.out} are current")
     return 0

@@ -1,8 +1,8 @@
 """The lesson side by side: docs/rosetta.md, docs/rosetta.html, docs/lesson.md (and in Korean,
-docs/ko/lesson.md), and the notebooks,
+docs/ko/rosetta.html and docs/ko/lesson.md), and the notebooks,
 generated from the backends' code.
 
-    softmax-rosetta rosetta            # write docs/rosetta.md, docs/rosetta.html, docs/lesson.md, docs/ko/lesson.md
+    softmax-rosetta rosetta            # write docs/rosetta.md, rosetta.html, lesson.md, ko/rosetta.html, ko/lesson.md
     softmax-rosetta rosetta --check    # exit 1 if one is stale against the code
     softmax-rosetta notebooks          # write notebooks/<backend>.ipynb, executed (notebooks.py)
 
@@ -27,7 +27,8 @@ The modules, in the order the docs are made:
     numbers.py       how numbers are printed, and each printed number's tolerance
     prose.py         the text both pages share
     markdown.py      docs/rosetta.md
-    html.py          docs/rosetta.html (plot.py: its loss plot)
+    html.py          docs/rosetta.html and docs/ko/rosetta.html (plot.py: its loss plot, wide and narrow;
+                     page_text.py: the page's words in both languages)
     lesson_steps.py  the lesson's steps: their text in English and Korean, the concepts each shows, the
                      lesson's one-line formulas and examples
     lesson_types.py  what a step is made of (Step, Prose, Formula)

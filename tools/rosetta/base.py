@@ -32,7 +32,7 @@ class _BackendFacts(Mapping[str, str]):
 
 TITLES: Mapping[str, str] = _BackendFacts("title")  # each column's title: Backend.title
 SHORT: Mapping[str, str] = _BackendFacts("display_name")  # the framework's name in tables: Backend.display_name
-FILES = ("rosetta.md", "rosetta.html", "lesson.md", "ko/lesson.md")
+FILES = ("rosetta.md", "rosetta.html", "lesson.md", "ko/rosetta.html", "ko/lesson.md")
 SPEC = "seed"
 DTYPE = "float32"
 DIGITS = 6  # significant digits of every number in the docs

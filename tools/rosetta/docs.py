@@ -1,5 +1,5 @@
-"""The docs (rosetta.md, rosetta.html, lesson.md, ko/lesson.md): rendering them, writing them, checking the
-committed ones."""
+"""The docs (rosetta.md, rosetta.html, lesson.md and their Korean ones in ko/): rendering them, writing them,
+checking the committed ones."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .lesson_markdown import render_lesson
 from .lesson_text import PAGES as LESSON_PAGES
 from .markdown import render_markdown
 from .numbers import tolerances
+from .page_text import PAGES as HTML_PAGES
 from .run import Rosetta, build
 from .stale import compare_text
 from .why import TITLE, recorded_machine
@@ -28,8 +29,9 @@ def _pages(rosetta: Rosetta) -> dict[str, tuple[str, list[float] | None]]:
     allowed = tolerances(rosetta) if rosetta.numbers else None
     pages: dict[str, tuple[str, list[float] | None]] = {
         "rosetta.md": (render_markdown(rosetta), allowed),
-        "rosetta.html": (render_html(rosetta), allowed),
     }
+    for lang, name in HTML_PAGES.items():
+        pages[name] = (render_html(rosetta, lang), allowed)
     for lang, name in LESSON_PAGES.items():
         lesson, lesson_allowed = render_lesson(rosetta, lang)
         pages[name] = (lesson, lesson_allowed if rosetta.numbers else None)

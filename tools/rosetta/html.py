@@ -11,21 +11,27 @@ from pathlib import Path
 from .base import DTYPE, ORDER, SHORT, TITLES, RosettaError
 from .extract import Block
 from .numbers import spread, value
+from .page_text import WHY_PROSE_KO, WHY_TITLE_KO, concept, generated, intro, text, words
 from .plot import loss_plot_png
-from .prose import GENERATED, NOT_COMPUTED, intro, region, versions_line
+from .prose import NOT_COMPUTED, region
 from .run import Rosetta, Section
 from .why import ANCHOR, PROSE, TITLE, region_html
+
+NARROW_PLOT_PX = 700  # at most this wide, the page shows the plot's narrow drawing
 
 # The page's style sheet.
 # Code wraps unless the "wrap long lines" box is unticked (then a long line scrolls inside its block);
 # a wrapped line's continuation is indented past the line numbers. Under 900 px the three columns
-# stack; the numbers tables scroll sideways inside their own box, never the page.
+# stack; under 520 px (a phone) each row of a numbers table becomes a small card, one backend a
+# line, and the plot shows its narrow drawing (panels stacked). A number never breaks, nor does its
+# comma leave it (.nb); should a table still not fit, it scrolls inside its own box, never the page.
 CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-code: #f6f8fa; --accent: #0969da;
         --mono: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 0 14px 40px; color: var(--fg); background: #fff;
-       font: 14px/1.5 -apple-system, "Segoe UI", "Noto Sans", "DejaVu Sans", Helvetica, Arial, sans-serif; }
+       font: 14px/1.5 -apple-system, "Segoe UI", "Noto Sans", "DejaVu Sans", Helvetica, Arial,
+             "Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans KR", "Noto Sans CJK KR", NanumGothic, sans-serif; }
 header { max-width: 1180px; }
 .titlebar { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between;
             gap: 6px 24px; margin: 18px 0 8px; }
@@ -33,6 +39,7 @@ h1 { font-size: 24px; line-height: 1.25; margin: 0; }
 .controls { font-size: 13px; white-space: nowrap; border: 1px solid var(--line); border-radius: 6px;
             padding: 3px 10px; background: var(--bg-code); cursor: pointer; }
 .controls input { vertical-align: -2px; margin: 0 4px 0 0; }
+.switch { display: flex; gap: 8px; }
 h2 { font-size: 19px; margin: 0 0 4px; padding-top: 14px; border-top: 2px solid var(--line); }
 h2 .num { color: var(--muted); font-weight: normal; margin-right: 4px; }
 h2 .top { float: right; font-size: 12.5px; font-weight: normal; margin-top: 4px; }
@@ -41,10 +48,10 @@ a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 .generated { color: var(--muted); font-size: 12.5px; }
 nav ol { columns: 3; column-gap: 28px; margin: 8px 0 12px; padding-left: 22px; font-size: 13px; }
-figure { margin: 10px 0 18px; overflow-x: auto; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
+figure { margin: 10px 0 18px; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 12.5px; }
-.narrow { display: none; }
+.nb { white-space: nowrap; }
 section { margin: 22px 0 10px; }
 .intro { color: var(--muted); }
 .cols { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px; margin: 10px 0; }
@@ -78,8 +85,6 @@ table.numbers code { font: 11.5px/1.4 var(--mono); }
 @media (max-width: 900px) {
   .cols { grid-template-columns: minmax(0, 1fr); }
   nav ol { columns: 2; }
-  figure img { max-width: none; width: 760px; }
-  .narrow { display: inline; }
   table.numbers { table-layout: auto; }
   table.numbers th.label, table.numbers th.spread, table.numbers td.spread { width: auto; }
 }
@@ -87,27 +92,32 @@ table.numbers code { font: 11.5px/1.4 var(--mono); }
   body { padding: 0 10px 32px; }
   h1 { font-size: 21px; }
   nav ol { columns: 1; }
-  table.numbers { font-size: 11.5px; table-layout: fixed; }
-  table.numbers th.label { width: 20%; }
-  table.numbers th.spread, table.numbers td.spread { width: 19%; }
-  table.numbers th, table.numbers td { padding: 2px 3px; }
-  table.numbers td { overflow-wrap: anywhere; }
-  table.numbers code { font-size: 10.5px; }
+  table.numbers, table.numbers tbody, table.numbers thead, table.numbers tr { display: block; }
+  table.numbers thead th:not(.label), table.numbers td.spread:empty { display: none; }
+  table.numbers th.label { display: block; width: auto; }
+  table.numbers tbody tr { border: 1px solid var(--line); border-top: 0; }
+  table.numbers tbody th.label { border: 0; font-weight: 600; background: #fbfbfc; }
+  table.numbers td { display: grid; grid-template-columns: 6.2em minmax(0, 1fr); gap: 6px; border: 0; }
+  table.numbers th.spread, table.numbers td.spread { width: auto; }
+  table.numbers td::before { content: attr(data-label); color: var(--muted); }
+  table.numbers td > code { align-self: start; }
 }
 """
 
 
-def render_html(rosetta: Rosetta) -> str:
-    """The whole HTML page."""
+def render_html(rosetta: Rosetta, lang: str = "en") -> str:
+    """The whole HTML page, in ``lang`` ("en", "ko": page_text.py); the code and numbers are the same in each."""
     e = html.escape
+    t = text
+    title = t("title", lang)
     out = [
         "<!DOCTYPE html>",
-        '<html lang="en">',
+        f'<html lang="{lang}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>The lesson side by side: NumPy, PyTorch, JAX</title>",
-        f"<!-- {e(GENERATED)} -->",
+        f"<title>{e(title)}</title>",
+        f"<!-- {e(generated(lang))} -->",
         "<style>",
         CSS.strip(),
         "</style>",
@@ -116,64 +126,87 @@ def render_html(rosetta: Rosetta) -> str:
         "<body>",
         "<header>",
         '<div class="titlebar">',
-        "<h1>The lesson side by side: NumPy, PyTorch, JAX</h1>",
-        '<label class="controls"><input type="checkbox" id="wrap" checked>wrap long lines</label>',
+        f"<h1>{e(title)}</h1>",
+        '<span class="switch">',
+        f'<span class="controls language">{t("other_language", lang)}</span>',
+        f'<label class="controls"><input type="checkbox" id="wrap" checked>{e(t("wrap", lang))}</label>',
+        "</span>",
         "</div>",
     ]
-    out += [f"<p>{_inline_code(e(p))}</p>" for p in intro(rosetta)]
-    out.append(f'<p class="generated">{_inline_code(e(_links_line(rosetta)))}</p>')
-    out.append(f'<p class="generated">{_inline_code(e(GENERATED))}</p>')
-    out.append(region("env", f'<p class="generated">{e(versions_line(rosetta))}</p>' if rosetta.numbers else ""))
+    out += [f"<p>{_inline_code(e(p))}</p>" for p in intro(rosetta, lang)]
+    out.append(f'<p class="generated">{_inline_code(e(_links_line(rosetta, lang)))}</p>')
+    out.append(f'<p class="generated">{_inline_code(e(generated(lang)))}</p>')
+    versions = t("versions", lang, versions=", ".join(f"{k} {v}" for k, v in rosetta.versions.items()))
+    out.append(region("env", f'<p class="generated">{e(versions)}</p>' if rosetta.numbers else ""))
+    why_title = TITLE if lang == "en" else WHY_TITLE_KO
     out.append('<nav id="contents"><ol>')
-    out += [f'<li><a href="#{s.concept.key}">{e(s.concept.title)}</a></li>' for s in rosetta.sections]
-    out += [f'<li><a href="#{ANCHOR}">{e(TITLE)}</a></li>']
+    out += [f'<li><a href="#{s.concept.key}">{e(_concept(s, lang)[0])}</a></li>' for s in rosetta.sections]
+    out += [f'<li><a href="#{ANCHOR}">{e(why_title)}</a></li>']
     out += ["</ol></nav>", "</header>"]
     if rosetta.plot is None:
         rosetta.plot = loss_plot_png(rosetta)
-    out.append(region("plot", _figure(rosetta)))
+        rosetta.narrow_plot = loss_plot_png(rosetta, "narrow")
+    out.append(region("plot", _figure(rosetta, lang)))
     for i, s in enumerate(rosetta.sections, 1):
-        out += _section(rosetta, i, s)
-    out += [f'<section id="{ANCHOR}">', f"<h2>{e(TITLE)}</h2>"]
-    out += [f"<p>{_prose(p)}</p>" for p in PROSE]
+        out += _section(rosetta, i, s, lang)
+    root = "" if lang == "en" else "../"  # ko/rosetta.html links to the docs beside rosetta.html
+    out += [f'<section id="{ANCHOR}">', f"<h2>{e(why_title)}</h2>"]
+    out += [f"<p>{_prose(p, root)}</p>" for p in (PROSE if lang == "en" else WHY_PROSE_KO)]
+    if t("why_record", lang):
+        out.append(f"<p>{_inline_code(e(t('why_record', lang)))}</p>")
     out += [region("why", region_html(rosetta.why, rosetta.spec)), "</section>"]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 
-def _figure(rosetta: Rosetta) -> str:
-    """The loss plot, embedded; "" when there is none."""
+def _concept(s: Section, lang: str) -> tuple[str, str, str]:
+    """The section's concept's (title, intro, note) in ``lang``."""
+    c = s.concept
+    return concept(c.key, c.title, c.intro, c.note, lang)
+
+
+def _figure(rosetta: Rosetta, lang: str = "en") -> str:
+    """The loss plot, embedded: the wide drawing, and the narrow one (panels stacked) on a phone;
+    "" when there is none."""
     if rosetta.plot is None:
         return ""
     e = html.escape
-    data = base64.b64encode(rosetta.plot).decode("ascii")
+
+    def uri(png: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+    narrow = (
+        f'<source media="(max-width: {NARROW_PLOT_PX}px)" srcset="{uri(rosetta.narrow_plot)}">'
+        if rosetta.narrow_plot
+        else ""
+    )
     return "\n".join(
         [
             "<figure>",
-            f'<img alt="The cost per epoch of the three backends on spec {e(rosetta.spec.name)}, overlaid, '
-            f'and their distance from NumPy\'s" src="data:image/png;base64,{data}">',
-            '<figcaption><span class="narrow">Scroll the plot sideways for its right panel. </span>'
-            "The whole training run in every backend: the curves lie on top of each other (the "
-            "band is the cost zigzagging up and down from one epoch to the next); the "
-            "right panel shows by how much they differ, epoch by epoch.</figcaption>",
+            f"<picture>{narrow}"
+            f'<img alt="{e(text("alt", lang, spec=rosetta.spec.name))}" src="{uri(rosetta.plot)}"></picture>',
+            f"<figcaption>{e(text('caption', lang))}</figcaption>",
             "</figure>",
         ]
     )
 
 
-def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
+def _section(rosetta: Rosetta, i: int, s: Section, lang: str = "en") -> list[str]:
     e = html.escape
     c = s.concept
+    title, intro, note = _concept(s, lang)
     out = [
         f'<section id="{c.key}">',
-        f'<h2><span class="num">{i}.</span> {e(c.title)}<a class="top" href="#contents">contents</a></h2>',
+        f'<h2><span class="num">{i}.</span> {e(title)}'
+        f'<a class="top" href="#contents">{e(text("contents", lang))}</a></h2>',
     ]
-    if c.intro:
-        out.append(f'<p class="intro">{_inline_code(e(c.intro))}</p>')
+    if intro:
+        out.append(f'<p class="intro">{_inline_code(e(intro))}</p>')
     out.append('<div class="cols">')
     for b in ORDER:
         out += [f'<div class="col {b}">', f"<h3>{e(TITLES[b])}</h3>"]
         for block, anchor in zip(s.blocks[b], anchors(c.key, s.blocks[b]), strict=True):
-            what = f"in {block.name}" if block.part else block.name
+            what = text("in", lang, name=block.name) if block.part else block.name
             href = block.link if block.url else f"#{anchor}-{block.line}"
             out.append(
                 f'<div class="ref"><a href="{e(href)}">{e(block.path)}:{block.line}</a> '
@@ -182,24 +215,31 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
             out.append(_highlight(block.code, block.line, anchor).rstrip("\n"))
         out.append("</div>")
     out.append("</div>")
-    out.append(f'<p class="note"><b>What differs.</b> {_inline_code(e(c.note))}</p>')
+    out.append(f'<p class="note"><b>{e(text("differs", lang))}</b> {_inline_code(e(note))}</p>')
     table = [
         '<table class="numbers">',
-        f'<thead><tr><th class="label">spec {e(rosetta.spec.name)}, {DTYPE}</th>'
+        f'<thead><tr><th class="label">{e(text("spec", lang, spec=rosetta.spec.name, dtype=DTYPE))}</th>'
         + "".join(f"<th>{e(SHORT[b])}</th>" for b in ORDER)
-        + '<th class="spread">largest difference</th></tr></thead>',
+        + f'<th class="spread">{e(text("largest", lang))}</th></tr></thead>',
         "<tbody>",
     ]
     for row in s.rows:
         cells = "".join(
-            f"<td>{e(row.values[b])}</td>"
-            if isinstance(row.values[b], str)
-            else f'<td><code class="num">{value(row.values[b], row.kind)}</code></td>'
+            f'<td data-label="{e(SHORT[b])}">'
+            + (
+                e(words(row.values[b], lang))
+                if isinstance(row.values[b], str)
+                else f'<code class="num">{_unbroken(value(row.values[b], row.kind))}</code>'
+            )
+            + "</td>"
             for b in ORDER
         )
         difference = spread(row)
         spread_cell = f'<code class="num">{difference}</code>' if difference is not None else ""
-        table.append(f'<tr><th class="label">{e(row.label)}</th>{cells}<td class="spread">{spread_cell}</td></tr>')
+        table.append(
+            f'<tr><th class="label">{e(words(row.label, lang))}</th>{cells}'
+            f'<td class="spread" data-label="{e(text("largest", lang))}">{spread_cell}</td></tr>'
+        )
     table += ["</tbody>", "</table>"]
     out.append('<div class="table-box">')
     out.append(region("numbers", "\n".join(table) if rosetta.numbers else e(NOT_COMPUTED)))
@@ -225,18 +265,11 @@ def anchors(key: str, blocks: list[Block]) -> list[str]:
     return out
 
 
-def _links_line(rosetta: Rosetta) -> str:
+def _links_line(rosetta: Rosetta, lang: str = "en") -> str:
     """What the file links above the code blocks open."""
     url = next((b.url for s in rosetta.sections for bs in s.blocks.values() for b in bs), "")
-    where = (
-        f"its first line in the repository ({url})"
-        if url
-        else "its first line on this page (`softmax-rosetta rosetta --repo-url URL` links to the repository instead)"
-    )
-    return (
-        f"Above each block, its file and first line link to {where}; a line number links to that line on this page. "
-        'Untick "wrap long lines" to have long lines scroll sideways in their block instead.'
-    )
+    where = text("links_repo", lang, url=url) if url else text("links_page", lang)
+    return text("links", lang, where=where)
 
 
 def _highlight(code: str, line: int, anchor: str) -> str:
@@ -267,12 +300,19 @@ def _pygments_css() -> str:
     return str(HtmlFormatter(style="default").get_style_defs(".highlight"))
 
 
+def _unbroken(printed: str) -> str:
+    """A printed value whose lines may break only after a comma and its space, never inside a number
+    nor before its comma: each number with what sticks to it (brackets, its comma) is one span."""
+    return " ".join(f'<span class="nb">{html.escape(part)}</span>' for part in printed.split(" "))
+
+
 def _inline_code(escaped: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
 
 
-def _prose(text: str) -> str:
-    """A paragraph of the shared prose: `code`, *emphasis* and [links](file.md) (to the .md beside it)."""
-    out = _inline_code(html.escape(text))
+def _prose(paragraph: str, root: str = "") -> str:
+    """A paragraph of the shared prose: `code`, *emphasis* and [links](file.md) (to the .md beside
+    rosetta.html; root: the way there from the page, "../" from ko/)."""
+    out = _inline_code(html.escape(paragraph))
     out = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", out)
-    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', out)
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", rf'<a href="{root}\2">\1</a>', out)

@@ -35,6 +35,7 @@ from softmax_rosetta.spec import Spec
 from ..files import atomic_write, writable_folder
 from .base import DTYPE, ORDER, TITLES, RosettaError
 from .cells import CELLS, code_cell_source, dialect
+from .colab import badge, github, install_source, repository
 from .lesson import (
     LANGUAGES,
     SOURCE,
@@ -57,6 +58,7 @@ from .stale import same_number
 
 NEEDS = ("nbformat", "nbclient", "ipykernel")
 KERNEL = "python3"
+INSTALL = "install"  # the id of each notebook's first code cell (colab.py)
 TIMEOUT = 600  # seconds for one cell
 # What every written notebook's metadata holds (the Python version nbclient records is left out).
 KERNELSPEC = {"name": KERNEL, "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -101,14 +103,18 @@ def _installed(package: str) -> bool:
 # --- making one --------------------------------------------------------------------------------
 
 
-def make_notebook(backend: str, rosetta: Rosetta, lang: str = "en") -> Any:
-    """The backend's notebook in ``lang``, not executed (rosetta: its code; numbers are not needed)."""
+def make_notebook(backend: str, rosetta: Rosetta, lang: str = "en", repo: str | None = None) -> Any:
+    """The backend's notebook in ``lang``, not executed (rosetta: its code; numbers are not needed).
+    repo: the repository's GitHub URL (colab.py), for the "Open in Colab" link and the install cell."""
     import nbformat
 
     check_steps()
     spec = rosetta.spec
     v4 = nbformat.v4
-    cells = [v4.new_markdown_cell(_title(backend, spec, lang), id="lesson")]
+    cells = [
+        v4.new_markdown_cell(_title(backend, spec, lang, repo), id="lesson"),
+        v4.new_code_cell(install_source(backend, repo), id=INSTALL),
+    ]
     for i, step in enumerate(STEPS, 1):
         if step.key not in CELLS:
             raise RosettaError(f"rosetta: lesson step {step.key!r} has no notebook cell in tools/rosetta/cells.py")
@@ -122,13 +128,22 @@ def make_notebook(backend: str, rosetta: Rosetta, lang: str = "en") -> Any:
     return nb
 
 
-def _title(backend: str, spec: Spec, lang: str) -> str:
+def repository_url(repo: str | None) -> str | None:
+    """The repository's URL for the notebooks: ``repo``, else pyproject.toml's; checked (colab.github)."""
+    url = repo if repo is not None else repository()
+    if url is not None:
+        github(url)
+    return url
+
+
+def _title(backend: str, spec: Spec, lang: str, repo: str | None = None) -> str:
     title = TITLES[backend]
     extras = ",".join(filter(None, (BACKENDS[backend].extra, "notebooks")))
     others = ", ".join(f"[{notebook_name(b)}]({notebook_name(b)})" for b in ORDER if b != backend)
     source = SOURCE if lang == "en" else SOURCE_KO
     return "\n\n".join(
         [
+            *filter(None, [badge(repo, notebook_name(backend, lang))]),
             notebook_text("title", lang, title=title),
             notebook_text("intro", lang, title=title, package=dialect(backend)["impl"], spec=spec.name, source=source),
             notebook_text("links", lang, others=others, name=notebook_name(backend)),
@@ -221,22 +236,28 @@ def text(nb: Any) -> str:
 
 
 def generate(
-    backends: list[str] | None = None, rosetta: Rosetta | None = None, cwd: str | os.PathLike[str] = "."
+    backends: list[str] | None = None,
+    rosetta: Rosetta | None = None,
+    cwd: str | os.PathLike[str] = ".",
+    repo: str | None = None,
 ) -> dict[str, str]:
     """Each backend's notebook in every language, executed in the folder cwd, as the text of its file (by
     file name: numpy.ipynb, ko/numpy.ipynb).
 
     rosetta: the lesson's code (``build(numbers=False)``, made here when None). The English notebook is
-    executed; the others have the same code cells, and take its outputs (``with_outputs``).
+    executed; the others have the same code cells, and take its outputs (``with_outputs``). repo: the
+    repository's URL (colab.py; by default pyproject.toml's ``[project.urls] Repository``).
     """
     backends = list(ORDER) if backends is None else backends
     require_packages(backends)
+    repo = repository_url(repo)
     rosetta = build(numbers=False) if rosetta is None else rosetta
     out = {}
     for b in backends:
-        executed = execute(make_notebook(b, rosetta), cwd)
+        executed = execute(make_notebook(b, rosetta, repo=repo), cwd)
         for lang in LANGUAGES:
-            nb = executed if lang == "en" else with_outputs(make_notebook(b, rosetta, lang), executed)
+            made = make_notebook(b, rosetta, lang, repo)
+            nb = executed if lang == "en" else with_outputs(made, executed)
             out[notebook_name(b, lang)] = text(nb)
     return out
 
@@ -254,24 +275,28 @@ def with_outputs(nb: Any, executed: Any) -> Any:
     return nb
 
 
-def write(out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None) -> list[Path]:
+def write(
+    out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None, repo: str | None = None
+) -> list[Path]:
     """Generate and execute the notebooks, written into out_dir (checked first: ``PathError`` names
     --out); returns their paths."""
     require_packages(list(ORDER) if backends is None else backends)
     out = Path(writable_folder(out_dir, "--out"))
     paths = []
-    for name, content in generate(backends, cwd=out).items():
+    for name, content in generate(backends, cwd=out, repo=repo).items():
         (out / name).parent.mkdir(exist_ok=True)  # ko/
         atomic_write(out / name, content)
         paths.append(out / name)
     return paths
 
 
-def check(out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None) -> list[str]:
+def check(
+    out_dir: str | os.PathLike[str] = "notebooks", backends: list[str] | None = None, repo: str | None = None
+) -> list[str]:
     """Why each committed notebook in out_dir is stale ([] when all are current): they are made and
     executed afresh, and compared (``compare_notebook``)."""
     rosetta = build(numbers=False)
-    fresh = generate(backends, rosetta, cwd=out_dir if Path(out_dir).is_dir() else ".")
+    fresh = generate(backends, rosetta, cwd=out_dir if Path(out_dir).is_dir() else ".", repo=repo)
     problems = []
     for name, content in fresh.items():
         path = Path(out_dir) / name
@@ -303,7 +328,7 @@ def compare_notebook(name: str, committed: str, fresh: str, spec: Spec) -> str |
             return f"{where} differs from the lesson now{_first_difference(_joined(x['source']), _joined(y['source']))}"
         if y["cell_type"] != "code":
             continue
-        kind = CELLS[y["id"].removesuffix("-code")][1]
+        kind = "exact" if y["id"] == INSTALL else CELLS[y["id"].removesuffix("-code")][1]
         allowed = 0.0 if kind == "exact" else float(getattr(tol, kind))
         why = _compare_output(_output_text(x), _output_text(y), allowed)
         if why:

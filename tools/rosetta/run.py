@@ -56,6 +56,7 @@ class Rosetta:
     costs: dict[str, np.ndarray] = field(default_factory=dict)
     numbers: bool = True
     plot: bytes | None = field(default=None, repr=False)  # the loss plot, drawn once
+    narrow_plot: bytes | None = field(default=None, repr=False)  # the same, its panels stacked (phones)
     why: Why | None = None  # "Why the last digits differ": measured with the numbers (why.py)
 
 
