@@ -18,7 +18,8 @@ def add_parsers(sub: Any) -> None:
         "table in tools/rosetta/concepts.py names it: each concept's code in NumPy, PyTorch and JAX, "
         "linked to its file and line, a note on what differs, and the numbers every backend computes on "
         "the seed spec, and docs/ko/rosetta.html (the same page in Korean); and docs/lesson.md and "
-        "docs/ko/lesson.md (the lesson step by step, in English and Korean). --check writes nothing and exits 1 if a file is stale against the code.",
+        "docs/ko/lesson.md (the lesson step by step, in English and Korean). --check writes nothing and exits 1 "
+        "if a file is stale against the code.",
     )
     rosetta.add_argument("--out", default="docs", help="folder for rosetta.md and rosetta.html (default: docs)")
     rosetta.add_argument("--check", action="store_true", help="exit 1 if the files in --out are stale against the code")
