@@ -62,6 +62,28 @@ class BackendUnavailable(BackendError):
 def _declared(module: str, cls: str) -> tuple[tuple[str, ...], str] | str:
     """The ``packages`` and ``extra`` written in class ``cls``'s body in ``module``, read without importing
     it (nor its package: importing a backend's package may import its framework); or why they can't be."""
+    literals = _class_literals(module, cls)
+    if isinstance(literals, str):
+        return literals
+    packages, extra = literals.get("packages", ()), literals.get("extra", "")
+    return (
+        tuple(str(v) for v in packages) if isinstance(packages, tuple | list) else (),
+        extra if isinstance(extra, str) else "",
+    )
+
+
+def declared_text(name: str, attribute: str) -> str | None:
+    """A string attribute written in backend ``name``'s class body (``title``, ``display_name``), read from its
+    source without importing its framework; None where the class doesn't write it as a literal."""
+    info = BACKENDS[name]
+    literals = _class_literals(info.module, info.cls)
+    value = None if isinstance(literals, str) else literals.get(attribute)
+    return value if isinstance(value, str) else None
+
+
+def _class_literals(module: str, cls: str) -> dict[str, object] | str:
+    """{name: value} of the literal assignments in class ``cls``'s body in ``module``, read without importing
+    it; or why they can't be read."""
     parent, _, leaf = module.rpartition(".")
     try:
         if parent:
@@ -80,23 +102,18 @@ def _declared(module: str, cls: str) -> tuple[tuple[str, ...], str] | str:
         tree = ast.parse(source.read_text(encoding="utf-8"))
     except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
         return f"{source} can't be read: {type(exc).__name__}: {exc}"
-    packages: tuple[str, ...] = ()
-    extra = ""
+    literals: dict[str, object] = {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
                     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                    names = {t.id for t in targets if isinstance(t, ast.Name)}
                     try:
                         value = ast.literal_eval(stmt.value)
                     except ValueError:
                         continue
-                    if "packages" in names and isinstance(value, tuple | list):
-                        packages = tuple(str(v) for v in value)
-                    if "extra" in names and isinstance(value, str):
-                        extra = value
-    return packages, extra
+                    literals.update({t.id: value for t in targets if isinstance(t, ast.Name)})
+    return literals
 
 
 def _entry_points() -> list[EntryPoint]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from softmax_rosetta.registry import BACKENDS, BUILT_IN, backend_class
+from softmax_rosetta.registry import BACKENDS, BUILT_IN, declared_text
 
 # The columns, left to right: the backends whose functions the concept table (concepts.py) places,
 # in the registry's order. A plugin's backend joins them when it declares its own concepts (issue 22).
@@ -12,8 +12,8 @@ ORDER = tuple(name for name, info in BACKENDS.items() if info.distribution == BU
 
 
 class _BackendFacts(Mapping[str, str]):
-    """{backend: one of its class's facts} for the columns, read from each ``Backend`` class when asked
-    (which imports its framework), so that importing this module imports none."""
+    """{backend: one of its class's facts} for the columns, read from each ``Backend`` class's source when
+    asked, importing no framework: the code and text of the docs are checked where torch or JAX is missing."""
 
     def __init__(self, attribute: str):
         self.attribute = attribute
@@ -21,7 +21,10 @@ class _BackendFacts(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         if name not in ORDER:
             raise KeyError(name)
-        return str(getattr(backend_class(name), self.attribute))
+        value = declared_text(name, self.attribute)
+        if value is None:
+            raise KeyError(f"{name}: its Backend class doesn't write {self.attribute} as a string")
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(ORDER)
