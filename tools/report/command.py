@@ -70,7 +70,6 @@ def compare(options: CompareOptions) -> int:
     for dtype in options.dtypes:
         spec.tolerance(dtype)  # a spec without tolerances for a dtype is a usage error, before any work
     check_tolerance_scale(spec, options.dtypes, options.tolerance_scale)
-    tolerances = tolerances_in_force(spec, options.dtypes, options.tolerance_scale)
     smallest = min(len(rows) for rows in spec.batches(0))  # every epoch's batches have the same sizes
     if options.workers > smallest:
         raise CompareError(
@@ -90,7 +89,8 @@ def compare(options: CompareOptions) -> int:
     host = saving.host(options.label) if options.save_runs is not None or options.baseline else ""
     baseline = saving.baseline(options.baseline, spec)
     with contextlib.ExitStack() as held:
-        hold_out(held, out, options.save_runs)
+        hold_out(held, out, options.save_runs)  # first: a folder in use is refused before any work
+        tolerances = tolerances_in_force(spec, options.dtypes, options.tolerance_scale)
         for b in statuses:
             if b.status == "skipped":
                 print(f"[ skip ] {b.name}: {b.reason}", flush=True)
