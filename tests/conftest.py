@@ -6,6 +6,7 @@ SOFTMAX_ROSETTA_BACKENDS and SOFTMAX_ROSETTA_REQUIRE are described there.
 
 import os
 import re
+import signal
 
 # Under pytest-xdist (dev.py test: one worker per core), NumPy's OpenBLAS starts one thread per core
 # in every worker, and its idle threads spin against the other worker's: one each. It reads the
@@ -22,6 +23,28 @@ from softmax_rosetta.spec import DTYPES, SPEC_DIR
 from softmax_rosetta.testing import require_backend, require_device, require_variant, selected_backends
 
 SELECTED = selected_backends()
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+@pytest.fixture(autouse=True)
+def _signals_as_they_were():
+    """Each test leaves the signals as it found them: dispositions and the blocked mask.
+
+    A process the tests start inherits an ignored signal and the blocked mask (a handler is reset by
+    exec, an ignored or blocked signal is not): one test that left SIGINT ignored or blocked (a library's
+    clean-up, a CLI run in this process) made every later signal test in its pytest-xdist worker send a
+    Ctrl-C that never arrived (exit 0 where 130 is the answer), depending on which tests ran before.
+    """
+    handlers = {s: signal.getsignal(s) for s in _SIGNALS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    if signal.pthread_sigmask(signal.SIG_BLOCK, []) != mask:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    for s, handler in handlers.items():
+        if signal.getsignal(s) is not handler and handler is not None:
+            signal.signal(s, handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -151,12 +151,25 @@ def _alive_in_group(pgid: int) -> list[str]:
     return [line for line in out.splitlines() if line.split()[1:2] and not line.split()[1].startswith("Z")]
 
 
+def as_from_a_terminal() -> None:
+    """In the child, before exec: the signals as a shell's foreground command gets them (default
+    dispositions, none blocked), whatever the pytest process left (an ignored or blocked signal is inherited)."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def stop(args: list[str], sig: int, delay: float, *, group: bool = False, limit: float = 60.0):
     """Start the command line in a session of its own, wait until its handlers are in place, then
     ``delay`` seconds, send ``sig`` (to its process group: as Ctrl-C in a terminal does);
     (exit status, stderr lines, seconds to stop, processes of its group left)."""
     proc = subprocess.Popen(
-        [str(EXE), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        [str(EXE), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 60

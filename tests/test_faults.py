@@ -76,6 +76,14 @@ def stand_in(tmp_path):
     return StandIn(folder)
 
 
+def as_from_a_terminal() -> None:
+    """In the child, before exec: default signal dispositions and none blocked, as a shell's foreground
+    command starts (an ignored or blocked signal would be inherited from the pytest process)."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def start(argv, *, tmp, stand_in=None, prelude="", stdout=subprocess.PIPE, env=None) -> subprocess.Popen:
     """``softmax-rosetta ARGV`` in a fresh process, its temporary files under ``tmp`` (``env``: added)."""
     env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "GITHUB_STEP_SUMMARY"}
@@ -89,7 +97,9 @@ def start(argv, *, tmp, stand_in=None, prelude="", stdout=subprocess.PIPE, env=N
         cmd = [sys.executable, "-c", code]
     else:
         cmd = [*CLI, *argv]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal
+    )
 
 
 def wait_for(condition, what, timeout=BOUND):
