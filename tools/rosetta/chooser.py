@@ -48,7 +48,9 @@ def boxes_html(label: str) -> str:
 
 def css() -> str:
     """The chooser's style, and for each column the rule that hides its code and numbers while its box
-    is unticked (unless every box is: then nothing is hidden)."""
+    is unticked (unless every box is: then nothing is hidden). Only the columns' own elements carry the
+    backend's name as a class (``div.col.jax``, a table's ``th.jax`` and ``td.jax``), so a backend's name
+    can't hide anything else."""
     rules = [
         ".chooser { cursor: default; display: inline-flex; flex-wrap: wrap; align-items: center; gap: 0 10px; }",
         ".chooser label { cursor: pointer; }",
@@ -57,7 +59,7 @@ def css() -> str:
     for b in ORDER:
         rules.append(
             f"body:has(.chooser input:checked):has(#{BOX_ID.format(backend=b)}:not(:checked)) "
-            f":is(.col.{b}, table.numbers .{b}) {{ display: none; }}"
+            f":is(.col.{b}, table.numbers :is(th, td).{b}) {{ display: none; }}"
         )
     return "\n".join(rules)
 
