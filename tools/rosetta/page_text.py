@@ -63,6 +63,17 @@ PAGE: dict[str, dict[str, str]] = {
         "ko": "`softmax-rosetta rosetta`가 백엔드의 코드({table})와 이 페이지의 글({text})로 만든 파일이니 손으로 "
         "고치지 마세요. 코드와 어긋나면 `softmax-rosetta rosetta --check`(와 tests/test_rosetta.py)가 실패합니다.",
     },
+    "show": {"en": "Show:", "ko": "보기:"},
+    "choose": {
+        "en": 'Untick a framework under "Show:" to hide its code and its numbers: any two side by side, or one '
+        "alone (the last one ticked stays). The choice stays in the page's address (`{example}`), so a link to it "
+        'opens the same view. The plot, each table\'s "largest difference" and "Why the last digits '
+        'differ" still compare every framework.',
+        "ko": '"보기:"에서 프레임워크를 끄면 그 코드와 숫자가 숨겨집니다. 둘을 나란히 보거나 하나만 볼 수 있고, '
+        "마지막으로 남은 하나는 끌 수 없습니다. 고른 것은 주소에 `{example}`처럼 남으므로 그 주소로 "
+        '연결하면 같은 화면이 열립니다. 그래프, 표마다 있는 "가장 큰 차이", 그리고 "마지막 자릿수가 다른 '
+        '이유"는 여전히 모든 프레임워크를 비교합니다.',
+    },
     "versions": {"en": "Computed with {versions}.", "ko": "계산에 쓴 버전: {versions}."},
     "alt": {
         "en": "The cost per epoch of the backends on spec {spec}, overlaid, and their distance from NumPy's",
