@@ -81,10 +81,12 @@ PAGE: dict[str, dict[str, str]] = {
     },
     "caption": {
         "en": "The whole training run in every backend: the curves lie on top of each other (the band is the "
-        "cost zigzagging up and down from one epoch to the next); the other panel shows by how much they "
-        "differ, epoch by epoch.",
+        "cost zigzagging up and down from one epoch to the next); the other panel shows each one's largest "
+        "difference from NumPy's cost so far, under the grey band that rounding alone may reach, which the "
+        "agreement report holds them to.",
         "ko": "모든 백엔드의 학습 전체입니다. 곡선들은 서로 겹쳐 있고(띠처럼 보이는 것은 비용이 에포크마다 "
-        "오르내리며 지그재그를 그리기 때문입니다), 다른 패널은 에포크마다 그 차이가 얼마인지 보여 줍니다. "
+        "오르내리며 지그재그를 그리기 때문입니다), 다른 패널은 각 백엔드가 그때까지 NumPy의 비용과 가장 크게 달랐던 "
+        "값을 보여 줍니다. 회색 띠는 반올림만으로 생길 수 있는 차이의 범위로, 일치 보고서가 이 안에 있는지 확인합니다. "
         "그래프 안의 글자는 영어판과 같은 그림이라 영어입니다.",
     },
     "contents": {"en": "contents", "ko": "차례"},
