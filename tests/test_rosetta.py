@@ -113,6 +113,7 @@ def test_each_block_is_its_files_lines_and_links_to_them(fresh, rendered):
         assert target in ids, target
 
 
+@pytest.mark.slow
 def test_repo_url_links_every_block_into_the_repository(tmp_path, capsys):
     pytest.importorskip("pygments", reason="the HTML page needs pygments")
     built = rosetta.build(numbers=False, repo="https://github.com/OWNER/REPO/blob/0123abc/")
@@ -169,6 +170,7 @@ def test_the_committed_docs_code_is_current_without_running_the_backends():
     assert not problems, "\n".join(problems) + f"\n{REGENERATE}"
 
 
+@pytest.mark.slow
 def test_staleness_is_caught_and_rounding_is_not(fresh, rendered, tmp_path):
     rosetta.write(tmp_path, fresh)
     assert rosetta.check(tmp_path, fresh) == []
@@ -213,6 +215,7 @@ def test_staleness_is_caught_and_rounding_is_not(fresh, rendered, tmp_path):
     assert rosetta.check(tmp_path, fresh) == [f"{tmp_path / 'rosetta.html'} is missing"]
 
 
+@pytest.mark.slow
 def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
     # the CLI's own build would train again: replace build() where the CLI calls it and where write() does
     for module in (rosetta, rosetta.docs):
