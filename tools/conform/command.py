@@ -73,8 +73,12 @@ def conform(cls: Any, dtypes: list[str], specs: list[str], distribution: str = "
     from . import checks, deviations, render, torch_samples
 
     where = f"backend plugin {cls.name!r}" + (f" (from {distribution})" if distribution else "")
+    from softmax_rosetta.spec import bundled_specs
+
     planned = checks.plan(cls, specs)
-    declared = deviations.load(cls, [c for _, c in planned], where)
+    # every check a full run makes: a file declaring a gap on digits stays valid in a --quick run
+    known = [c for _, c in checks.plan(cls, list(dict.fromkeys([*bundled_specs(), *specs])))]
+    declared = deviations.load(cls, known, where)
     start = time.perf_counter()
     samples = torch_samples.load()
     rows = []
