@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +214,56 @@ def test_the_kit_doesnt_need_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+WRONG_PLUGIN = '''
+"""A plugin whose softmax doesn't subtract the max: conform must fail it, exit status 1."""
+import numpy as np
+from softmax_rosetta.backends.numpy_impl import functional as numpy_functional
+from softmax_rosetta.backends.numpy_impl.backend import NumpyBackend
+
+
+class _Naive:
+    def __getattr__(self, name):
+        return getattr(numpy_functional, name)
+
+    @staticmethod
+    def softmax(z, axis=-1):
+        with np.errstate(all="ignore"):
+            e = np.exp(z)
+            return e / e.sum(axis=axis, keepdims=True)
+
+
+class NoMax(NumpyBackend):
+    name = "no-max"
+    display_name = "No max"
+    packages = ("numpy",)
+    extra = ""
+
+    @property
+    def functional(self):
+        return _Naive()
+'''
+
+
+@pytest.mark.slow
+def test_the_command_exits_1_on_a_wrong_plugin(tmp_path):
+    """Installed as pip leaves a plugin (its module and a .dist-info with the entry point), the wrong backend
+    is run by the command: FAIL in the matrix, exit status 1."""
+    (tmp_path / "no_max_plugin.py").write_text(WRONG_PLUGIN)
+    info = tmp_path / "no_max_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: no-max-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[softmax_rosetta.backends]\nno-max = no_max_plugin:NoMax\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [sys.executable, "-m", "softmax_rosetta", "conform", "no-max", "--quick", "--dtypes", "float64"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "| functional | `softmax` | **FAIL** |" in done.stdout
+    assert "from no-max-plugin" in done.stdout
+    assert re.search(r"^softmax-rosetta conform: no-max: \d+ pass, [1-9]\d* FAIL, 0 declared", done.stderr, re.M)
