@@ -65,6 +65,9 @@ class Backend:
     no_data_parallel: str = "it has no data-parallel training loop"
     #: devices where the backend can't compute in float64: {device: the one-line reason}
     no_float64: dict[str, str] = {}
+    #: a TOML file, relative to the folder of the module that defines the class, naming the checks of
+    #: ``softmax-rosetta conform`` the backend knowingly fails, each with its reason ("": none; docs/backends.md)
+    deviations: str = ""
 
     def __init__(self, device: str = "cpu", dtype: str = "float32"):
         if dtype not in DTYPES:

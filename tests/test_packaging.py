@@ -206,6 +206,7 @@ def test_the_wheel_holds_softmax_rosetta_alone_with_its_specs_and_data(wheel):
         "softmax_rosetta/specs/seed.toml",
         "softmax_rosetta/data/iris.csv",
         "softmax_rosetta/data/digits.csv.gz",
+        "softmax_rosetta/tools/conform/data/torch_samples.npz",  # the conformance kit's torch samples
     ):
         if name not in names:
             missing.append(name)

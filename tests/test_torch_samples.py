@@ -38,6 +38,7 @@ from softmax_rosetta import BackendError, get_backend
 from softmax_rosetta.registry import missing_packages
 from softmax_rosetta.spec import DTYPES
 from softmax_rosetta.testing import require_backend, selected_backends
+from softmax_rosetta.tools.conform import torch_samples as judged  # how an answer is judged, shared with the kit
 
 # the samples' sources: OpInfos (every variant) by name, and module_db entries by class
 OPS = ("softmax", "log_softmax", "nn.functional.cross_entropy", "nn.functional.nll_loss")
@@ -77,7 +78,8 @@ LEFT_OUT = {
 # The losses' worst are sums whose terms cancel (inputs or class weights of both signs): rounding is eps
 # of the terms' size, many times the result's; torch's own one-hot formula is 8.4 eps from its fused op
 # on CrossEntropyLoss 2d_prob_target_weights_sum.
-TOLERANCE_EPS = {"softmax": 4, "log_softmax": 4, "loss": 32, "grad": 4}
+# (the tolerance and how a backend's answer is judged live in tools/conform/torch_samples.py, shared
+# with the conformance kit, which runs these samples stored as data: scripts/store_torch_samples.py)
 
 
 # --- the child process: torch's samples and torch's answers --------------------------------------
@@ -242,73 +244,6 @@ def torch_samples(tmp_path_factory):
     return by_source
 
 
-def levels(case):
-    """The levels of be.cross_entropy that can express the case (level "nll": no smoothing, no probabilities)."""
-    if case["target"].dtype.kind == "f" or case["options"].get("label_smoothing"):
-        return ("fused", "onehot")
-    return ("fused", "nll", "onehot")
-
-
-def answers(be, case):
-    """What the backend gives for the case: [(what, array), ...] in the order of ``expected``."""
-    x, options = case["input"], dict(case["options"])
-    if case["call"] in ("softmax", "log_softmax"):
-        return [(case["call"], getattr(be, case["call"])(x, axis=case["axis"]))]
-    t = case["target"]
-    if case["call"] == "nll_loss":
-        return [("nll_loss", be.nll_loss(x, t, **options)), ("nll_loss_grad", be.nll_loss_grad(x, t, **options))]
-    got = [(f"cross_entropy level={level}", be.cross_entropy(x, t, level=level, **options)) for level in levels(case)]
-    return got + [("cross_entropy_grad", be.cross_entropy_grad(x, t, **options))]
-
-
-def kind(what):
-    """The tolerance's kind of a result: softmax, log_softmax, loss or grad."""
-    if what.endswith("_grad"):
-        return "grad"
-    return what if what in ("softmax", "log_softmax") else "loss"
-
-
-def expected(case, what):
-    return case["grad"] if what.endswith("_grad") else case["value"]
-
-
-def error(actual, wanted, dtype):
-    """max |actual - wanted| / max(1, max |wanted|), in units of the dtype's eps; inf if nan or inf don't meet."""
-    actual, wanted = np.asarray(actual, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
-    if actual.shape != wanted.shape:
-        return np.inf
-    infinite = np.isinf(wanted)
-    if not np.array_equal(np.isnan(actual), np.isnan(wanted)) or not np.array_equal(actual[infinite], wanted[infinite]):
-        return np.inf
-    finite = np.isfinite(wanted)
-    if not finite.any():
-        return 0.0
-    diff = np.abs(actual[finite] - wanted[finite])
-    return float(diff.max() / max(1.0, float(np.abs(wanted[finite]).max())) / np.finfo(dtype).eps)
-
-
-def check(be, case):
-    """The problems of the backend on one case, as lines (none: it gives torch's answer, or torch's refusal)."""
-    try:
-        got = answers(be, case)
-    except BackendError as e:
-        if "error" in case:
-            return []
-        return [f"{case['name']}: raised {e}, where torch gives an answer"]
-    except Exception as e:  # the framework's own error got past the checks
-        return [f"{case['name']}: raised {type(e).__name__}: {e}, not a BackendError"]
-    if "error" in case:
-        return [f"{case['name']}: answered, where torch raises {case['error']}"]
-    problems = []
-    for what, value in got:
-        if np.asarray(value).dtype != np.dtype(case["dtype"]):
-            problems.append(f"{case['name']}: {what} in {np.asarray(value).dtype}, not {case['dtype']}")
-        e = error(value, expected(case, what), case["dtype"])
-        if e > TOLERANCE_EPS[kind(what)]:
-            problems.append(f"{case['name']}: {what} is {e:.3g} eps from torch's answer")
-    return problems
-
-
 def _source_params():
     return [pytest.param(s, marks=pytest.mark.slow) if s in HEAVY else s for s in SOURCES]
 
@@ -318,7 +253,7 @@ def test_torch_samples_in_every_backend(torch_samples, be, dtype, source):
     """Every sample torch tests the op with: the backend gives torch's answer, or refuses where torch does."""
     cases = [c for c in torch_samples[(source, dtype)] if "skip" not in c]
     assert cases, f"no samples of {source} to run"
-    problems = [p for case in cases for p in check(be, case)]
+    problems = [p for case in cases for p in judged.check(be, case)]
     assert not problems, f"{be.name} {dtype}, {len(problems)} of {len(cases)} samples of {source}:\n" + "\n".join(
         problems[:20]
     )
@@ -332,9 +267,9 @@ def test_where_torch_raises_every_backend_says_the_same(torch_samples, be, dtype
     reference = get_backend("numpy", dtype=dtype)
     for case in cases:
         with pytest.raises(BackendError) as wanted:
-            answers(reference, case)
+            judged.answers(reference, case)
         with pytest.raises(BackendError) as got:
-            answers(be, case)
+            judged.answers(be, case)
         assert str(got.value) == str(wanted.value), f"{case['name']} (torch: {case['error']})"
 
 
@@ -474,9 +409,9 @@ def measure(path):
             for case in cases:
                 if case["dtype"] != dtype or "skip" in case or "error" in case:
                     continue
-                for what, value in answers(be, case):
-                    e = error(value, expected(case, what), dtype)
-                    key = (dtype, kind(what))
+                for what, value in judged.answers(be, case):
+                    e = judged.error(value, judged.expected(case, what), dtype)
+                    key = (dtype, judged.kind(what))
                     if e >= worst.get(key, (-1.0,))[0]:
                         worst[key] = (e, name, case["name"], what)
     for (dtype, what), (e, name, case, full) in sorted(worst.items()):

@@ -10,6 +10,7 @@
     softmax-rosetta tolerances seed        # how far correct backends may differ through rounding alone
     softmax-rosetta diverge numpy torch    # where two runs first part (step, quantity, cause), and how far they drift
     softmax-rosetta rosetta                # docs/rosetta.md and .html: the lesson side by side, from the code
+    softmax-rosetta conform torch          # the conformance kit: one backend's pass/fail matrix (docs/backends.md)
     softmax-rosetta notebooks              # notebooks/*.ipynb: the lesson's steps, one backend each, executed
 
 A user's mistake (an unknown backend, a bad value, a missing framework) is one line on
@@ -86,6 +87,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     from . import compare_command, docs_commands, predict, spec_commands, tolerances_command, train
     from .bench import command as bench_command
+    from .conform import command as conform_command
     from .diverge import command as diverge_command
 
     parser = _Parser(
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_parser(sub)
     tolerances_command.add_parser(sub)
     diverge_command.add_parser(sub)
+    conform_command.add_parser(sub)
     return parser
 
 

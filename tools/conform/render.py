@@ -1,0 +1,103 @@
+"""The conformance matrix, rendered: Markdown for people (stdout, --md), JSON for dashboards (--json),
+and one README table row per backend (--summary). One result object, three small renderers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PASS, FAIL, DECLARED, NA = "pass", "FAIL", "declared", "n/a"
+STATUSES = (PASS, FAIL, DECLARED, NA)
+
+
+@dataclass(frozen=True)
+class Row:
+    group: str
+    check: str
+    dtype: str
+    status: str  # one of STATUSES
+    detail: str = ""
+    reason: str = ""  # the deviations file's reason, where the check is declared
+
+
+@dataclass
+class Report:
+    backend: str
+    display_name: str
+    distribution: str
+    versions: dict[str, str]
+    dtypes: list[str]
+    specs: list[str]
+    rows: list[Row] = field(default_factory=list)
+    seconds: float = 0.0
+    deviations_file: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.rows)
+
+    @property
+    def failed(self) -> bool:
+        return self.count(FAIL) > 0
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{self.count(s)} {s}" for s in STATUSES)
+        return f"{self.backend}: {counts} ({len(self.rows)} checks) in {self.seconds:.0f} s"
+
+
+def markdown(report: Report) -> str:
+    checks = list(dict.fromkeys((r.group, r.check) for r in report.rows))
+    cell = {(r.check, r.dtype): r for r in report.rows}
+    versions = ", ".join(f"{k} {v}" for k, v in report.versions.items()) or "no version recorded"
+    lines = [
+        f"# Conformance: {report.display_name} (`{report.backend}`, from {report.distribution})",
+        "",
+        f"{versions}; specs: {', '.join(report.specs)}. {report.summary()}.",
+        "",
+        "| group | check | " + " | ".join(report.dtypes) + " |",
+        "|---|---|" + "---|" * len(report.dtypes),
+    ]
+    for group, check in checks:
+        cells = [cell[(check, d)].status if (check, d) in cell else "" for d in report.dtypes]
+        lines.append(f"| {group} | `{check}` | " + " | ".join(f"**{c}**" if c == FAIL else c for c in cells) + " |")
+    notes = [r for r in report.rows if r.status != PASS or r.reason]
+    if notes:
+        lines += ["", "## Notes", ""]
+        for r in notes:
+            why = r.reason if r.status == DECLARED else r.detail
+            if r.status == PASS:
+                why = f"declared a deviation ({r.reason}), but passes: {r.detail}"
+            lines.append(f"- **{r.status}** `{r.check}` {r.dtype}: {why}".replace("\n", " "))
+    return "\n".join(lines) + "\n"
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "backend": report.backend,
+        "display_name": report.display_name,
+        "distribution": report.distribution,
+        "versions": report.versions,
+        "dtypes": report.dtypes,
+        "specs": report.specs,
+        "deviations_file": report.deviations_file,
+        "seconds": report.seconds,
+        "counts": {s: report.count(s) for s in STATUSES},
+        "passed": not report.failed,
+        "checks": [r.__dict__ for r in report.rows],
+    }
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2) + "\n"
+
+
+SUMMARY_HEADER = "| backend | checks passed | declared deviations | failures | not applicable |\n|---|---|---|---|---|"
+
+
+def summary_row(report: Report) -> str:
+    """One row of the README's backend table: what ``conform`` measured, not what anyone wrote."""
+    run = len(report.rows) - report.count(NA)
+    return (
+        f"| {report.display_name} (`{report.backend}`) | {report.count(PASS)} of {run} | "
+        f"{report.count(DECLARED)} | {report.count(FAIL)} | {report.count(NA)} |"
+    )
