@@ -73,9 +73,17 @@ def dtype(request):
     return request.param
 
 
+def require_dtype(name, dtype, device="cpu"):
+    """Skip where the backend declares it can't compute in ``dtype`` on ``device`` (``Backend.no_float64``)."""
+    cls = require_backend(name)
+    if dtype == "float64" and device in cls.no_float64:
+        pytest.skip(f"{name} can't compute in float64 on {device}: {cls.no_float64[device]}")
+
+
 @pytest.fixture
 def be(backend_name, dtype):
-    """Each selected backend, on the CPU, in each dtype."""
+    """Each selected backend, on the CPU, in each dtype (skipped where it declares the dtype unsupported)."""
+    require_dtype(backend_name, dtype)
     return get_backend(backend_name, dtype=dtype)
 
 
@@ -94,6 +102,7 @@ def trained(seed_spec):
         if key not in cache:
             require_device(name, device)
             require_variant(name, variant)
+            require_dtype(name, dtype, device)
             cache[key] = get_backend(name, device=device, dtype=dtype).train(seed_spec, variant=variant)
         return cache[key]
 

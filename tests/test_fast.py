@@ -17,7 +17,7 @@ SELECTED = selected_backends()
 FAST = [
     (name, v)
     for name in SELECTED
-    for v in {"numpy": ("fast", "compiled"), "torch": ("fast", "compiled"), "jax": ("fast",)}[name]
+    for v in {"numpy": ("fast", "compiled"), "torch": ("fast", "compiled"), "jax": ("fast",), "mlx": ("fast",)}[name]
 ]
 IDS = [f"{n}:{v}" for n, v in FAST]
 
