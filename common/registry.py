@@ -31,7 +31,7 @@ GROUP = "softmax_rosetta.backends"  # the entry-point group a backend plugin dec
 BUILT_IN = "softmax-rosetta"  # the distribution whose backends win a clash of names
 # The order every listing keeps (installed metadata lists entry points sorted by name): the reference
 # first, then the frameworks as the lesson introduces them; then plugins, by distribution and name.
-BUILT_IN_ORDER = ("numpy", "torch", "jax")
+BUILT_IN_ORDER = ("numpy", "torch", "jax", "mlx")
 
 
 @dataclass(frozen=True)

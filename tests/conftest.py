@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from softmax_rosetta import get_backend, load_spec  # noqa: E402
 from softmax_rosetta.registry import missing_packages
 from softmax_rosetta.spec import DTYPES, SPEC_DIR
-from softmax_rosetta.testing import require_backend, require_device, require_variant, selected_backends
+from softmax_rosetta.testing import require_backend, require_device, require_dtype, require_variant, selected_backends
 
 SELECTED = selected_backends()
 
@@ -71,13 +71,6 @@ def backend_name(request):
 @pytest.fixture(params=DTYPES)
 def dtype(request):
     return request.param
-
-
-def require_dtype(name, dtype, device="cpu"):
-    """Skip where the backend declares it can't compute in ``dtype`` on ``device`` (``Backend.no_float64``)."""
-    cls = require_backend(name)
-    if dtype == "float64" and device in cls.no_float64:
-        pytest.skip(f"{name} can't compute in float64 on {device}: {cls.no_float64[device]}")
 
 
 @pytest.fixture

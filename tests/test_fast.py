@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, get_backend, load_spec
-from softmax_rosetta.testing import DTYPES, assert_within, require_backend, require_variant, selected_backends
+from softmax_rosetta.testing import (
+    DTYPES,
+    assert_within,
+    require_backend,
+    require_dtype,
+    require_variant,
+    selected_backends,
+)
 from softmax_rosetta.tools.bench import make_data
 from softmax_rosetta.tools.cli import main
 
@@ -251,6 +258,7 @@ def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, d
     from softmax_rosetta import TrainingDiverged
 
     require_variant(name, variant)
+    require_dtype(name, dtype)
     with pytest.raises(TrainingDiverged) as info:
         get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype], variant=variant)
     result = info.value.result

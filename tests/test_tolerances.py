@@ -24,7 +24,7 @@ from softmax_rosetta.compare import check_forward, compare_all, differences, for
 from softmax_rosetta.envelopes import DERIVED_NOW, STORED, in_force
 from softmax_rosetta.registry import REFERENCE_BACKEND, missing_packages
 from softmax_rosetta.spec import DTYPES
-from softmax_rosetta.testing import require_variant, selected_backends, training_runs
+from softmax_rosetta.testing import require_dtype, require_variant, selected_backends, training_runs
 from softmax_rosetta.tolerances import FORWARD_CHECKS, checkpoint_every, derive
 
 SLOW = pytest.mark.slow
@@ -85,6 +85,7 @@ def test_the_bundled_specs_store_their_current_envelopes(name, dtype):
 def test_correct_runs_are_inside(name, dtype, a, b):
     for backend, variant in (a, b):
         require_variant(backend, variant)
+        require_dtype(backend, dtype)
     failed = [c.line() for c in _derived_checks(name, dtype, a, b).values() if not c.passed]
     assert not failed, f"{name} {dtype} {a} vs {b}: outside the envelope: {failed}"
 

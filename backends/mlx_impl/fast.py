@@ -81,8 +81,8 @@ def train_compiled(
 def _epoch(x, y_one_hot, w, b, scale):
     """One epoch of full-batch SGD, compiled: with z = x W^T + b, log p = log_softmax(z), Y = one_hot(y),
 
-        cost  = -mean over rows of log p[y]
-        W    <- W - (lr / N) (p - Y)^T x          b <- b - (lr / N) sum over rows of (p - Y)
+    cost  = -mean over rows of log p[y]
+    W    <- W - (lr / N) (p - Y)^T x          b <- b - (lr / N) sum over rows of (p - Y)
     """
     z = x @ w.T + b
     log_p = nn.log_softmax(z, axis=1)

@@ -96,18 +96,28 @@ def _target_distribution(target, weight, ignore_index, label_smoothing, z):
     return mx.where(keep[..., None], q, mx.array(0, z.dtype)), keep, denominator
 
 
-def _reduce(losses, reduction, denominator):
-    """ "none": the losses; "sum": their sum; "mean": their sum / denominator (0 / 0 = nan, as torch).
+@mx.custom_function
+def _mean(losses, keep, denominator):
+    """losses.sum() / denominator, with torch's gradient: 1 / denominator for each element that
+    counts (keep), taken as it is (inf or nan where the denominator is 0), and 0 for the others."""
+    return losses.sum() / denominator
 
-    A denominator of 0 (every target ignored, or weighted 0) gives torch's value, inf or nan; for the
-    gradient it counts as 1. MLX's ``mx.where`` passes a gradient on as cotangent * mask, so 1 / 0 =
-    inf times a masked 0 would make nan where torch's gradient is 0. Where the denominator isn't 0,
-    the correction term is exactly 0 and the value is sum / denominator's own bits.
-    """
+
+@_mean.vjp
+def _mean_vjp(primals, cotangent, output):
+    losses, keep, denominator = primals
+    # mx.grad's own rule gives every element cotangent / denominator, and the mx.where that zeroed
+    # the ignored losses passes it on multiplied by its mask: inf * 0 = nan where torch's gradient
+    # is 0 (denominator 0: every target ignored or weighted 0). Here the ignored ones get 0 first.
+    grad = mx.where(keep, cotangent / denominator, mx.array(0, losses.dtype))
+    return mx.broadcast_to(grad, losses.shape), mx.zeros_like(keep), mx.zeros_like(denominator)
+
+
+def _reduce(losses, reduction, denominator, keep):
+    """ "none": the losses; "sum": their sum; "mean": their sum / denominator (0 / 0 = nan, as torch).
+    keep: the elements that count (``_mean``'s gradient)."""
     if reduction == "mean":
-        total = losses.sum()
-        safe = mx.where(denominator == 0, mx.array(1, denominator.dtype), denominator)
-        return total / safe + mx.stop_gradient(total / denominator - total / safe)
+        return _mean(losses, keep, denominator)
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -131,7 +141,7 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     log_probs = _classes_last(log_probs)
     keep, y, w_y = _counted(target, weight, ignore_index, log_probs.dtype)
     picked = nn.losses.nll_loss(log_probs, y, axis=-1, reduction="none")  # -log_probs[y]
-    return _reduce(_zero_where_not(keep, w_y * picked), reduction, w_y.sum())
+    return _reduce(_zero_where_not(keep, w_y * picked), reduction, w_y.sum(), keep)
 
 
 def cross_entropy_onehot(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -146,7 +156,7 @@ def cross_entropy_onehot(logits, target, weight=None, ignore_index=-100, reducti
     z = _classes_last(logits)
     a, keep, denominator = _target_distribution(target, weight, ignore_index, label_smoothing, z)
     losses = mx.sum(a * -mx.log(softmax(z, axis=-1)), axis=-1)
-    return _reduce(_zero_where_not(keep, losses), reduction, denominator)
+    return _reduce(_zero_where_not(keep, losses), reduction, denominator, keep)
 
 
 def cross_entropy_nll(logits, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -169,8 +179,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     """
     z = _classes_last(logits)
     if _is_probabilities(target):
-        a, _, denominator = _target_distribution(target, weight, ignore_index, label_smoothing, z)
-        return _reduce(_soft(z, a), reduction, denominator)
+        a, keep, denominator = _target_distribution(target, weight, ignore_index, label_smoothing, z)
+        return _reduce(_soft(z, a), reduction, denominator, keep)
     if z.size == 0:  # mx.logsumexp refuses empty arrays: the same sums, written out
         return cross_entropy_onehot(logits, target, weight, ignore_index, reduction, label_smoothing)
     keep, y, w_y = _counted(target, weight, ignore_index, z.dtype)
@@ -179,12 +189,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     # constant for the gradient.
     shifted = z - mx.stop_gradient(mx.max(z, axis=-1, keepdims=True))
     nll = nn.losses.cross_entropy(shifted, y, weights=w_y, axis=-1, reduction="none")
-    loss = _reduce(_zero_where_not(keep, nll), reduction, w_y.sum())
+    loss = _reduce(_zero_where_not(keep, nll), reduction, w_y.sum(), keep)
     if not label_smoothing:
         return loss
     w = mx.ones((z.shape[-1],), dtype=z.dtype) if weight is None else weight
     smooth = _soft(z, mx.broadcast_to(w, z.shape))  # sum_c w[c] * -log p[c]
-    smooth_loss = _reduce(_zero_where_not(keep, smooth), reduction, w_y.sum())
+    smooth_loss = _reduce(_zero_where_not(keep, smooth), reduction, w_y.sum(), keep)
     return (1 - label_smoothing) * loss + label_smoothing / z.shape[-1] * smooth_loss
 
 

@@ -1,6 +1,5 @@
 """The linear classifier in MLX: an nn.Module around mlx.nn.Linear."""
 
-import mlx.core as mx
 import mlx.nn as nn
 
 
