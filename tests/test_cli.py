@@ -53,7 +53,7 @@ def test_train_options(capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax"),
+        (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax, mlx"),
         (["train", "numpy", "--dtype", "float16"], "dtype: unknown dtype 'float16'; known: float32, float64"),
         (["train", "numpy", "--device", "cuda"], "device: unknown device 'cuda' for the numpy backend; known: cpu"),
         (["train", "numpy", "--spec", "nope"], "spec: unknown spec 'nope'"),
@@ -65,7 +65,10 @@ def test_train_options(capsys):
         (["train", "numpy", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
         (["train", "numpy", "--epochs", "-5"], "argument --epochs: must be >= 0, got -5"),
         (["train", "numpy", "--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
-        (["compare", "--backends", "numpy,mxnet"], "--backends: unknown backend 'mxnet'; known: numpy, torch, jax"),
+        (
+            ["compare", "--backends", "numpy,mxnet"],
+            "--backends: unknown backend 'mxnet'; known: numpy, torch, jax, mlx",
+        ),
         (["compare", "--dtypes", "float16"], "--dtypes: unknown dtype 'float16'; known: float32, float64"),
     ],
 )
@@ -119,7 +122,7 @@ def test_console_script_is_installed():
 
 # --- frameworks are optional: with only NumPy, NumPy works and the others say what to install ----
 
-BLOCK = "import sys; [sys.modules.__setitem__(m, None) for m in ('torch', 'jax', 'flax', 'optax')]; "
+BLOCK = "import sys; [sys.modules.__setitem__(m, None) for m in ('torch', 'jax', 'flax', 'optax', 'mlx')]; "
 
 
 def _python(code):
