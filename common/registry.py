@@ -81,6 +81,15 @@ def declared_text(name: str, attribute: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def declared_no_float64(name: str) -> dict[str, str]:
+    """Backend ``name``'s ``no_float64`` ({device: why}) as its class body writes it, read without importing
+    its framework; {} where it writes none."""
+    info = BACKENDS[name]
+    literals = _class_literals(info.module, info.cls)
+    value = None if isinstance(literals, str) else literals.get("no_float64")
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def _class_literals(module: str, cls: str) -> dict[str, object] | str:
     """{name: value} of the literal assignments in class ``cls``'s body in ``module``, read without importing
     it; or why they can't be read."""
