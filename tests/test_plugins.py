@@ -122,8 +122,8 @@ def test_a_plugin_trains_and_broken_ones_are_reported_one_line_each(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=True)
     got = json.loads(done.stdout)
-    assert got["names"][:3] == ["numpy", "torch", "jax"]  # the built-in ones first, the clash not among them
-    assert set(got["names"][3:]) == {"tiny", "nope", "needy", "crashes"}
+    assert got["names"][:4] == ["numpy", "torch", "jax", "mlx"]  # the built-in ones first, the clash not among them
+    assert set(got["names"][4:]) == {"tiny", "nope", "needy", "crashes"}
     classes = got["classes"]
     assert classes["numpy"] == "NumpyBackend" and classes["tiny"] == "TinyBackend"
     assert classes["nope"].startswith("BackendUnavailable: backend plugin 'nope' (from tiny-plugin)")
