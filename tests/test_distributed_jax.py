@@ -66,6 +66,7 @@ def assert_agrees(result, reference, spec):
     assert result.accuracy == reference.accuracy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_two_workers_agree_with_one_device_on_the_seed(single, dtype):
     assert_agrees(data_parallel("seed", dtype), single("seed", dtype), "seed")
@@ -98,6 +99,7 @@ def test_two_workers_agree_with_one_device(single):
         assert_agrees(result, single(spec, dtype), spec)
 
 
+@pytest.mark.slow
 def test_the_command_line_runs_two_workers_in_a_fresh_process(single, capsys):
     assert cli(["train", "jax", "--workers", "2", "--dtype", "float64", "--json"]) == 0
     result = TrainResult.from_dict(json.loads(capsys.readouterr().out))
@@ -105,6 +107,7 @@ def test_the_command_line_runs_two_workers_in_a_fresh_process(single, capsys):
     assert_agrees(result, single("seed", "float64"), "seed")
 
 
+@pytest.mark.slow
 def test_a_batch_with_rows_that_dont_divide_by_the_workers_keeps_the_global_mean(single):
     # seed's 8 rows on 3 workers: 3 + 3 + 2, one padding row masked out
     spec = load_spec("seed")

@@ -46,8 +46,10 @@ def _agree(cls, spec, dtype, workers):
     assert many.accuracy == one.accuracy
 
 
-# Quick: shortened runs that still cover uneven shares (8 rows on 3 workers; synthetic's batches of 100
-# and 84 rows, shuffled, with Nesterov momentum and weight decay) and a real data set's mini-batches.
+# Shortened runs (still slow: each starts its ranks, which import torch) that still cover uneven shares
+# (8 rows on 3 workers; synthetic's batches of 100 and 84 rows, shuffled, with Nesterov momentum and
+# weight decay) and a real data set's mini-batches.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "epochs", "dtype", "workers"),
     [
@@ -184,6 +186,7 @@ def _cli(*argv, env=None):
     return _run([sys.executable, "-m", "softmax_rosetta.tools.cli", *argv], env=env)
 
 
+@pytest.mark.slow
 def test_train_command_prints_once_from_rank_0(torch_backend):
     one = _cli("train", "torch", "--dtype", "float64", "--epochs", "200")
     two = _cli("train", "torch", "--dtype", "float64", "--epochs", "200", "--workers", "2")
@@ -197,6 +200,7 @@ def test_train_command_prints_once_from_rank_0(torch_backend):
     assert "2 cpu workers (data parallel)" in two.stderr and two.stderr.count("\n") == 1, two.stderr
 
 
+@pytest.mark.slow
 def test_train_json_records_the_workers(torch_backend):
     out = _cli("train", "torch", "--epochs", "3", "--workers", "2", "--json")
     assert out.returncode == 0, out.stderr
@@ -274,6 +278,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_one_error_and_no_orphans(torch_backend, tmp_path):
     (tmp_path / "killer.py").write_text(textwrap.dedent(KILLER))
     (tmp_path / "main.py").write_text(textwrap.dedent(MAIN))

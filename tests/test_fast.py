@@ -119,6 +119,7 @@ def test_fast_paths_refuse_what_they_dont_cover(seed_spec, name, variant):
             be.train(seed_spec.replace(**changes), variant=variant)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_numpy_compiled_threads_split_the_rows(dtype):
     """One thread, two, and three (298 rows: ranges of 99 or 100 rows, each ending in a group
@@ -251,6 +252,7 @@ def test_torch_large_x_path_follows_the_lesson(monkeypatch, variant):
         assert_within(a, e, tol.cost if what == "costs" else tol.param, what)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name,variant", FAST, ids=IDS)
 def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, dtype):

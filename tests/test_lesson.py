@@ -131,6 +131,7 @@ def test_softmax_of_1_2_3_is_the_lessons(fresh):
             assert_within(row.values[b].sum(), 1.0, 1e-6, f"{b} {row.label}: the sum")
 
 
+@pytest.mark.slow
 def test_the_cross_entropy_steps_show_the_lessons_example_at_every_level(fresh):
     """The lesson's 3 x 5 example gives its printed 1.8803 at each level, by the lesson's one line and by
     the project's function, in every backend; the level-1 step shows the example's scores and targets."""
@@ -146,6 +147,7 @@ def test_the_cross_entropy_steps_show_the_lessons_example_at_every_level(fresh):
     assert "F.nll_loss(F.log_softmax(z, dim=1), y)" in text and "\nF.cross_entropy(z, y)\n" in text
 
 
+@pytest.mark.slow
 def test_a_stale_lesson_is_caught_and_rounding_is_not(fresh, tmp_path):
     rosetta.write(tmp_path, fresh)
     assert rosetta.check(tmp_path, fresh) == []

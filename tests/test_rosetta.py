@@ -113,6 +113,7 @@ def test_each_block_is_its_files_lines_and_links_to_them(fresh, rendered):
         assert target in ids, target
 
 
+@pytest.mark.slow
 def test_repo_url_links_every_block_into_the_repository(tmp_path, capsys):
     pytest.importorskip("pygments", reason="the HTML page needs pygments")
     built = rosetta.build(numbers=False, repo="https://github.com/OWNER/REPO/blob/0123abc/")
@@ -169,6 +170,7 @@ def test_the_committed_docs_code_is_current_without_running_the_backends():
     assert not problems, "\n".join(problems) + f"\n{REGENERATE}"
 
 
+@pytest.mark.slow
 def test_staleness_is_caught_and_rounding_is_not(fresh, rendered, tmp_path):
     rosetta.write(tmp_path, fresh)
     assert rosetta.check(tmp_path, fresh) == []
@@ -213,6 +215,7 @@ def test_staleness_is_caught_and_rounding_is_not(fresh, rendered, tmp_path):
     assert rosetta.check(tmp_path, fresh) == [f"{tmp_path / 'rosetta.html'} is missing"]
 
 
+@pytest.mark.slow
 def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
     # the CLI's own build would train again: replace build() where the CLI calls it and where write() does
     for module in (rosetta, rosetta.docs):
@@ -236,7 +239,11 @@ def test_cli_writes_and_checks(fresh, tmp_path, monkeypatch, capsys):
 def test_the_page_is_self_contained_with_three_columns_and_the_plot(fresh, rendered):
     page = rendered["rosetta.html"]
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "the page must not need the network"
-    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert "<link" not in page and "@import" not in page
+    # one script, inline (the framework chooser's: tests/test_rosetta_chooser.py), fetching nothing
+    assert re.findall(r"<script\b[^>]*>", page) == ["<script>"], re.findall(r"<script\b[^>]*>", page)
+    script = page.split("<script>")[1].split("</script>")[0]
+    assert not re.search(r"\b(fetch|XMLHttpRequest|import)\s*\(|\bimport\s|//", script), "the script fetches"
     for b in rosetta.ORDER:
         assert page.count(f'<div class="col {b}">') == len(fresh.sections)
     assert page.count('<div class="highlight">') == sum(len(s.blocks[b]) for s in fresh.sections for b in rosetta.ORDER)
@@ -259,13 +266,13 @@ def _render_script():
     return module
 
 
-# Laid out by the browser, measured by a script added to a copy of the page (the page itself has
-# none): the page's width, the title and the "wrap long lines" box, each section's three columns,
-# and every code block with the box ticked (its default) and unticked. A block is "cut" when its
-# lines are wider than it and it doesn't scroll; "clipped" lists any element that hides what
-# overflows it. The copy is shown in an iframe as wide as the window to test (headless Chromium's
-# own window is never narrower than 500 px), and the script writes what it measured into the
-# host page, which --dump-dom prints.
+# Laid out by the browser, measured by a script added to a copy of the page (the page's own script,
+# the framework chooser's, leaves every column shown: no ?show= reaches a srcdoc): the page's width,
+# the title and the "wrap long lines" box, each section's three columns, and every code block with
+# the box ticked (its default) and unticked. A block is "cut" when its lines are wider than it and it
+# doesn't scroll; "clipped" lists any element that hides what overflows it. The copy is shown in an
+# iframe as wide as the window to test (headless Chromium's own window is never narrower than
+# 500 px), and the script writes what it measured into the host page, which --dump-dom prints.
 LAYOUT_PROBE = """<script>
 const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
 const name = e => e.tagName.toLowerCase() + (e.className ? "." + e.className : "");

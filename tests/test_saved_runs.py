@@ -116,6 +116,7 @@ def test_runs_from_two_machines_make_one_report_naming_the_machines(two_machines
     assert stdout.strip().splitlines()[-1].startswith("PASS: numpy cpu on linux-a, torch cpu on linux-a")
 
 
+@pytest.mark.slow
 def test_a_run_saved_by_train_joins_the_others(two_machines, short_spec, tmp_path):
     saved = tmp_path / "numpy64.json"
     code, _, err = cli(

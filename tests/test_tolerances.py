@@ -79,6 +79,7 @@ def test_the_bundled_specs_store_their_current_envelopes(name, dtype):
     assert held.why.startswith(f"softmax-rosetta tolerances {name} --write (32 perturbed runs, seed 0, safety factor 8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SPECS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("a", "b"), PAIRS, ids=[f"{a[0]}:{a[1]}-{b[0]}:{b[1]}" for a, b in PAIRS])
@@ -109,6 +110,7 @@ def _installed_frameworks(dtype=None):
     return [n for n in names if dtype != "float64" or "cpu" not in backend_class(n).no_float64]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["seed", "iris", pytest.param("digits", marks=SLOW)])
 def test_envelope_is_not_vacuous(name):
     """float32: the largest difference between two real backends, per kind of check, is >= 1/30 of the envelope."""

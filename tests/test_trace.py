@@ -15,6 +15,7 @@ FULL_BATCH = {"epochs": 40}
 MINI_BATCHES = {"epochs": 6, "batch_size": 3, "shuffle": True, "momentum": 0.9, "weight_decay": 0.01}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", selected_backends())
 @pytest.mark.parametrize("changes", [FULL_BATCH, MINI_BATCHES], ids=["full-batch", "mini-batches"])

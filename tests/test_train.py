@@ -75,6 +75,7 @@ def test_jax_fused_loop_equals_the_step_by_step_loop(trained, seed_spec, dtype):
     assert np.array_equal(step.costs, fused.costs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,variant", RUNS, ids=[f"{n}:{v}" for n, v in RUNS])
 def test_the_same_run_twice_is_bit_identical(trained, seed_spec, name, variant):
     first = trained(name, variant, "float32")

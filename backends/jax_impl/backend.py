@@ -2,6 +2,7 @@
 
 import inspect
 import os
+from collections.abc import Callable
 from functools import partial
 from importlib.metadata import version
 
@@ -111,8 +112,8 @@ class JaxBackend(Backend):
             "jax_device": str(self.jax_device),
             "jax_devices": [str(d) for d in jax.devices()],
             "model_matmul_precision": str(PRECISION),
-            "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
-            "jax_enable_x64": bool(jax.config.jax_enable_x64),
+            "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),  # type: ignore[attr-defined]
+            "jax_enable_x64": bool(jax.config.jax_enable_x64),  # type: ignore[attr-defined]
             "xla_flags": os.environ.get("XLA_FLAGS", ""),
         }
         return info
@@ -146,6 +147,7 @@ class JaxBackend(Backend):
     def train_native(
         self, x, y, weight, bias, *, lr, epochs, variant="lesson", log_every=0, log=None, workers=1, **options
     ):
+        loop: Callable[..., tuple]
         if workers > 1:
             loop = partial(train_data_parallel, workers=workers)
         else:

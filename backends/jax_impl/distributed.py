@@ -142,7 +142,7 @@ def train_data_parallel(
     state = jax.tree.map(lambda a: _place(np.asarray(a), replicated), state)
 
     everything = np.arange(n)
-    placed = {}  # the whole data in order (a full batch), placed on the devices once
+    placed: dict[str, tuple] = {}  # the whole data in order (a full batch), placed on the devices once
 
     def place(rows):
         size = len(rows)

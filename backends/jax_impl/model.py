@@ -31,6 +31,7 @@ def init_model(weight, bias):
     out_features, in_features = weight.shape
     model = SoftmaxClassifier(in_features, out_features, dtype=weight.dtype, rngs=nnx.Rngs(0))
     model.linear.kernel[...] = weight.T
+    assert model.linear.bias is not None  # a Linear made with use_bias=True (the default) has one
     model.linear.bias[...] = bias
     return model
 

@@ -36,7 +36,7 @@ class NumpyBackend(Backend):
         if not self.unavailable("compiled"):
             import numba
 
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # set at run time
             return {"numba_threads": numba.get_num_threads(), "numba_threading_layer": _threading_layer()}
         return {}
 
@@ -90,7 +90,7 @@ def _threading_layer():
     try:
         return numba.threading_layer()
     except ValueError:  # no parallel function has run yet: numba picks the layer then
-        return f"not chosen yet ({numba.config.THREADING_LAYER})"
+        return f"not chosen yet ({numba.config.THREADING_LAYER})"  # type: ignore[attr-defined]
 
 
 def _blas_name():

@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,11 +26,12 @@ def full_float32_precision():
     the block (it works where torch.testing has frozen the flags against plain assignment); the
     ops are set, and put back, one by one.
     """
-    ops = (
+    # the per-op settings are attributes torch adds at run time (2.9+), unknown to its type hints
+    ops: tuple[Any, ...] = (
         torch.backends.cuda.matmul,
-        torch.backends.cudnn.conv,
+        torch.backends.cudnn.conv,  # type: ignore[attr-defined]
         torch.backends.cudnn.rnn,
-        torch.backends.mkldnn.matmul,
+        torch.backends.mkldnn.matmul,  # type: ignore[attr-defined]
     )
     saved = [op.fp32_precision for op in ops]
     with torch.backends.flags(fp32_precision="ieee"):
@@ -93,7 +95,7 @@ class TorchBackend(Backend):
                 **self._threads(),
                 "cuda_matmul_fp32_precision": torch.backends.cuda.matmul.fp32_precision,
                 "cudnn_fp32_precision": torch.backends.cudnn.fp32_precision,
-                "mkldnn_matmul_fp32_precision": torch.backends.mkldnn.matmul.fp32_precision,
+                "mkldnn_matmul_fp32_precision": torch.backends.mkldnn.matmul.fp32_precision,  # type: ignore[attr-defined]
                 "float32_matmul_precision": _legacy_matmul_precision(),
             }
         if self.device == "cuda":

@@ -28,7 +28,8 @@ The modules, in the order the docs are made:
     prose.py         the text both pages share
     markdown.py      docs/rosetta.md
     html.py          docs/rosetta.html and docs/ko/rosetta.html (plot.py: its loss plot, wide and narrow;
-                     page_text.py: the page's words in both languages)
+                     page_text.py: the page's words in both languages; chooser.py: its box per
+                     column to show or hide it, the choice kept in the address, ?show=torch,jax)
     lesson_steps.py  the lesson's steps: their text in English and Korean, the concepts each shows, the
                      lesson's one-line formulas and examples
     lesson_types.py  what a step is made of (Step, Prose, Formula)

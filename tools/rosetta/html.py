@@ -1,5 +1,5 @@
-"""docs/rosetta.html: the three backends in three columns, highlighted, with the loss plot; one
-file that needs nothing from the network."""
+"""docs/rosetta.html: the backends in columns side by side, highlighted, with the loss plot, and a box
+per column to show or hide it (chooser.py); one file that needs nothing from the network."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import html
 import re
 from pathlib import Path
 
+from . import chooser
 from .base import DTYPE, ORDER, SHORT, TITLES, RosettaError
 from .extract import Block
 from .numbers import spread, value
@@ -19,12 +20,13 @@ from .why import ANCHOR, PROSE, TITLE, region_html
 
 NARROW_PLOT_PX = 700  # at most this wide, the page shows the plot's narrow drawing
 
-# The page's style sheet.
-# Code wraps unless the "wrap long lines" box is unticked (then a long line scrolls inside its block);
-# a wrapped line's continuation is indented past the line numbers. Under 900 px the three columns
-# stack; under 520 px (a phone) each row of a numbers table becomes a small card, one backend a
-# line, and the plot shows its narrow drawing (panels stacked). A number never breaks, nor does its
-# comma leave it (.nb); should a table still not fit, it scrolls inside its own box, never the page.
+# The page's style sheet (and after it, the chooser's: chooser.py).
+# The columns share the width equally, however many are shown (the chooser hides some). Code wraps
+# unless the "wrap long lines" box is unticked (then a long line scrolls inside its block); a wrapped
+# line's continuation is indented past the line numbers. Under 900 px the columns stack; under 520 px
+# (a phone) each row of a numbers table becomes a small card, one backend a line, and the plot shows
+# its narrow drawing (panels stacked). A number never breaks, nor does its comma leave it (.nb); should
+# a table still not fit, it scrolls inside its own box, never the page.
 CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-code: #f6f8fa; --accent: #0969da;
         --mono: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
@@ -39,7 +41,7 @@ h1 { font-size: 24px; line-height: 1.25; margin: 0; }
 .controls { font-size: 13px; white-space: nowrap; border: 1px solid var(--line); border-radius: 6px;
             padding: 3px 10px; background: var(--bg-code); cursor: pointer; }
 .controls input { vertical-align: -2px; margin: 0 4px 0 0; }
-.switch { display: flex; gap: 8px; }
+.switch { display: flex; flex-wrap: wrap; gap: 6px 8px; }
 h2 { font-size: 19px; margin: 0 0 4px; padding-top: 14px; border-top: 2px solid var(--line); }
 h2 .num { color: var(--muted); font-weight: normal; margin-right: 4px; }
 h2 .top { float: right; font-size: 12.5px; font-weight: normal; margin-top: 4px; }
@@ -54,7 +56,7 @@ figcaption { color: var(--muted); font-size: 12.5px; }
 .nb { white-space: nowrap; }
 section { margin: 22px 0 10px; }
 .intro { color: var(--muted); }
-.cols { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px; margin: 10px 0; }
+.cols { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(0, 1fr); gap: 10px; margin: 10px 0; }
 .col { min-width: 0; }
 .col h3 { font-size: 14px; margin: 0 0 4px; padding: 3px 8px; border-radius: 4px; color: #fff; }
 .col.numpy h3 { background: #4d77cf; }
@@ -83,7 +85,7 @@ table.numbers th.label { width: 21%; font-weight: normal; }
 table.numbers th.spread, table.numbers td.spread { width: 11%; }
 table.numbers code { font: 11.5px/1.4 var(--mono); }
 @media (max-width: 900px) {
-  .cols { grid-template-columns: minmax(0, 1fr); }
+  .cols { grid-auto-flow: row; grid-template-columns: minmax(0, 1fr); }
   nav ol { columns: 2; }
   table.numbers { table-layout: auto; }
   table.numbers th.label, table.numbers th.spread, table.numbers td.spread { width: auto; }
@@ -120,6 +122,7 @@ def render_html(rosetta: Rosetta, lang: str = "en") -> str:
         f"<!-- {e(generated(lang))} -->",
         "<style>",
         CSS.strip(),
+        chooser.css(),
         "</style>",
         region("pygments", f"<style>\n{_pygments_css().strip()}\n</style>"),
         "</head>",
@@ -129,12 +132,16 @@ def render_html(rosetta: Rosetta, lang: str = "en") -> str:
         f"<h1>{e(title)}</h1>",
         '<span class="switch">',
         f'<span class="controls language">{t("other_language", lang)}</span>',
+        chooser.boxes_html(t("show", lang)),
         f'<label class="controls"><input type="checkbox" id="wrap" checked>{e(t("wrap", lang))}</label>',
         "</span>",
         "</div>",
     ]
     out += [f"<p>{_inline_code(e(p))}</p>" for p in intro(rosetta, lang)]
     out.append(f'<p class="generated">{_inline_code(e(_links_line(rosetta, lang)))}</p>')
+    choose = _inline_code(e(t("choose", lang, example=chooser.example())))  # the example address: unbroken
+    choose = choose.replace(f"<code>{e(chooser.example())}</code>", f'<code class="nb">{e(chooser.example())}</code>')
+    out.append(f'<p class="generated">{choose}</p>')
     out.append(f'<p class="generated">{_inline_code(e(generated(lang)))}</p>')
     versions = t("versions", lang, versions=", ".join(f"{k} {v}" for k, v in rosetta.versions.items()))
     out.append(region("env", f'<p class="generated">{e(versions)}</p>' if rosetta.numbers else ""))
@@ -142,7 +149,7 @@ def render_html(rosetta: Rosetta, lang: str = "en") -> str:
     out.append('<nav id="contents"><ol>')
     out += [f'<li><a href="#{s.concept.key}">{e(_concept(s, lang)[0])}</a></li>' for s in rosetta.sections]
     out += [f'<li><a href="#{ANCHOR}">{e(why_title)}</a></li>']
-    out += ["</ol></nav>", "</header>"]
+    out += ["</ol></nav>", "</header>", chooser.script_html()]
     if rosetta.plot is None:
         rosetta.plot = loss_plot_png(rosetta)
         rosetta.narrow_plot = loss_plot_png(rosetta, "narrow")
@@ -219,13 +226,13 @@ def _section(rosetta: Rosetta, i: int, s: Section, lang: str = "en") -> list[str
     table = [
         '<table class="numbers">',
         f'<thead><tr><th class="label">{e(text("spec", lang, spec=rosetta.spec.name, dtype=DTYPE))}</th>'
-        + "".join(f"<th>{e(SHORT[b])}</th>" for b in ORDER)
+        + "".join(f'<th class="{b}">{e(SHORT[b])}</th>' for b in ORDER)
         + f'<th class="spread">{e(text("largest", lang))}</th></tr></thead>',
         "<tbody>",
     ]
     for row in s.rows:
         cells = "".join(
-            f'<td data-label="{e(SHORT[b])}">'
+            f'<td class="{b}" data-label="{e(SHORT[b])}">'
             + (
                 e(words(row.values[b], lang))
                 if isinstance(row.values[b], str)

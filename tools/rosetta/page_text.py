@@ -63,6 +63,17 @@ PAGE: dict[str, dict[str, str]] = {
         "ko": "`softmax-rosetta rosetta`가 백엔드의 코드({table})와 이 페이지의 글({text})로 만든 파일이니 손으로 "
         "고치지 마세요. 코드와 어긋나면 `softmax-rosetta rosetta --check`(와 tests/test_rosetta.py)가 실패합니다.",
     },
+    "show": {"en": "Show:", "ko": "보기:"},
+    "choose": {
+        "en": 'Untick a framework under "Show:" to hide its code and its numbers: any two side by side, or one '
+        "alone (the last one ticked stays). The choice stays in the page's address (`{example}`), so a link to it "
+        'opens the same view. The plot, each table\'s "largest difference" and "Why the last digits '
+        'differ" still compare every framework.',
+        "ko": '"보기:"에서 프레임워크를 끄면 그 코드와 숫자가 숨겨집니다. 둘을 나란히 보거나 하나만 볼 수 있고, '
+        "마지막으로 남은 하나는 끌 수 없습니다. 고른 것은 주소에 `{example}`처럼 남으므로 그 주소로 "
+        '연결하면 같은 화면이 열립니다. 그래프, 표마다 있는 "가장 큰 차이", 그리고 "마지막 자릿수가 다른 '
+        '이유"는 여전히 모든 프레임워크를 비교합니다.',
+    },
     "versions": {"en": "Computed with {versions}.", "ko": "계산에 쓴 버전: {versions}."},
     "alt": {
         "en": "The cost per epoch of the backends on spec {spec}, overlaid, and their distance from NumPy's",
@@ -70,10 +81,12 @@ PAGE: dict[str, dict[str, str]] = {
     },
     "caption": {
         "en": "The whole training run in every backend: the curves lie on top of each other (the band is the "
-        "cost zigzagging up and down from one epoch to the next); the other panel shows by how much they "
-        "differ, epoch by epoch.",
+        "cost zigzagging up and down from one epoch to the next); the other panel shows each one's largest "
+        "difference from NumPy's cost so far, under the grey band that rounding alone may reach, which the "
+        "agreement report holds them to.",
         "ko": "모든 백엔드의 학습 전체입니다. 곡선들은 서로 겹쳐 있고(띠처럼 보이는 것은 비용이 에포크마다 "
-        "오르내리며 지그재그를 그리기 때문입니다), 다른 패널은 에포크마다 그 차이가 얼마인지 보여 줍니다. "
+        "오르내리며 지그재그를 그리기 때문입니다), 다른 패널은 각 백엔드가 그때까지 NumPy의 비용과 가장 크게 달랐던 "
+        "값을 보여 줍니다. 회색 띠는 반올림만으로 생길 수 있는 차이의 범위로, 일치 보고서가 이 안에 있는지 확인합니다. "
         "그래프 안의 글자는 영어판과 같은 그림이라 영어입니다.",
     },
     "contents": {"en": "contents", "ko": "차례"},

@@ -4,7 +4,9 @@ Drawn twice: wide (the two panels side by side, for a desktop) and narrow (stack
 its text sized to stay legible at 390 px). One legend for both panels, outside the data, under
 them. Each run has its own colour, line style and marker shape; the markers of the right panel
 are hollow and of different sizes, so where two runs give the same difference (JAX and its fused
-loop often do) both stay visible, one inside the other.
+loop often do) both stay visible, one inside the other. The right panel is the agreement report's
+deviation plot in small: each run's largest difference so far over the grey band its cost is held to
+(the derived envelope, or a hand-set tolerance).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import io
 from typing import Any
 
 import numpy as np
+
+from softmax_rosetta.envelopes import in_force
 
 from .base import DTYPE, RosettaError
 from .run import Rosetta
@@ -48,6 +52,7 @@ def loss_plot_png(rosetta: Rosetta, layout: str = "wide") -> bytes | None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
     except ImportError as exc:
         raise RosettaError(
             f"rosetta: the HTML page's plot needs matplotlib ({exc}): pip install 'softmax-rosetta[plot]'"
@@ -72,25 +77,20 @@ def loss_plot_png(rosetta: Rosetta, layout: str = "wide") -> bytes | None:
         for key, costs in rosetta.costs.items():
             if key == REFERENCE:
                 continue
-            diff = np.abs(costs.astype(np.float64) - ref)
-            style = STYLES.get(key, {})
-            dev.plot(
-                np.arange(diff.size),
-                np.where(diff > 0, diff, np.nan),
-                linestyle="none",
-                color=style.get("color"),
-                markerfacecolor="none",
-                markeredgewidth=0.8,
-                **MARKERS.get(key, dict(marker=".", markersize=3)),
-            )
-        tol = spec.tolerance(DTYPE).cost
-        dev.axhline(tol, color="gray", linestyle="-.", linewidth=1)
-        handles.append(Line2D([], [], color="gray", linestyle="-.", linewidth=1, label=f"tolerance ({tol:g})"))
+            most = np.fmax.accumulate(np.abs(costs.astype(np.float64) - ref))  # the largest so far
+            style = {**STYLES.get(key, {}), **MARKERS.get(key, {})}
+            style.update(markerfacecolor="none", markevery=max(most.size // 8, 1), alpha=1.0)
+            dev.plot(np.arange(most.size), np.where(most > 0, most, np.nan), drawstyle="steps-post", **style)
+        band, band_label = _band(spec, ref.size, short=narrow)
+        x = np.arange(ref.size)
+        floor = float(np.min(band)) / 300  # two decades and more below the band: where the lines are
+        dev.fill_between(x, floor, band, step="post", color="0.88", zorder=0)
+        dev.plot(x, band, drawstyle="steps-post", color="0.45", linewidth=1.0, zorder=1)
+        handles.append(Patch(facecolor="0.88", edgecolor="0.45", label=band_label))
         dev.set_yscale("log")
-        # room above the tolerance line, so no point sits under it
-        low = np.nanmin([np.nanmin(np.where(d > 0, d, np.nan)) for d in _diffs(rosetta, ref)] + [tol])
-        dev.set_ylim(low / 2, tol * 4)
-        dev.set(xlabel="epoch", ylabel="|cost - NumPy's cost|", title="How far from NumPy (gaps: equal)")
+        top = max([float(np.max(band)), *(float(np.max(d)) for d in _diffs(rosetta, ref))])
+        dev.set_ylim(floor, top * 4)
+        dev.set(xlabel="epoch", ylabel="largest |cost - NumPy's| so far", title="How far from NumPy's cost")
         for a in (ax, dev):
             a.grid(alpha=0.3)
         fig.legend(handles=handles, loc="lower center", ncol=2 if narrow else len(handles), frameon=False)
@@ -99,6 +99,18 @@ def loss_plot_png(rosetta: Rosetta, layout: str = "wide") -> bytes | None:
         fig.savefig(buf, format="png", metadata={"Software": None})
         plt.close(fig)
     return buf.getvalue()
+
+
+def _band(spec: Any, epochs: int, short: bool) -> tuple[np.ndarray, str]:
+    """What the agreement report holds each epoch's cost to in the page's dtype: the derived rounding
+    envelope (how far two correct runs may drift apart), or the spec's hand-set tolerance; and its label
+    (``short``: to fit half a phone's width; the caption says the rest)."""
+    held = in_force(spec, DTYPE)
+    if held.derived:
+        long = "how far rounding may take two correct runs (derived envelope)"
+        return held.costs[:epochs], "derived envelope" if short else long
+    tol = spec.tolerance(DTYPE).cost
+    return np.full(epochs, tol), f"tolerance ({tol:g})" if short else f"tolerance, hand-set ({tol:g})"
 
 
 def _diffs(rosetta: Rosetta, ref: np.ndarray) -> list[np.ndarray]:
