@@ -71,7 +71,7 @@ class MlxBackend(Backend):
 
     @classmethod
     def versions(cls):
-        found = {"mlx": mx.__version__}
+        found = {"mlx": version("mlx")}
         with contextlib.suppress(PackageNotFoundError):
             found["mlx-cpu"] = version("mlx-cpu")  # Linux: the CPU build the extra installs
         return found

@@ -63,11 +63,11 @@ def train_compiled(
 
     costs = []
     for epoch in range(epochs + 1):
-        epoch_cost = None
+        epoch_cost = mx.zeros((), dtype=x.dtype)  # + each batch's share: full batch, 0 + cost = cost exactly
         for rows in batches(epoch) if batches is not None else [None]:
             xb, yb = (x, y) if rows is None else (x[mx.array(rows)], y[mx.array(rows)])
             cost = step(xb, yb) * (xb.shape[0] / n)
-            epoch_cost = cost if epoch_cost is None else epoch_cost + cost
+            epoch_cost = epoch_cost + cost
         mx.eval(epoch_cost, state)
         costs.append(epoch_cost)
         if log is not None and log_every and epoch % log_every == 0:

@@ -52,7 +52,7 @@ def make_optimizer(model, lr, momentum=0.0, dampening=0.0, nesterov=False, weigh
     dtype = model.linear.weight.dtype
     cls = DampenedSGD if momentum and dampening else optim.SGD
     optimizer = cls(
-        learning_rate=mx.array(lr, dtype=dtype),
+        learning_rate=mx.array(lr, dtype=dtype),  # type: ignore[arg-type]  # mlx keeps mx.array(it); hinted float
         momentum=momentum,
         weight_decay=weight_decay,
         dampening=dampening,
@@ -142,11 +142,11 @@ def train(
     optimizer = make_optimizer(model, lr, momentum, dampening, nesterov, weight_decay)
     costs = []
     for epoch in range(epochs + 1):
-        epoch_cost = None
+        epoch_cost = mx.zeros((), dtype=x.dtype)  # + each batch's share: full batch, 0 + cost = cost exactly
         for rows in batches(epoch) if batches is not None else [None]:
             xb, yb = (x, y) if rows is None else (x[mx.array(rows)], y[mx.array(rows)])
             cost = train_step(model, optimizer, xb, yb) * (xb.shape[0] / n)  # full batch: * 1.0, exactly
-            epoch_cost = cost if epoch_cost is None else epoch_cost + cost
+            epoch_cost = epoch_cost + cost
         mx.eval(epoch_cost, model.parameters(), optimizer.state)
         costs.append(epoch_cost)
         if log is not None and log_every and epoch % log_every == 0:
@@ -161,7 +161,7 @@ def sgd_steps(param, gradients, lr, momentum=0.0, dampening=0.0, nesterov=False,
     parameter after them (``apply_gradients`` on a one-parameter tree)."""
     cls = DampenedSGD if momentum and dampening else optim.SGD
     optimizer = cls(
-        learning_rate=mx.array(lr, dtype=param.dtype),
+        learning_rate=mx.array(lr, dtype=param.dtype),  # type: ignore[arg-type]  # as make_optimizer
         momentum=momentum,
         weight_decay=weight_decay,
         dampening=dampening,
