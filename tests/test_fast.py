@@ -71,6 +71,7 @@ def test_fast_path_follows_the_lessons_trajectory_on_the_seed(trained, seed_spec
 def test_fast_path_follows_the_lesson_on_a_larger_problem(name, variant, dtype):
     """300 x 20 -> 5 for 60 epochs: more rows, features and classes than the seed's 8 x 4 -> 3."""
     require_variant(name, variant)
+    require_dtype(name, dtype)
     spec, x, y, w, b = small_synthetic()
     tol = spec.tolerance(dtype)
     lesson = train_raw(name, "lesson", dtype, x, y, w, b, 0.05, 60)
