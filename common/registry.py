@@ -31,7 +31,7 @@ GROUP = "softmax_rosetta.backends"  # the entry-point group a backend plugin dec
 BUILT_IN = "softmax-rosetta"  # the distribution whose backends win a clash of names
 # The order every listing keeps (installed metadata lists entry points sorted by name): the reference
 # first, then the frameworks as the lesson introduces them; then plugins, by distribution and name.
-BUILT_IN_ORDER = ("numpy", "torch", "jax")
+BUILT_IN_ORDER = ("numpy", "torch", "jax", "mlx")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,15 @@ def declared_text(name: str, attribute: str) -> str | None:
     literals = _class_literals(info.module, info.cls)
     value = None if isinstance(literals, str) else literals.get(attribute)
     return value if isinstance(value, str) else None
+
+
+def declared_no_float64(name: str) -> dict[str, str]:
+    """Backend ``name``'s ``no_float64`` ({device: why}) as its class body writes it, read without importing
+    its framework; {} where it writes none."""
+    info = BACKENDS[name]
+    literals = _class_literals(info.module, info.cls)
+    value = None if isinstance(literals, str) else literals.get("no_float64")
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _class_literals(module: str, cls: str) -> dict[str, object] | str:

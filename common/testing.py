@@ -27,6 +27,7 @@ __all__ = [
     "assert_within",
     "require_backend",
     "require_device",
+    "require_dtype",
     "require_variant",
     "selected_backends",
     "training_runs",
@@ -73,6 +74,17 @@ def require_device(name: str, device: str) -> type[Backend]:
     cls = require_backend(name)
     if device not in cls.available_devices():
         pytest.skip(f"{name} on {device}: no such device visible on this machine")
+    return cls
+
+
+def require_dtype(name: str, dtype: str, device: str = "cpu") -> type[Backend]:
+    """The backend's class; skip the test where the backend declares it can't compute in ``dtype``
+    on ``device`` (``Backend.no_float64``, with its reason)."""
+    import pytest
+
+    cls = require_backend(name)
+    if dtype == "float64" and device in cls.no_float64:
+        pytest.skip(f"{name} can't compute in float64 on {device}: {cls.no_float64[device]}")
     return cls
 
 

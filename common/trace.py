@@ -80,7 +80,11 @@ def trace(backend: Backend, spec: Spec, steps: Iterable[int] | None = None) -> l
             # every row in order (full batch): the arrays themselves, the same values as indexing them gives,
             # without a gather per step (JAX's indexing with an array costs milliseconds: 8 s of a 1001-step run)
             whole = len(rows) == len(every_row) and np.array_equal(rows, every_row)
-            values = step_fn(x, y) if whole else step_fn(x[rows], y[rows])
+            if whole:
+                values = step_fn(x, y)
+            else:  # the rows as a native array: MLX can't index with a NumPy one
+                index = backend.to_native(rows)
+                values = step_fn(x[index], y[index])
             if step in wanted:
                 out.append(TracedStep(step, epoch, {k: backend.to_numpy(values[k]) for k in QUANTITIES}))
             if not np.isfinite(backend.to_numpy(values["loss:fused"])):

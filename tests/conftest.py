@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from softmax_rosetta import get_backend, load_spec  # noqa: E402
 from softmax_rosetta.registry import missing_packages
 from softmax_rosetta.spec import DTYPES, SPEC_DIR
-from softmax_rosetta.testing import require_backend, require_device, require_variant, selected_backends
+from softmax_rosetta.testing import require_backend, require_device, require_dtype, require_variant, selected_backends
 
 SELECTED = selected_backends()
 
@@ -75,7 +75,8 @@ def dtype(request):
 
 @pytest.fixture
 def be(backend_name, dtype):
-    """Each selected backend, on the CPU, in each dtype."""
+    """Each selected backend, on the CPU, in each dtype (skipped where it declares the dtype unsupported)."""
+    require_dtype(backend_name, dtype)
     return get_backend(backend_name, dtype=dtype)
 
 
@@ -94,6 +95,7 @@ def trained(seed_spec):
         if key not in cache:
             require_device(name, device)
             require_variant(name, variant)
+            require_dtype(name, dtype, device)
             cache[key] = get_backend(name, device=device, dtype=dtype).train(seed_spec, variant=variant)
         return cache[key]
 

@@ -9,9 +9,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "backends"
-BACKENDS = ("numpy_impl", "torch_impl", "jax_impl")
+BACKENDS = ("numpy_impl", "torch_impl", "jax_impl", "mlx_impl")
 MODULES = ("functional", "model", "train", "fast", "distributed")
-# distributed.py: only where the framework trains data parallel (Backend.data_parallel)
+# distributed.py: only where the framework trains data parallel (Backend.data_parallel); not MLX
+# (MlxBackend.no_data_parallel says why)
 DATA_PARALLEL = ("torch_impl", "jax_impl")
 
 # (module, name): the backends that have it, where not all do, and why.
@@ -20,6 +21,10 @@ ONLY_IN = {
     ("train", "sgd"): (("jax_impl",), "torch.optim.SGD's rule as an optax transformation (optax.sgd differs)"),
     ("train", "dampened_trace"): (("jax_impl",), "sgd's momentum buffer with torch's dampening, in optax's terms"),
     ("train", "DampenedTraceState"): (("jax_impl",), "dampened_trace's state, as optax transformations keep one"),
+    ("train", "DampenedSGD"): (
+        ("mlx_impl",),
+        "mlx.optimizers.SGD starts its momentum buffer at 0, so with dampening its first step differs from torch's",
+    ),
     ("fast", "aligned"): (
         ("numpy_impl",),
         "x C-contiguous on a 64-byte boundary, as torch and XLA align theirs: NumPy's compiled loop reads x through it",
@@ -32,8 +37,8 @@ ONLY_IN = {
         "a scan can't stop early: its costs cut after the first non-finite one, then logged",
     ),
     ("fast", "train_compiled"): (
-        ("numpy_impl", "torch_impl"),
-        "the variant is named for what it does in each framework: compiled (numba, torch.compile) there, "
+        ("numpy_impl", "torch_impl", "mlx_impl"),
+        "the variant is named for what it does in each framework: compiled (numba, torch.compile, mx.compile) there, "
         "fused in JAX (every epoch in one XLA program); tools find it as Backend.fused_variant",
     ),
     ("fast", "train_fused"): (("jax_impl",), "see train_compiled"),

@@ -51,7 +51,10 @@ def files(tmp_path_factory):
 T = "{t}/"  # the folder of the trace files
 CASES = [
     # the sources
-    (["tensorflow", "numpy"], "A: unknown backend 'tensorflow'; known: numpy, torch, jax, or a .safetensors trace"),
+    (
+        ["tensorflow", "numpy"],
+        "A: unknown backend 'tensorflow'; known: numpy, torch, jax, mlx, or a .safetensors trace",
+    ),
     (["numpy", "numpy:nope"], "B: unknown variant 'nope' for numpy; known: lesson, fast"),
     (["numpy:fast", "numpy"], "A: variant 'fast' can't be traced; only 'lesson' can"),
     (["numpy@", "numpy"], "A: empty device in 'numpy@'"),

@@ -104,7 +104,7 @@ ARG_CASES = [
     (["train", "numpy", "--dtype", "float16"], "dtype: unknown dtype 'float16'; known: float32, float64"),
     (["train", "numpy", "--device", "cuda"], "device: unknown device 'cuda' for the numpy backend; known: cpu"),
     (["train", "numpy", "--device", "gpu"], "device: unknown device 'gpu' for the numpy backend; known: cpu"),
-    (["train", "theano"], "backend: unknown backend 'theano'; known: numpy, torch, jax"),
+    (["train", "theano"], "backend: unknown backend 'theano'; known: numpy, torch, jax, mlx"),
     (["train", "numpy", "--spec", "mnist"], "spec: unknown spec 'mnist'; bundled specs: digits, iris, seed, synthetic"),
     (["train", "numpy", "--spec", "nowhere/my.toml"], "spec: no such file 'nowhere/my.toml'"),
     (["train", "numpy", "--lr", "1e-46"], "lr: 1e-46 is 0 in float32 (its smallest positive value is 1.4e-45)"),

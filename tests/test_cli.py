@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from softmax_rosetta.checks import findable
-from softmax_rosetta.testing import assert_within, require_backend
+from softmax_rosetta.testing import assert_within, require_backend, require_dtype
 from softmax_rosetta.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +20,7 @@ LINE = re.compile(r"^epoch: (\d+) cost: (\S+)$")
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_train_prints_the_lessons_eleven_lines(backend_name, dtype, capsys, seed_spec):
+    require_dtype(backend_name, dtype)
     assert main(["train", backend_name, "--dtype", dtype]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "train accuracy: 1.0000 (8 samples)"  # after the lesson's lines
@@ -52,7 +53,7 @@ def test_train_options(capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax"),
+        (["train", "tensorflow"], "backend: unknown backend 'tensorflow'; known: numpy, torch, jax, mlx"),
         (["train", "numpy", "--dtype", "float16"], "dtype: unknown dtype 'float16'; known: float32, float64"),
         (["train", "numpy", "--device", "cuda"], "device: unknown device 'cuda' for the numpy backend; known: cpu"),
         (["train", "numpy", "--spec", "nope"], "spec: unknown spec 'nope'"),
@@ -64,7 +65,10 @@ def test_train_options(capsys):
         (["train", "numpy", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
         (["train", "numpy", "--epochs", "-5"], "argument --epochs: must be >= 0, got -5"),
         (["train", "numpy", "--epochs", "ten"], "argument --epochs: expected an integer, got 'ten'"),
-        (["compare", "--backends", "numpy,mxnet"], "--backends: unknown backend 'mxnet'; known: numpy, torch, jax"),
+        (
+            ["compare", "--backends", "numpy,mxnet"],
+            "--backends: unknown backend 'mxnet'; known: numpy, torch, jax, mlx",
+        ),
         (["compare", "--dtypes", "float16"], "--dtypes: unknown dtype 'float16'; known: float32, float64"),
     ],
 )
@@ -118,7 +122,7 @@ def test_console_script_is_installed():
 
 # --- frameworks are optional: with only NumPy, NumPy works and the others say what to install ----
 
-BLOCK = "import sys; [sys.modules.__setitem__(m, None) for m in ('torch', 'jax', 'flax', 'optax')]; "
+BLOCK = "import sys; [sys.modules.__setitem__(m, None) for m in ('torch', 'jax', 'flax', 'optax', 'mlx')]; "
 
 
 def _python(code):
@@ -181,6 +185,7 @@ def test_train_names_what_ran_on_stderr_and_leaves_stdout_to_the_lesson(capsys):
 
 
 def test_train_banner_names_the_variant_dtype_and_spec(backend_name, capsys):
+    require_dtype(backend_name, "float64")
     variant = "fast"  # every backend has it
     assert main(["train", backend_name, "--variant", variant, "--dtype", "float64", "--epochs", "3"]) == 0
     (banner,) = capsys.readouterr().err.splitlines()

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, get_backend, load_spec
-from softmax_rosetta.testing import DTYPES, assert_within, require_backend, require_variant, selected_backends
+from softmax_rosetta.testing import (
+    DTYPES,
+    assert_within,
+    require_backend,
+    require_dtype,
+    require_variant,
+    selected_backends,
+)
 from softmax_rosetta.tools.bench import make_data
 from softmax_rosetta.tools.cli import main
 
@@ -17,7 +24,7 @@ SELECTED = selected_backends()
 FAST = [
     (name, v)
     for name in SELECTED
-    for v in {"numpy": ("fast", "compiled"), "torch": ("fast", "compiled"), "jax": ("fast",)}[name]
+    for v in {"numpy": ("fast", "compiled"), "torch": ("fast", "compiled"), "jax": ("fast",), "mlx": ("fast",)}[name]
 ]
 IDS = [f"{n}:{v}" for n, v in FAST]
 
@@ -64,6 +71,7 @@ def test_fast_path_follows_the_lessons_trajectory_on_the_seed(trained, seed_spec
 def test_fast_path_follows_the_lesson_on_a_larger_problem(name, variant, dtype):
     """300 x 20 -> 5 for 60 epochs: more rows, features and classes than the seed's 8 x 4 -> 3."""
     require_variant(name, variant)
+    require_dtype(name, dtype)
     spec, x, y, w, b = small_synthetic()
     tol = spec.tolerance(dtype)
     lesson = train_raw(name, "lesson", dtype, x, y, w, b, 0.05, 60)
@@ -253,6 +261,7 @@ def test_fast_path_stops_at_the_first_nonfinite_cost(seed_spec, name, variant, d
     from softmax_rosetta import TrainingDiverged
 
     require_variant(name, variant)
+    require_dtype(name, dtype)
     with pytest.raises(TrainingDiverged) as info:
         get_backend(name, dtype=dtype).train(seed_spec, lr={"float32": 1e38, "float64": 1e307}[dtype], variant=variant)
     result = info.value.result

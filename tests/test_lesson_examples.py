@@ -5,7 +5,7 @@ import pytest
 
 from softmax_rosetta.checks import LEVELS
 from softmax_rosetta.examples import DECIMALS, lesson_examples
-from softmax_rosetta.testing import DTYPES, require_backend, selected_backends
+from softmax_rosetta.testing import DTYPES, require_dtype, selected_backends
 
 SOFTMAX, CROSS_ENTROPY = lesson_examples()
 
@@ -18,7 +18,7 @@ def printed(values: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", selected_backends())
 def test_softmax_of_1_2_3_prints_the_lessons_numbers(name, dtype):
-    backend = require_backend(name)(dtype=dtype)
+    backend = require_dtype(name, dtype)(dtype=dtype)
     p = backend.softmax(SOFTMAX.scores.astype(dtype))
     np.testing.assert_array_equal(printed(p), SOFTMAX.printed)
     assert printed(p.sum()) == 1.0
@@ -27,7 +27,7 @@ def test_softmax_of_1_2_3_prints_the_lessons_numbers(name, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", selected_backends())
 def test_the_cross_entropy_example_prints_the_lessons_numbers_at_every_level(name, dtype):
-    backend = require_backend(name)(dtype=dtype)
+    backend = require_dtype(name, dtype)(dtype=dtype)
     z = CROSS_ENTROPY.scores.astype(dtype)
     np.testing.assert_array_equal(printed(backend.softmax(z, axis=1)), CROSS_ENTROPY.printed_softmax)
     np.testing.assert_array_equal(printed(backend.log_softmax(z, axis=1)), CROSS_ENTROPY.printed_log_softmax)

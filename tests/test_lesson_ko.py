@@ -142,7 +142,8 @@ def printed(values):
 
 
 @pytest.mark.slow  # JAX compiles each line: about 6 s
-@pytest.mark.parametrize("name", selected_backends())
+# the backends the pages show: one with docs_column_pending (MLX, for now) has no one-line formulas yet
+@pytest.mark.parametrize("name", [b for b in selected_backends() if b in rosetta.ORDER])
 def test_each_one_line_formula_prints_the_lessons_numbers(name):
     """Each framework's one line, as the pages show it, run in its backend: softmax([1, 2, 3]) and the
     cross-entropy example's 1.8803, to the lesson's 4 decimals."""

@@ -13,7 +13,7 @@ from safetensors.numpy import load_file, save_file
 from softmax_rosetta import get_backend, load_spec
 from softmax_rosetta.models import FORMAT, METADATA, ModelError, load_model, save_model
 from softmax_rosetta.spec import DTYPES
-from softmax_rosetta.testing import assert_within, require_backend, require_device, selected_backends
+from softmax_rosetta.testing import assert_within, require_backend, require_device, require_dtype, selected_backends
 from softmax_rosetta.tools.cli import main
 
 SELECTED = selected_backends()
@@ -43,8 +43,8 @@ def _parse_csv(text):
 def test_a_model_saved_by_one_backend_predicts_the_same_in_every_other(
     saver, predictor, dtype, trained, seed_spec, tmp_path
 ):
-    require_backend(saver)
-    require_backend(predictor)
+    require_dtype(saver, dtype)
+    require_dtype(predictor, dtype)
     result = trained(saver, "lesson", dtype)
     path = tmp_path / "model.safetensors"
     save_model(path, result, spec=seed_spec)

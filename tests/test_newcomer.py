@@ -77,7 +77,7 @@ COST0 = "epoch: 0 cost: 1.6167852878570557\n"
     [
         # a usage mistake: the command's one line and exit status 2, no traceback from dev.py
         (["specs", "--copy", "seed", "nowhere/my.toml"], 2, "", ERROR + "specs --copy: no such folder 'nowhere'\n"),
-        (["train", "theano"], 2, "", ERROR + "backend: unknown backend 'theano'; known: numpy, torch, jax\n"),
+        (["train", "theano"], 2, "", ERROR + "backend: unknown backend 'theano'; known: numpy, torch, jax, mlx\n"),
         # a run that fails: 1, its own line
         (
             ["train", "numpy", "--epochs", "2", "--lr", "1e38", "--quiet"],

@@ -19,15 +19,16 @@ BUILT_INS = {
     "numpy": "softmax_rosetta.backends.numpy_impl.backend:NumpyBackend",
     "torch": "softmax_rosetta.backends.torch_impl.backend:TorchBackend",
     "jax": "softmax_rosetta.backends.jax_impl.backend:JaxBackend",
+    "mlx": "softmax_rosetta.backends.mlx_impl.backend:MlxBackend",
 }
-FRAMEWORKS = ("torch", "jax", "flax", "optax", "numba")
+FRAMEWORKS = ("torch", "jax", "flax", "optax", "numba", "mlx")
 
 
 def test_the_built_in_backends_are_entry_points_of_this_distribution():
     """pyproject.toml declares them, and the editable install (dev.py's .venv) registered them."""
     ours = {ep.name: ep.value for ep in _entry_points() if ep.dist is not None and ep.dist.name == BUILT_IN}
     assert ours == BUILT_INS
-    assert list(BACKENDS)[:3] == ["numpy", "torch", "jax"]  # the order every listing keeps
+    assert list(BACKENDS)[:4] == ["numpy", "torch", "jax", "mlx"]  # the order every listing keeps
 
 
 def test_each_classes_packages_and_extra_are_read_without_importing_it():
@@ -121,8 +122,8 @@ def test_a_plugin_trains_and_broken_ones_are_reported_one_line_each(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=True)
     got = json.loads(done.stdout)
-    assert got["names"][:3] == ["numpy", "torch", "jax"]  # the built-in ones first, the clash not among them
-    assert set(got["names"][3:]) == {"tiny", "nope", "needy", "crashes"}
+    assert got["names"][:4] == ["numpy", "torch", "jax", "mlx"]  # the built-in ones first, the clash not among them
+    assert set(got["names"][4:]) == {"tiny", "nope", "needy", "crashes"}
     classes = got["classes"]
     assert classes["numpy"] == "NumpyBackend" and classes["tiny"] == "TinyBackend"
     assert classes["nope"].startswith("BackendUnavailable: backend plugin 'nope' (from tiny-plugin)")

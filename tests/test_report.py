@@ -103,7 +103,11 @@ def test_report_json_holds_every_check_run_and_the_reference(passing):
     variants = {n: backend_class(n).general_variants() for n in INSTALLED}
     assert "fused" in variants.get("jax", ["fused"])
     expected = {
-        (n if v == "lesson" else f"{n}:{v}", d) for n in INSTALLED for v in variants[n] for d in ("float32", "float64")
+        (n if v == "lesson" else f"{n}:{v}", d)
+        for n in INSTALLED
+        for v in variants[n]
+        for d in ("float32", "float64")
+        if d == "float32" or "cpu" not in backend_class(n).no_float64  # compare leaves a declared one out
     }
     assert labels == expected
     assert data["reference"]["backend"] == "numpy" and data["reference"]["dtype"] == "float64"
@@ -295,7 +299,7 @@ def test_without_matplotlib_the_report_says_the_plots_were_skipped(small_spec, t
 
 
 def test_skipped_backends_are_listed_with_their_reason_and_not_counted(small_spec, tmp_path, monkeypatch, capsys):
-    """Pretend torch and jax are not installed; the default run skips them and says why."""
+    """Pretend torch, jax and mlx are not installed; the default run skips them and says why."""
     real = command.missing_packages
     monkeypatch.setattr(command, "missing_packages", lambda name: ["fakepkg"] if name != "numpy" else real(name))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
@@ -303,10 +307,12 @@ def test_skipped_backends_are_listed_with_their_reason_and_not_counted(small_spe
     stdout = capsys.readouterr().out
     assert "[ skip ] torch: not installed: needs fakepkg" in stdout
     data = load(tmp_path)
-    assert data["summary"]["backends_skipped"] == ["torch", "jax"] and data["summary"]["backends_ran"] == ["numpy"]
+    assert data["summary"]["backends_skipped"] == ["torch", "jax", "mlx"] and data["summary"]["backends_ran"] == [
+        "numpy"
+    ]
     first = (tmp_path / "report.md").read_text().splitlines()[0]
     assert "skipped (not counted as passing): torch (not installed" in first
-    assert ET.parse(tmp_path / "junit.xml").getroot().get("skipped") == "2"
+    assert ET.parse(tmp_path / "junit.xml").getroot().get("skipped") == "3"
     # asked for by name, a missing backend is a usage error
     assert cli.main(["compare", "--spec", str(small_spec), "--out", str(tmp_path), "--backends", "numpy,torch"]) == 2
     err = capsys.readouterr().err

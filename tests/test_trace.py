@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from softmax_rosetta import BackendError, load_spec
-from softmax_rosetta.testing import DTYPES, require_backend, selected_backends
+from softmax_rosetta.testing import DTYPES, require_backend, require_dtype, selected_backends
 from softmax_rosetta.trace import QUANTITIES, step_count, trace
 
 FULL_BATCH = {"epochs": 40}
@@ -20,7 +20,7 @@ MINI_BATCHES = {"epochs": 6, "batch_size": 3, "shuffle": True, "momentum": 0.9, 
 @pytest.mark.parametrize("name", selected_backends())
 @pytest.mark.parametrize("changes", [FULL_BATCH, MINI_BATCHES], ids=["full-batch", "mini-batches"])
 def test_the_traced_run_is_the_lesson_loops_run_bit_for_bit(name, dtype, changes):
-    backend = require_backend(name)(dtype=dtype)
+    backend = require_dtype(name, dtype)(dtype=dtype)
     spec = load_spec("seed").replace(**changes)
     steps = trace(backend, spec)
     result = backend.train(spec)

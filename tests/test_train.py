@@ -52,7 +52,9 @@ def test_forward_outputs_agree(seed_spec, dtype):
     """softmax, log_softmax and the three loss levels on the seed data, every pair of backends."""
     outputs = {}
     for name in SELECTED:
-        require_backend(name)
+        cls = require_backend(name)
+        if dtype == "float64" and "cpu" in cls.no_float64:  # a backend that says it can't (MLX, and why)
+            continue
         outputs[name] = forward_outputs(get_backend(name, dtype=dtype), seed_spec)
     if len(outputs) < 2:
         pytest.skip("needs two backends")

@@ -12,7 +12,14 @@ import pytest
 
 from softmax_rosetta import get_backend, load_spec
 from softmax_rosetta.compare import check_forward, forward_outputs
-from softmax_rosetta.testing import DTYPES, assert_within, require_backend, selected_backends, training_runs
+from softmax_rosetta.testing import (
+    DTYPES,
+    assert_within,
+    require_backend,
+    require_dtype,
+    selected_backends,
+    training_runs,
+)
 
 SELECTED = selected_backends()
 
@@ -49,7 +56,7 @@ def run():
     def train(index, name, variant, dtype):
         key = (index, name, variant, dtype)
         if key not in cache:
-            require_backend(name)
+            require_dtype(name, dtype)
             cache[key] = get_backend(name, dtype=dtype).train(workload_spec(*WORKLOADS[index]), variant=variant)
         return cache[key]
 

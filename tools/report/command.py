@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from softmax_rosetta.envelopes import DERIVED_NOW, InForce, in_force_all
-from softmax_rosetta.registry import BACKENDS, backend_class, missing_packages
+from softmax_rosetta.registry import BACKENDS, backend_class, declared_no_float64, missing_packages
 from softmax_rosetta.spec import Spec, load_spec
 
 from ..files import PathError, writable_file, writable_folder
@@ -214,6 +214,9 @@ def run_backends(
         if b.name == REFERENCE_BACKEND and REFERENCE_DTYPE not in run_dtypes:
             run_dtypes.append(REFERENCE_DTYPE)
         device = b.device or "cpu"
+        if "float64" in run_dtypes and device in (why := declared_no_float64(b.name)):
+            run_dtypes.remove("float64")  # the backend says it can't: its float64 pairs are left out, and why
+            b.note = "; ".join(filter(None, [b.note, f"no float64 on {device}: {why[device]}"]))
         b.run = _run(
             f"[{i}/{steps}] {b.name}: {', '.join(run_dtypes)} on {device}",
             b.name,

@@ -7,8 +7,13 @@ from collections.abc import Iterator, Mapping
 from softmax_rosetta.registry import BACKENDS, BUILT_IN, declared_text
 
 # The columns, left to right: the backends whose functions the concept table (concepts.py) places,
-# in the registry's order. A plugin's backend joins them when it declares its own concepts (issue 22).
-ORDER = tuple(name for name, info in BACKENDS.items() if info.distribution == BUILT_IN)
+# in the registry's order. A plugin's backend joins them when it declares its own concepts (issue 22);
+# a built-in one whose class declares ``docs_column_pending`` (why its column isn't written yet) waits.
+ORDER = tuple(
+    name
+    for name, info in BACKENDS.items()
+    if info.distribution == BUILT_IN and declared_text(name, "docs_column_pending") is None
+)
 
 
 class _BackendFacts(Mapping[str, str]):
