@@ -63,11 +63,16 @@ def markdown(report: Report) -> str:
     notes = [r for r in report.rows if r.status != PASS or r.reason]
     if notes:
         lines += ["", "## Notes", ""]
+        said: dict[tuple[str, str, str], list[str]] = {}  # one line per status, dtype and reason
         for r in notes:
             why = r.reason if r.status == DECLARED else r.detail
             if r.status == PASS:
                 why = f"declared a deviation ({r.reason}), but passes: {r.detail}"
-            lines.append(f"- **{r.status}** `{r.check}` {r.dtype}: {why}".replace("\n", " "))
+            said.setdefault((r.status, r.dtype, why.replace("\n", " ")), []).append(r.check)
+        for (status, dtype, why), names in said.items():
+            every = len(names) > 1 and len(names) == sum(r.dtype == dtype for r in report.rows)
+            checks_named = "every check" if every else ", ".join(f"`{name}`" for name in names)
+            lines.append(f"- **{status}** {checks_named} {dtype}: {why}")
     return "\n".join(lines) + "\n"
 
 
