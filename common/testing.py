@@ -25,6 +25,7 @@ from .spec import DTYPES
 __all__ = [
     "DTYPES",
     "assert_within",
+    "computes_in",
     "require_backend",
     "require_device",
     "require_dtype",
@@ -86,6 +87,12 @@ def require_dtype(name: str, dtype: str, device: str = "cpu") -> type[Backend]:
     if dtype == "float64" and device in cls.no_float64:
         pytest.skip(f"{name} can't compute in float64 on {device}: {cls.no_float64[device]}")
     return cls
+
+
+def computes_in(name: str, dtype: str, device: str = "cpu") -> bool:
+    """Whether backend ``name`` computes in ``dtype`` on ``device`` (it declares no ``no_float64`` there):
+    for a test over every backend that leaves out, not skips, the ones a dtype doesn't apply to."""
+    return not (dtype == "float64" and device in backend_class(name).no_float64)
 
 
 def training_runs() -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from softmax_rosetta.compare import check_forward, forward_outputs
 from softmax_rosetta.testing import (
     DTYPES,
     assert_within,
+    computes_in,
     require_backend,
     require_dtype,
     selected_backends,
@@ -110,7 +111,8 @@ def test_forward_outputs_agree(spec_name, dtype):
     outputs = {}
     for name in SELECTED:
         require_backend(name)
-        outputs[name] = forward_outputs(get_backend(name, dtype=dtype), spec)
+        if computes_in(name, dtype):  # MLX declares no float64: left out of that dtype's pairs
+            outputs[name] = forward_outputs(get_backend(name, dtype=dtype), spec)
     if len(outputs) < 2:
         pytest.skip("needs two backends")
     failed = [c.line() for c in check_forward(outputs, spec, dtype) if not c.passed]
