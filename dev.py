@@ -219,7 +219,19 @@ def main(argv: list[str]) -> int:
         return _run([str(python), "-m", "softmax_rosetta.tools.cli", "train", "numpy", "--log-every", "500"])
     if command == "newest":
         python = _newest()
-        names = ["numpy", "torch", "jax", "flax", "optax", "numba", "tomlkit", "safetensors", "matplotlib", "pytest"]
+        names = [
+            "numpy",
+            "torch",
+            "jax",
+            "flax",
+            "optax",
+            "mlx",
+            "numba",
+            "tomlkit",
+            "safetensors",
+            "matplotlib",
+            "pytest",
+        ]
         show = f"from importlib.metadata import version as v; print('newest:', *(n + ' ' + v(n) for n in {names!r}))"
         _run([str(python), "-c", show])
         env = {**os.environ, "SOFTMAX_ROSETTA_REQUIRE": "all"}
