@@ -20,9 +20,11 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import tomllib
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, distributions
 from pathlib import Path
+from typing import Any
 
 from .backend import Backend
 from .checks import BackendError, findable
@@ -90,9 +92,30 @@ def declared_no_float64(name: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def _class_literals(module: str, cls: str) -> dict[str, object] | str:
-    """{name: value} of the literal assignments in class ``cls``'s body in ``module``, read without importing
-    it; or why they can't be read."""
+DOCS_FILE = "docs.toml"  # beside a backend's adapter module: what the docs show of it (docs/backends.md)
+
+
+def backend_docs(name: str) -> dict[str, Any]:
+    """What backend ``name``'s ``docs.toml`` (beside the module of its ``Backend`` class) says the docs show of
+    it: its code for each concept, its notes, its notebook's dialect, its plot style, the lesson's one-line
+    formulas in its framework. {} where it has no such file. Read without importing its framework, so the
+    docs are generated and checked where a framework is missing; ``BackendError`` (one line naming the file)
+    where the file isn't TOML."""
+    source = _module_source(_info(name).module)
+    if isinstance(source, str):
+        return {}
+    path = source.parent / DOCS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BackendError(f"backend {name!r}: {path} is not valid TOML: {exc}") from None
+
+
+def _module_source(module: str) -> Path | str:
+    """The file of ``module``, found without importing it (nor its package, which may import its
+    framework); or why it can't be found."""
     parent, _, leaf = module.rpartition(".")
     try:
         if parent:
@@ -105,8 +128,15 @@ def _class_literals(module: str, cls: str) -> dict[str, object] | str:
     except Exception as exc:  # a parent package that fails as it loads: this plugin alone is broken
         return f"module {module!r} can't be found: {type(exc).__name__}: {exc}"
     source = next((f for f in files if f.is_file()), None)
-    if source is None:
-        return f"module {module!r} is not installed"
+    return f"module {module!r} is not installed" if source is None else source
+
+
+def _class_literals(module: str, cls: str) -> dict[str, object] | str:
+    """{name: value} of the literal assignments in class ``cls``'s body in ``module``, read without importing
+    it; or why they can't be read."""
+    source = _module_source(module)
+    if isinstance(source, str):
+        return source
     try:
         tree = ast.parse(source.read_text(encoding="utf-8"))
     except (SyntaxError, UnicodeDecodeError, ValueError) as exc:

@@ -99,15 +99,13 @@ def test_nothing_outside_the_backends_imports_a_framework():
 
 
 BACKEND_NAMES = {"numpy", "torch", "jax"}
-# Tables still keyed by the built-in backends' names, each with why it stays for now. What a tool needs
-# to know of a backend is its Backend class's (display_name, title, packages, extra, fused_variant,
-# no_data_parallel, no_float64) or its modules' public functions; these remain for later work.
+# Tables still keyed by the built-in backends' names, each with why it stays. What a tool needs to know
+# of a backend is its Backend class's (display_name, title, packages, extra, fused_variant,
+# no_data_parallel, no_float64), its modules' public functions, or its docs.toml (what the docs show of
+# it: its code per concept, its notes, its notebook's dialect, its plot style, the lesson's formulas).
 KEYED_BY_BACKEND = {
-    "tools/rosetta/concepts.py": "which of each backend's functions each concept shows: to move into the backends",
-    "tools/rosetta/lesson_steps.py": "the lesson's one-line formulas, written in each framework for the page",
-    "tools/rosetta/cells.py": "the notebooks' imports and names per framework (another helper's file this session)",
-    "tools/rosetta/plot.py": "the loss plot's line styles and labels (another helper's file this session)",
-    "tools/rosetta/why.py": "the pairs whose divergence the page explains (issue 21): a choice of the docs",
+    "tools/rosetta/why.py": "the pairs whose divergence the page explains (issue 21): a measured record the docs "
+    "chose, not knowledge of a backend",
     "tools/diverge/cause_run.py": "the machine line's default backends, in an example for a docstring's run",
 }
 

@@ -201,6 +201,10 @@ def test_the_wheel_holds_softmax_rosetta_alone_with_its_specs_and_data(wheel):
         for path in sorted((ROOT / "common").glob(pattern)):
             if f"softmax_rosetta/{path.relative_to(ROOT / 'common').as_posix()}" not in names:
                 missing.append(f"softmax_rosetta/{path.relative_to(ROOT / 'common').as_posix()}")
+    # each backend's docs.toml beside its module (what the docs show of it)
+    for path in sorted((ROOT / "backends").glob("*/docs.toml")):
+        if f"softmax_rosetta/backends/{path.relative_to(ROOT / 'backends').as_posix()}" not in names:
+            missing.append(f"softmax_rosetta/backends/{path.relative_to(ROOT / 'backends').as_posix()}")
     for name in (
         "softmax_rosetta/py.typed",
         "softmax_rosetta/specs/seed.toml",

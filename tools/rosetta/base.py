@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from softmax_rosetta.registry import BACKENDS, BUILT_IN, declared_text
+from softmax_rosetta.checks import BackendError
+from softmax_rosetta.registry import BACKENDS, backend_docs, declared_text
 
-# The columns, left to right: the backends whose functions the concept table (concepts.py) places,
-# in the registry's order. A plugin's backend joins them when it declares its own concepts (issue 22);
-# a built-in one whose class declares ``docs_column_pending`` (why its column isn't written yet) waits.
-ORDER = tuple(
-    name
-    for name, info in BACKENDS.items()
-    if info.distribution == BUILT_IN and declared_text(name, "docs_column_pending") is None
-)
+
+def _has_column(name: str) -> bool:
+    """Whether the docs show backend ``name``: its docs.toml (columns.py) places its code in the concepts,
+    and its class doesn't declare ``docs_column_pending`` (why its column isn't written yet). A plugin's
+    backend joins the columns the same way. A docs.toml that isn't TOML is reported when it is read."""
+    try:
+        placed = bool(backend_docs(name).get("concepts"))
+    except BackendError:
+        placed = True  # columns.docs() says what is wrong with it
+    return placed and declared_text(name, "docs_column_pending") is None
+
+
+# The columns, left to right, in the registry's order.
+ORDER = tuple(name for name in BACKENDS if _has_column(name))
 
 
 class _BackendFacts(Mapping[str, str]):

@@ -1,5 +1,5 @@
 """The notebooks' code cells: one per lesson step, the same code for every backend but for how the
-framework is imported and how it makes an array (``DIALECTS``).
+framework is imported and how it makes an array (the backend's dialect: ``[notebook]`` in its docs.toml).
 
 Each cell imports the step's functions from ``softmax_rosetta.backends.<name>_impl``, the names the
 three backends share, and runs them on the spec. ``$name`` in a cell is filled in from the
@@ -15,34 +15,9 @@ from string import Template
 from softmax_rosetta.registry import BACKENDS
 from softmax_rosetta.spec import Spec
 
-from .base import RosettaError
+from . import columns
 from .lesson_steps import Formula
 
-# How each framework is imported, its array module's name, how it makes an array from a list or a
-# NumPy array, and what the lesson's one-line formulas (lesson_steps.py) need imported besides.
-DIALECTS = {
-    "numpy": {
-        "import_xp": "import numpy as np",
-        "xp": "np",
-        "array": "np.asarray",
-        "float32": "np.float32",
-        "import_one_line": "",
-    },
-    "torch": {
-        "import_xp": "import torch",
-        "xp": "torch",
-        "array": "torch.tensor",
-        "float32": "torch.float32",
-        "import_one_line": "import torch.nn.functional as F",
-    },
-    "jax": {
-        "import_xp": "import jax.numpy as jnp",
-        "xp": "jnp",
-        "array": "jnp.asarray",
-        "float32": "jnp.float32",
-        "import_one_line": "import jax\nimport optax",
-    },
-}
 # The lesson's examples (softmax_rosetta.examples), as the one-line formulas' z and y.
 EXAMPLE_ARRAYS = {
     "softmax": "z_example = $array(softmax_example.scores, dtype=$float32)  # the lesson's [1, 2, 3]",
@@ -145,9 +120,7 @@ costs, final_weight, final_bias = train(
 
 def dialect(backend: str) -> dict[str, str]:
     """The backend's names for the cells: its dialect, and its package (``impl``)."""
-    if backend not in DIALECTS:
-        raise RosettaError(f"rosetta: no notebook dialect for backend {backend!r} in tools/rosetta/cells.py")
-    names = DIALECTS[backend]
+    names = columns.dialect(backend)
     # the framework's imports, the one-line formulas' too, at the top of the first cell, sorted (ruff lints notebooks)
     imports = "\n".join(sorted({names["import_xp"], *names["import_one_line"].splitlines()}))
     return {**names, "imports": imports, "impl": BACKENDS[backend].module.rpartition(".")[0]}

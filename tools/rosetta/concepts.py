@@ -1,11 +1,9 @@
-"""The concept table: the only place, with the computations in computations.py, that names backend code.
+"""The concept table: the sections of the side-by-side docs, in order.
 
-Each ``Concept`` lists, per backend, references like ``"functional:softmax"`` (module
-``functional.py``, top-level ``softmax``), ``"model:SoftmaxClassifier.__call__"`` (a method)
-or a few lines of a function (``Ref(..., lines=(first, last))``), the note on what differs, and
-the numbers to compute (``Numbers``: one computation for every backend, or one per backend).
-Where the backends share a name (model.py and train.py have the same public names in all
-three), ``same`` names it once for all of them.
+Each ``Concept`` has its title, a line on what it is, the note on what differs that holds for every
+backend, and the numbers every backend computes (``Numbers``: one computation for all of them, through
+their public functions). Which of a backend's code a concept shows, and the backend's own paragraph of
+the note, are the backend's: ``[concepts.KEY]`` in the docs.toml beside its module (columns.py).
 """
 
 from __future__ import annotations
@@ -22,12 +20,9 @@ from .computations import (
     sgd_bias,
     soft_target,
 )
-from .refs import Concept, Numbers, Ref, same
+from .refs import Concept, Numbers, Ref
 
-__all__ = ["CONCEPTS", "Concept", "Numbers", "Ref", "concepts", "same"]
-
-# The loss plot shows each backend's lesson loop and these runs: label -> (backend, variant).
-PLOTTED_RUNS = {"jax fused": ("jax", "fused")}
+__all__ = ["CONCEPTS", "Concept", "Numbers", "Ref", "concepts"]
 
 
 def _level_rows(level: str) -> list[Numbers]:
@@ -46,7 +41,6 @@ CONCEPTS: list[Concept] = [
     Concept(
         "softmax",
         "Softmax",
-        same("functional:softmax"),
         intro="`softmax(z)_i = exp(z_i) / sum_j exp(z_j)`: logits to probabilities, along the class axis.",
         note="NumPy writes the formula out, subtracting each row's max first so that `exp()` can't "
         "overflow (the largest term becomes `exp(0) = 1`); `F.softmax` and `jax.nn.softmax` do the "
@@ -60,7 +54,6 @@ CONCEPTS: list[Concept] = [
     Concept(
         "log-softmax",
         "Log-softmax",
-        same("functional:log_softmax"),
         intro="`log_softmax(z) = z - logsumexp(z)`: the log-probabilities the losses need.",
         note="One step, never the log of a probability that may have underflowed to 0. NumPy spells "
         "logsumexp out (`max + log(sum(exp(z - max)))`); torch and JAX have it as one op, "
@@ -70,7 +63,6 @@ CONCEPTS: list[Concept] = [
     Concept(
         "one-hot",
         "One-hot targets",
-        same("functional:one_hot"),
         intro="Class indices (N,) to rows with a single 1: (N, C). The lesson's low-level loss multiplies by them.",
         note="torch writes ones into a tensor of zeros with the in-place `scatter_`, the lesson's way. "
         "JAX arrays are immutable, so there is nothing to scatter into: `jax.nn.one_hot` builds "
@@ -86,7 +78,6 @@ CONCEPTS: list[Concept] = [
     Concept(
         "loss-onehot",
         "Loss, level 1: one-hot times minus log softmax",
-        same("functional:cross_entropy_onehot"),
         intro="The lesson's first formula: `(y_one_hot * -torch.log(F.softmax(z, dim=1))).sum(dim=1).mean()`.",
         note="The same formula in all three; every torch option is folded into the target "
         "distribution `a` (each option has its own section in docs/rosetta.md). Its weak spot is shared as well: "
@@ -97,7 +88,6 @@ CONCEPTS: list[Concept] = [
     Concept(
         "loss-nll",
         "Loss, level 2: nll_loss of log_softmax",
-        same("functional:nll_loss", "functional:cross_entropy_nll"),
         intro="The lesson's second form: `F.nll_loss(F.log_softmax(z, dim=1), y)`, no one-hot vector formed.",
         note="torch has `F.nll_loss`. JAX and optax have none, so `jnp.take_along_axis` picks each "
         "row's log-probability of its label; NumPy does the same with `np.take_along_axis`. "
@@ -107,7 +97,6 @@ CONCEPTS: list[Concept] = [
     Concept(
         "loss-fused",
         "Loss, level 3: the fused cross-entropy",
-        same("functional:cross_entropy"),
         intro="The lesson's last form: `F.cross_entropy(z, y)`, `log_softmax` and `nll_loss` in one call.",
         note="torch passes every option to `F.cross_entropy`. JAX uses "
         "`optax.softmax_cross_entropy_with_integer_labels`, after subtracting the row's max "
@@ -117,9 +106,6 @@ CONCEPTS: list[Concept] = [
     ),
 ]
 
-# cross_entropy's lines for probability targets, in NumPy and JAX
-_PROBABILITIES_BRANCH = Ref("functional:cross_entropy", ("if _is_probabilities", "return _reduce("))
-
 # Each of torch's cross-entropy options, in the three backends: the functions in every
 # backends/*/functional.py take weight=, ignore_index=, reduction=, label_smoothing= and
 # probability targets.
@@ -127,7 +113,6 @@ OPTION_CONCEPTS: list[Concept] = [
     Concept(
         "option-weight",
         "Cross-entropy option: weight (one per class)",
-        {"numpy": ("functional:_counted",), "torch": ("functional:cross_entropy",), "jax": ("functional:_counted",)},
         intro="`weight` (C,) scales each element's loss by the weight of its label; "
         f"here `weight = {list(CLASS_WEIGHT)}`.",
         note="torch takes `weight=` in `F.cross_entropy` and `F.nll_loss` (the fused level is shown). "
@@ -149,7 +134,6 @@ OPTION_CONCEPTS: list[Concept] = [
     Concept(
         "option-ignore-index",
         "Cross-entropy option: ignore_index",
-        same("functional:nll_loss"),
         intro=f"Targets equal to `ignore_index` (torch's default {IGNORE_INDEX}, for padding) add nothing, "
         f"not even to the mean's denominator; here rows {IGNORED_ROWS[0]} and {IGNORED_ROWS[1]} are ignored.",
         note="optax has no `ignore_index`. JAX masks with `jnp.where` and sets the ignored targets to "
@@ -176,7 +160,6 @@ OPTION_CONCEPTS: list[Concept] = [
     Concept(
         "option-reduction",
         "Cross-entropy option: reduction",
-        same("functional:_reduce"),
         intro='`reduction`: `"none"` (one loss per element), `"sum"`, or `"mean"` '
         "(the sum over the mean's denominator).",
         note="optax returns per-element losses and leaves the reduction to the caller, so JAX "
@@ -194,7 +177,6 @@ OPTION_CONCEPTS: list[Concept] = [
     Concept(
         "option-label-smoothing",
         "Cross-entropy option: label_smoothing",
-        same("functional:_target_distribution"),
         intro="The target becomes `(1 - eps) * one_hot(y) + eps / C`, a little mass on every class; "
         f"here `eps = {SMOOTHING}`.",
         note="torch: `F.cross_entropy(..., label_smoothing=eps)`; its one-hot level writes the mix out "
@@ -217,11 +199,6 @@ OPTION_CONCEPTS: list[Concept] = [
     Concept(
         "option-probabilities",
         "Cross-entropy option: probability targets",
-        {
-            "numpy": ("functional:_is_probabilities", _PROBABILITIES_BRANCH),
-            "torch": ("functional:cross_entropy",),
-            "jax": ("functional:_is_probabilities", _PROBABILITIES_BRANCH),
-        },
         intro="A float target of the logits' shape is a distribution over the classes (soft labels); "
         "here 0.7 on the label and 0.1 on every class.",
         note="torch's `F.cross_entropy` tells class indices from probabilities by the target's dtype; "
@@ -243,9 +220,6 @@ TRAINING_CONCEPTS: list[Concept] = [
     Concept(
         "model",
         "The model: a linear layer",
-        same(
-            "model:SoftmaxClassifier", "model:init_model", "model:weight_and_bias", before={"jax": ("model:PRECISION",)}
-        ),
         intro="`logits = x W^T + b`, `nn.Linear(4, 3)`, started from the spec's initial parameters "
         "(what `torch.manual_seed(1); nn.Linear(4, 3)` draws).",
         note="The same three names in every backend: the class `SoftmaxClassifier`, `init_model` (a model "
@@ -267,10 +241,6 @@ TRAINING_CONCEPTS: list[Concept] = [
     Concept(
         "optimizer",
         "The optimizer: SGD",
-        same(
-            "train:make_optimizer",
-            after={"numpy": ("train:SGD",), "jax": ("train:sgd", "train:DampenedTraceState", "train:dampened_trace")},
-        ),
         intro="`torch.optim.SGD`'s rule: weight decay joins the gradient, then the momentum buffer, "
         "then `p <- p - lr * g`.",
         note="`make_optimizer(model, lr, ...)` in every backend, then what it builds on. torch's "
@@ -289,7 +259,6 @@ TRAINING_CONCEPTS: list[Concept] = [
     Concept(
         "step",
         "One training step",
-        same("train:loss_fn", "train:train_step"),
         intro="Forward, the loss, its gradients, one update.",
         note="`loss_fn(model, x, y)` and `train_step(model, optimizer, x, y)` in every backend; what "
         "differs is where the gradients come from. NumPy has no autograd: its `train_step` computes "
@@ -309,7 +278,6 @@ TRAINING_CONCEPTS: list[Concept] = [
     Concept(
         "loop",
         "The whole training loop",
-        same("train:train"),
         intro="Epochs 0 to 1000, each one SGD step on the batch (the whole data set in the lesson), "
         "the cost recorded before the step.",
         note="The same loop in all three, line for line: `init_model`, `make_optimizer`, then "
@@ -327,11 +295,6 @@ TRAINING_CONCEPTS: list[Concept] = [
     Concept(
         "fused",
         "The fused loop: compiled, or fused by hand",
-        {
-            "numpy": ("fast:train_fast",),
-            "torch": ("fast:_functional_step", "fast:compile_step", "fast:train_compiled"),
-            "jax": ("fast:train_fused", "fast:_run_epochs"),
-        },
         intro="The same run with the per-step overhead taken out: the variants `fast` (NumPy), "
         "`compiled` (PyTorch) and `fused` (JAX) of `softmax-rosetta train`.",
         note="JAX compiles the whole run into one program: `nnx.split` turns the model and the "
@@ -355,11 +318,6 @@ TRAINING_CONCEPTS: list[Concept] = [
     Concept(
         "data-parallel",
         "The data-parallel step: DistributedDataParallel beside JAX sharding",
-        {
-            "numpy": ("train:train_step",),
-            "torch": ("distributed:loss_fn", "distributed:train_rank"),
-            "jax": ("distributed:make_mesh", "distributed:loss_fn", "distributed:compiled_step"),
-        },
         intro="The same steps on K workers, each taking its share of every batch's rows: "
         "`softmax-rosetta train torch|jax --workers K` (docs/distributed.md).",
         note="NumPy stays the single-process float64 reference: its step is the one above, and "

@@ -143,7 +143,7 @@ def formula_value(ctx: Context, formula: Formula) -> Any:
     z, y = EXAMPLES[formula.example]
     names = dict(vars(ctx.module("functional")))
     names.update(z=ctx.native(z), y=None if y is None else ctx.native(y))
-    return eval(formula.code[ctx.name], names)  # our own line, from lesson_steps.py
+    return eval(formula.code[ctx.name], names)  # our own line, from the backend's docs.toml
 
 
 def extra_rows(rosetta: Rosetta, step: Step) -> list[Row]:

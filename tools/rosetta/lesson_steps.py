@@ -5,7 +5,8 @@ A step's text may name the spec's values as ``{lr}``, ``{epochs}``, ``{every}``,
 ``{last_cost}`` (``lesson.facts``). The Korean (``ko``) is the same step retold for a Korean learner,
 not a word-for-word translation; tests/test_lesson_ko.py holds the two to the same inline code.
 
-``formula``: per backend, the lesson's one line in that framework, evaluated in the namespace of
+``formula``: the lesson's one line, which each backend writes in its framework (``[formulas]`` in its
+docs.toml, under the step's key), evaluated in the namespace of
 the backend's ``functional.py`` (so it uses only the names that file imports) on ``z`` and ``y`` of
 its ``example`` ("softmax": the scores [1, 2, 3]; "cross_entropy": the 3 x 5 scores and targets
 [4, 2, 3] of common/data/lesson_examples.toml). The pages show it before the project's function,
@@ -146,15 +147,7 @@ STEPS: list[Step] = [
                 "소프트맥스를 z, 곧 학습 전 모델이 샘플 8개에 매긴 점수에 적용한 결과입니다.",
             ],
         ),
-        formula=Formula(
-            {
-                "numpy": "np.exp(z) / np.exp(z).sum()",
-                "torch": "F.softmax(z, dim=0)",
-                "jax": "jax.nn.softmax(z, axis=0)",
-            },
-            "softmax",
-            SOFTMAX_ONE_LINE,
-        ),
+        formula=Formula("softmax", "softmax", SOFTMAX_ONE_LINE),
     ),
     Step(
         "loss-onehot",
@@ -206,15 +199,7 @@ STEPS: list[Step] = [
                 "먼저, 스펙의 z와 y에 대한 것이 그다음입니다.",
             ],
         ),
-        formula=Formula(
-            {
-                "numpy": "(one_hot(y, 5) * -np.log(softmax(z, axis=1))).sum(axis=1).mean()",
-                "torch": "(F.one_hot(y, 5) * -torch.log(F.softmax(z, dim=1))).sum(dim=1).mean()",
-                "jax": "(jax.nn.one_hot(y, 5, dtype=z.dtype) * -jnp.log(jax.nn.softmax(z, axis=1))).sum(axis=1).mean()",
-            },
-            "cross_entropy",
-            ONE_LINE,
-        ),
+        formula=Formula("loss-onehot", "cross_entropy", ONE_LINE),
         tables=["ce-example"],
     ),
     Step(
@@ -254,15 +239,7 @@ STEPS: list[Step] = [
                 "`nll_loss`를 부릅니다.",
             ],
         ),
-        formula=Formula(
-            {
-                "numpy": "nll_loss(log_softmax(z, axis=1), y)",
-                "torch": "F.nll_loss(F.log_softmax(z, dim=1), y)",
-                "jax": "-jnp.take_along_axis(jax.nn.log_softmax(z, axis=1), y[:, None], axis=1).mean()",
-            },
-            "cross_entropy",
-            ONE_LINE,
-        ),
+        formula=Formula("loss-nll", "cross_entropy", ONE_LINE),
     ),
     Step(
         "loss-fused",
@@ -288,15 +265,7 @@ STEPS: list[Step] = [
                 "그 한 줄입니다.",
             ],
         ),
-        formula=Formula(
-            {
-                "numpy": "(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]).mean()",
-                "torch": "F.cross_entropy(z, y)",
-                "jax": "optax.softmax_cross_entropy_with_integer_labels(z, y).mean()",
-            },
-            "cross_entropy",
-            ONE_LINE,
-        ),
+        formula=Formula("loss-fused", "cross_entropy", ONE_LINE),
     ),
     Step(
         "model",

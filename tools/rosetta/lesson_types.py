@@ -19,11 +19,19 @@ class Prose:
 
 @dataclass(frozen=True)
 class Formula:
-    """The lesson's one line, in each framework that has it, and its row in the numbers."""
+    """The lesson's one line of a step, in each column's framework, and its row in the numbers."""
 
-    code: Mapping[str, str]  # backend -> one expression of z and y
+    step: str  # the step it belongs to: each backend writes it as ``[formulas] STEP`` in its docs.toml
     example: str  # what it runs on: a key of EXAMPLES
     label: str  # its row in the numbers
+
+    @property
+    def code(self) -> Mapping[str, str]:
+        """backend -> the one line in its framework: an expression of z (and y)."""
+        from .base import ORDER
+        from .columns import formula
+
+        return {b: formula(b, self.step) for b in ORDER}
 
 
 @dataclass(frozen=True)

@@ -17,24 +17,27 @@ from typing import Any
 import numpy as np
 
 from softmax_rosetta.envelopes import in_force
+from softmax_rosetta.registry import REFERENCE_BACKEND
 
-from .base import DTYPE, RosettaError
+from . import columns
+from .base import DTYPE, ORDER, SHORT, RosettaError
 from .run import Rosetta
 
-STYLES: dict[str, dict[str, Any]] = {
-    "numpy": dict(color="#4d77cf", linestyle="-", linewidth=3.2, alpha=0.55),
-    "torch": dict(color="#d04a2b", linestyle="--", linewidth=1.6),
-    "jax": dict(color="#2f8a57", linestyle=":", linewidth=2.0),
-    "jax fused": dict(color="#7a4fb0", linestyle=(0, (1, 3)), linewidth=1.2),
-}
-# The right panel's markers: hollow, largest first, so a smaller one shows inside a larger one.
-MARKERS: dict[str, dict[str, Any]] = {
-    "torch": dict(marker="o", markersize=6.5),
-    "jax": dict(marker="s", markersize=4),
-    "jax fused": dict(marker="+", markersize=3.5),
-}
-NAMES = {"numpy": "NumPy", "torch": "PyTorch", "jax": "JAX", "jax fused": "JAX, fused loop"}
-REFERENCE = "numpy"  # the right panel shows each run's distance from this one
+REFERENCE = REFERENCE_BACKEND  # the right panel shows each run's distance from this one
+
+
+def _styles() -> dict[str, tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Each plotted run's (label, line, marker), from the backends' docs.toml ([plot]): its lesson loop,
+    then its other runs ("jax fused": JAX's fused variant)."""
+    out = {}
+    for b in ORDER:
+        line, marker = columns.plot_style(b)
+        out[b] = (SHORT[b], line, marker)
+        for variant, style in columns.plotted_runs(b).items():
+            out[f"{b} {variant}"] = style
+    return out
+
+
 # (width, height) in inches, dots per inch, font size (points). The narrow one is shown about
 # 360 CSS px wide on a 390 px phone: 4 inches there make 9-point text about 11 px high.
 LAYOUTS = {"wide": ((11.5, 4.0), 100, 9), "narrow": ((4.0, 7.2), 200, 9)}
@@ -63,11 +66,11 @@ def loss_plot_png(rosetta: Rosetta, layout: str = "wide") -> bytes | None:
     with plt.rc_context({"font.size": font, "axes.titlesize": font + 1, "legend.fontsize": font}):
         fig, (ax, dev) = plt.subplots(2 if narrow else 1, 1 if narrow else 2, figsize=size, dpi=dpi)
         handles: list[Any] = []
+        styles = _styles()
         for key, costs in rosetta.costs.items():
-            style = STYLES.get(key, {})
+            name, style, marker = styles.get(key, (key, {}, {}))
             ax.plot(np.arange(costs.size), costs, **style)
-            marker = MARKERS.get(key, {})
-            handles.append(Line2D([], [], label=NAMES.get(key, key), markerfacecolor="none", **{**style, **marker}))
+            handles.append(Line2D([], [], label=name, markerfacecolor="none", **{**style, **marker}))
         if spec.expected_costs:
             ax.plot(spec.expected_epochs, spec.expected_costs, "kx", markersize=7, zorder=5)
             handles.append(Line2D([], [], color="k", marker="x", linestyle="none", label="printed by the lesson"))
@@ -78,7 +81,8 @@ def loss_plot_png(rosetta: Rosetta, layout: str = "wide") -> bytes | None:
             if key == REFERENCE:
                 continue
             most = np.fmax.accumulate(np.abs(costs.astype(np.float64) - ref))  # the largest so far
-            style = {**STYLES.get(key, {}), **MARKERS.get(key, {})}
+            _, line, marker = styles.get(key, (key, {}, {}))
+            style = {**line, **marker}
             style.update(markerfacecolor="none", markevery=max(most.size // 8, 1), alpha=1.0)
             dev.plot(np.arange(most.size), np.where(most > 0, most, np.nan), drawstyle="steps-post", **style)
         band, band_label = _band(spec, ref.size, short=narrow)

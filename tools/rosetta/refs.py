@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .base import ORDER, RosettaError
 from .computations import Compute
 
 
@@ -57,26 +56,6 @@ class Concept:
 
     key: str  # the anchor: docs/rosetta.html#softmax
     title: str
-    code: Mapping[str, Sequence[Ref | str]]  # backend -> its pieces of code, in order
-    note: str  # what differs between the backends, and why
+    note: str  # what differs, said of every backend (each backend's own paragraph is in its docs.toml)
     numbers: Sequence[Numbers]
     intro: str = ""  # one line on what the concept is, before the code
-
-
-# A backend's own references, by backend name.
-Pieces = Mapping[str, Sequence[Ref | str]]
-
-
-def same(
-    *targets: Ref | str, before: Pieces | None = None, after: Pieces | None = None
-) -> dict[str, tuple[Ref | str, ...]]:
-    """The same references in every backend (the modules and names are shared by design).
-
-    before, after: a backend's own pieces, shown before or after the shared ones (what only that
-    backend has: JAX's PRECISION, NumPy's SGD class, JAX's optax transformation).
-    """
-    before, after = before or {}, after or {}
-    unknown = sorted((set(before) | set(after)) - set(ORDER))
-    if unknown:
-        raise RosettaError(f"rosetta: same(): no backend named {', '.join(map(repr, unknown))} (known: {ORDER})")
-    return {name: (*before.get(name, ()), *targets, *after.get(name, ())) for name in ORDER}

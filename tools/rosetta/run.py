@@ -11,7 +11,8 @@ from softmax_rosetta.registry import BACKENDS, missing_packages
 from softmax_rosetta.spec import Spec, load_spec
 
 from .base import DTYPE, ORDER, SPEC, RosettaError
-from .concepts import PLOTTED_RUNS, Concept, concepts
+from .columns import code, note, plotted_runs
+from .concepts import Concept, concepts
 from .context import Context, Runs
 from .extract import Block, extract, repo_url
 from .why import Why, build_why
@@ -52,7 +53,8 @@ class Rosetta:
     spec: Spec
     sections: list[Section]
     versions: dict[str, str]
-    # "numpy", "torch", "jax" and the keys of PLOTTED_RUNS -> each epoch's cost (epochs + 1,)
+    # each column's backend, and "BACKEND VARIANT" for the other runs its docs.toml plots
+    # -> each epoch's cost (epochs + 1,)
     costs: dict[str, np.ndarray] = field(default_factory=dict)
     numbers: bool = True
     plot: bytes | None = field(default=None, repr=False)  # the loss plot, drawn once
@@ -93,20 +95,19 @@ def build(
     for ctx in contexts.values():
         versions.update(ctx.be.versions())
     costs = {b: ctx.run().costs for b, ctx in contexts.items()}
-    for label, (backend, variant) in PLOTTED_RUNS.items():
-        costs[label] = contexts[backend].run(variant=variant).costs
+    for backend in ORDER:  # the other runs a backend's docs.toml asks the plot to draw
+        for variant in plotted_runs(backend):
+            costs[f"{backend} {variant}"] = contexts[backend].run(variant=variant).costs
     return Rosetta(spec, sections, versions, costs, why=build_why(spec, costs))
 
 
 def _blocks(concept: Concept, url: str = "") -> dict[str, list[Block]]:
     """The concept's code in every backend; the concept must have a note and numbers."""
-    missing = [b for b in ORDER if not concept.code.get(b)]
-    if missing:
-        raise RosettaError(f"rosetta: concept {concept.key!r} names no code for {', '.join(missing)}")
-    if not concept.note.strip() or not concept.numbers:
-        raise RosettaError(f"rosetta: concept {concept.key!r} needs a note and numbers")
+    has_note = concept.note.strip() or any(note(b, concept.key, "en") for b in ORDER)
+    if not has_note or not concept.numbers:
+        raise RosettaError(f"rosetta: concept {concept.key!r} needs a note (its own or a backend's) and numbers")
     where = f"concept {concept.key!r}, "
-    return {b: [replace(extract(b, r, where=where), url=url) for r in concept.code[b]] for b in ORDER}
+    return {b: [replace(extract(b, r, where=where), url=url) for r in code(b, concept.key)] for b in ORDER}
 
 
 def _rows(concept: Concept, contexts: dict[str, Context], spec: Spec) -> list[Row]:
