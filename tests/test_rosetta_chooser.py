@@ -57,7 +57,7 @@ def test_every_column_has_a_box_named_by_its_backend_and_a_rule_that_hides_it(la
     cells = set(re.findall(r'<t[hd] class="(\w+)"', page)) - {"label", "spread"}
     assert columns == cells == set(ORDER)
     for b in ORDER:  # hidden while its box is unticked, unless every box is
-        hidden = f":is(.col.{b}, table.numbers :is(th, td).{b}) {{ display: none; }}"
+        hidden = f":is(.col.{b}, table.numbers :is(th, td).{b}, .note li.{b}) {{ display: none; }}"
         assert f"body:has(.chooser input:checked):has(#show-{b}:not(:checked)) {hidden}" in page, b
     # the boxes are labelled, and the prose says how to use them, in the page's language
     label = re.search(r'<span class="controls chooser" role="group" aria-label="([^"]+)">\1 <label>', page)
@@ -75,15 +75,17 @@ def test_the_script_names_no_backend():
         assert not re.search(rf"\b{re.escape(name)}\b", script, re.I), name
 
 
-def test_a_fourth_column_gets_its_box_and_its_rule(monkeypatch):
-    monkeypatch.setattr(chooser, "ORDER", (*ORDER, "mlx"))
-    monkeypatch.setattr(chooser, "SHORT", {**SHORT, "mlx": "MLX"})
+def test_another_column_gets_its_box_and_its_rule(monkeypatch):
+    """A plugin's backend with a docs.toml: its box and its rule come from its name alone."""
+    monkeypatch.setattr(chooser, "ORDER", (*ORDER, "plugin"))
+    monkeypatch.setattr(chooser, "SHORT", {**SHORT, "plugin": "Plugin"})
     assert re.findall(r'data-backend="(\w+)"[^>]*>([^<]+)<', chooser.boxes_html("Show:")) == [
         *((b, SHORT[b]) for b in ORDER),
-        ("mlx", "MLX"),
+        ("plugin", "Plugin"),
     ]
-    assert "#show-mlx:not(:checked)) :is(.col.mlx, table.numbers :is(th, td).mlx) { display: none; }" in chooser.css()
-    assert chooser.example() == "?show=" + ",".join((*ORDER[1:], "mlx"))
+    rule = ":is(.col.plugin, table.numbers :is(th, td).plugin, .note li.plugin) { display: none; }"
+    assert f"#show-plugin:not(:checked)) {rule}" in chooser.css()
+    assert chooser.example() == "?show=" + ",".join((*ORDER[1:], "plugin"))
 
 
 # --- in Chromium --------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_every_heading_introduction_note_and_label_is_korean():
         "heading": re.findall(r"<h[12][^>]*>(.*?)</h[12]>", ko),
         "contents": re.findall(r"<li><a href=\"#[^\"]+\">(.*?)</a></li>", ko),
         "introduction": re.findall(r'<p class="intro">(.*?)</p>', ko),
-        "note": re.findall(r'<p class="note">(.*?)</p>', ko),
+        "note": re.findall(r'<div class="note">(.*?)</div>', ko, re.S),
         "label": re.findall(r'<th class="label">(.*?)</th>', ko),
         "caption": re.findall(r"<figcaption>(.*?)</figcaption>", ko),
     }

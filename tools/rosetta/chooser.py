@@ -59,7 +59,7 @@ def css() -> str:
     for b in ORDER:
         rules.append(
             f"body:has(.chooser input:checked):has(#{BOX_ID.format(backend=b)}:not(:checked)) "
-            f":is(.col.{b}, table.numbers :is(th, td).{b}) {{ display: none; }}"
+            f":is(.col.{b}, table.numbers :is(th, td).{b}, .note li.{b}) {{ display: none; }}"
         )
     return "\n".join(rules)
 

@@ -8,7 +8,7 @@ import html
 import re
 from pathlib import Path
 
-from . import chooser
+from . import chooser, notes
 from .base import DTYPE, ORDER, SHORT, TITLES, RosettaError
 from .extract import Block
 from .numbers import spread, value
@@ -76,6 +76,9 @@ body:has(#wrap:not(:checked)) .highlight pre { white-space: pre; overflow-wrap: 
 .highlight a:hover .linenos { color: var(--accent); }
 p code, li code { font: 12.5px var(--mono); background: rgba(175, 184, 193, 0.25); padding: 0 3px; border-radius: 4px; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 6px 10px; margin: 8px 0; max-width: none; }
+.note p { margin: 0; }
+.note ul { margin: 6px 0 0; padding-left: 20px; }
+.note li { margin: 3px 0; }
 .table-box { overflow-x: auto; }
 table.numbers { border-collapse: collapse; margin: 6px 0; font-size: 12.5px; width: 100%; table-layout: fixed; }
 table.numbers th, table.numbers td { border: 1px solid var(--line); padding: 3px 6px; text-align: left;
@@ -222,7 +225,12 @@ def _section(rosetta: Rosetta, i: int, s: Section, lang: str = "en") -> list[str
             out.append(_highlight(block.code, block.line, anchor).rstrip("\n"))
         out.append("</div>")
     out.append("</div>")
-    out.append(f'<p class="note"><b>{e(text("differs", lang))}</b> {_inline_code(e(note))}</p>')
+    out.append(f'<div class="note"><p><b>{e(text("differs", lang))}</b> {_inline_code(e(note))}</p>')
+    own = notes.own(c, lang)
+    if own:
+        items = "".join(f'<li class="{b}"><b>{e(name)}.</b> {_inline_code(e(para))}</li>' for b, name, para in own)
+        out.append(f"<ul>{items}</ul>")
+    out.append("</div>")
     table = [
         '<table class="numbers">',
         f'<thead><tr><th class="label">{e(text("spec", lang, spec=rosetta.spec.name, dtype=DTYPE))}</th>'

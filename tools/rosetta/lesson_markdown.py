@@ -15,6 +15,7 @@ import numpy as np
 
 from softmax_rosetta.examples import lesson_examples
 
+from . import notes
 from .base import DTYPE, ORDER, SHORT, TABLE_FILE, TITLES
 from .extract import Block
 from .lesson import (
@@ -174,17 +175,16 @@ def block_where(block: Block, lang: str = "en") -> str:
 
 
 def _notes(sections: Sequence[Section], lang: str) -> list[str]:
-    def note(s: Section) -> str:
-        return concept_note(s.concept.key, s.concept.note, lang)
+    def note(s: Section, head: str) -> list[str]:
+        return notes.markdown(head, concept_note(s.concept.key, s.concept.note, lang), s.concept, lang)
 
     if len(sections) == 1:
-        return [text("differs", lang, note=note(sections[0])), ""]
+        return note(sections[0], text("differs", lang, note="").rstrip())
     return [
         line
         for s in sections
-        for line in (
-            text("differs_titled", lang, title=concept_title(s.concept.key, s.concept.title, lang), note=note(s)),
-            "",
+        for line in note(
+            s, text("differs_titled", lang, title=concept_title(s.concept.key, s.concept.title, lang), note="").rstrip()
         )
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from . import notes
 from .base import DTYPE, ORDER, SHORT, TITLES
 from .numbers import spread, value
 from .prose import GENERATED, NOT_COMPUTED, intro, region, versions_line
@@ -46,7 +47,7 @@ def _section(rosetta: Rosetta, i: int, s: Section) -> list[str]:
                 else f"line {block.line}: `{block.name}`"
             )
             out += [f"[`{block.path}` {where}]({block.link})", "", "```python", block.code, "```", ""]
-    out += [f"**What differs.** {c.note}", ""]
+    out += notes.markdown("**What differs.**", c.note, c, "en")
     out += [f"**The numbers** (spec {rosetta.spec.name}, {DTYPE}):", ""]
     table = [
         "| | " + " | ".join(SHORT[b] for b in ORDER) + " | largest difference |",

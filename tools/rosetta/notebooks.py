@@ -33,6 +33,7 @@ from softmax_rosetta.registry import BACKENDS, missing_packages
 from softmax_rosetta.spec import Spec
 
 from ..files import atomic_write, writable_folder
+from . import notes
 from .base import DTYPE, ORDER, TITLES, RosettaError
 from .cells import CELLS, code_cell_source, dialect
 from .colab import badge, github, install_source, repository
@@ -171,7 +172,8 @@ def _step_markdown(backend: str, rosetta: Rosetta, i: int, step: Step, lang: str
             concept_title(s.concept.key, s.concept.title, lang),
             concept_note(s.concept.key, s.concept.note, lang),
         )
-        parts.append(page_text("differs_titled", lang, title=title, note=note))
+        head = page_text("differs_titled", lang, title=title, note="").rstrip()
+        parts.append("\n".join(notes.markdown(head, note, s.concept, lang, [backend])).strip())
     return "\n\n".join(parts)
 
 
