@@ -65,7 +65,9 @@ def plugin(tmp_path, monkeypatch):
     package = tmp_path / "fake_backend"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "backend.py").write_text("from softmax_rosetta.backend import Backend\n\n\nclass Fake(Backend):\n    pass\n")
+    (package / "backend.py").write_text(
+        "from softmax_rosetta.backend import Backend\n\n\nclass Fake(Backend):\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     info = registry.BackendInfo("fake", "fake_backend.backend", "Fake", (), "", distribution="fake-dist")
     monkeypatch.setitem(registry.BACKENDS, "fake", info)

@@ -16,6 +16,7 @@ import pytest
 from softmax_rosetta.testing import require_backend, selected_backends
 from softmax_rosetta.tools import rosetta
 from softmax_rosetta.tools.cli import main
+from softmax_rosetta.tools.rosetta import notes
 from softmax_rosetta.tools.rosetta.html import anchors
 
 SELECTED = selected_backends()
@@ -67,11 +68,12 @@ def rendered(fresh):
 # --- complete -----------------------------------------------------------------------------------
 
 
-def test_every_concept_has_three_backends_code_a_note_and_numbers(fresh):
+def test_every_concept_has_every_backends_code_a_note_and_numbers(fresh):
     assert [s.concept.key for s in fresh.sections] == REQUIRED
+    assert rosetta.ORDER == ("numpy", "torch", "jax", "mlx")  # the built-in four, each with its docs.toml
     for s in fresh.sections:
         c = s.concept.key
-        assert s.concept.note.strip(), c
+        assert s.concept.note.strip() or any(notes.own(s.concept, "en")), c
         for b in rosetta.ORDER:
             assert s.blocks[b] and all(block.code.strip() for block in s.blocks[b]), (c, b)
         assert s.rows, c
@@ -89,7 +91,7 @@ def test_the_backends_numbers_agree_within_the_specs_tolerances(fresh):
             if spread is not None:
                 assert spread <= row.tolerance, (s.concept.key, row.label, spread, row.tolerance)
     shapes = next(r.values for s in fresh.sections for r in s.rows if r.label == "the weight as stored")
-    assert shapes == {"numpy": (3, 4), "torch": (3, 4), "jax": (4, 3)}
+    assert shapes == {"numpy": (3, 4), "torch": (3, 4), "jax": (4, 3), "mlx": (3, 4)}
 
 
 def test_each_block_is_its_files_lines_and_links_to_them(fresh, rendered):
@@ -134,17 +136,19 @@ def test_repo_url_links_every_block_into_the_repository(tmp_path, capsys):
 
 
 def test_a_name_that_is_gone_fails_loudly():
-    """The errors name the file that lacks the code and the file with the table that names it."""
-    assert (ROOT / rosetta.TABLE_FILE).is_file() and rosetta.TABLE_FILE.endswith("concepts.py")
-    table = re.escape(rosetta.TABLE_FILE)
+    """The errors name the file that lacks the code and the backend's docs.toml that names it."""
     with pytest.raises(
         rosetta.RosettaError,
-        match=rf"backends/numpy_impl/functional.py has no 'softmax_v2' .*the concept table, {table}\)",
+        match=r"backends/numpy_impl/functional.py has no 'softmax_v2' .*in backends/numpy_impl/docs.toml\)",
     ):
         rosetta.extract("numpy", "functional:softmax_v2")
-    with pytest.raises(rosetta.RosettaError, match=rf"backends/torch_impl/nope.py does not exist .*in {table}\)"):
+    with pytest.raises(
+        rosetta.RosettaError, match=r"backends/torch_impl/nope.py does not exist .*in backends/torch_impl/docs.toml\)"
+    ):
         rosetta.extract("torch", "nope:train")
-    with pytest.raises(rosetta.RosettaError, match=rf"train has no line containing 'no such line' .*in {table}\)"):
+    with pytest.raises(
+        rosetta.RosettaError, match=r"train has no line containing 'no such line' .*jax_impl/docs.toml\)"
+    ):
         rosetta.extract("jax", rosetta.Ref("train:train", ("no such line", "return")))
     block = rosetta.extract("jax", "model:SoftmaxClassifier.__call__")
     assert block.code.startswith("def __call__(self, x):")
@@ -268,7 +272,7 @@ def _render_script():
 
 # Laid out by the browser, measured by a script added to a copy of the page (the page's own script,
 # the framework chooser's, leaves every column shown: no ?show= reaches a srcdoc): the page's width,
-# the title and the "wrap long lines" box, each section's three columns, and every code block with
+# the title and the "wrap long lines" box, each section's columns, and every code block with
 # the box ticked (its default) and unticked. A block is "cut" when its lines are wider than it and it
 # doesn't scroll; "clipped" lists any element that hides what overflows it. The copy is shown in an
 # iframe as wide as the window to test (headless Chromium's own window is never narrower than
@@ -346,7 +350,7 @@ def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(name, width, tmp
     """The committed page, English and Korean (test_the_committed_docs_are_current says they are the
     code's): never wider
     than the window, every code line readable (wrapped, or scrolling inside its block once "wrap
-    long lines" is unticked), the box beside or under the title, never on it; three columns side by
+    long lines" is unticked), the box beside or under the title, never on it; the columns side by
     side at 1280 px, one under another at 390 px; no number broken or its comma wrapped onto a line
     of its own; the plot inside the window with text at least 10 px high (its narrow drawing at 390 px)."""
     render = _render_script()
@@ -392,12 +396,13 @@ def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(name, width, tmp
     text_px = font * dpi / 72 * figure["shown"] / figure["natural"]
     assert text_px >= 10, (kind, figure, text_px)
 
-    columns = layout["columns"]
-    assert columns and all(len(c) == 3 for c in columns)
-    for a, b, c in columns:
-        if width >= 1000:  # side by side, in order, each about a third of the page
-            assert a[1] == b[1] == c[1] and a[0] < b[0] < c[0], (a, b, c)
-            assert min(r[2] - r[0] for r in (a, b, c)) >= 380, (a, b, c)
+    columns, n = layout["columns"], len(rosetta.ORDER)
+    assert columns and all(len(c) == n for c in columns)
+    for boxes in columns:
+        pairs = list(zip(boxes, boxes[1:]))
+        if width >= 1000:  # side by side, in order, each about an n-th of the page (300 px for 4 at 1280)
+            assert all(a[1] == b[1] and a[0] < b[0] for a, b in pairs), boxes
+            assert min(r[2] - r[0] for r in boxes) >= (width - 40) / n - 20, boxes
         else:  # one under another, each the page's width
-            assert a[0] == b[0] == c[0] and a[3] <= b[1] and b[3] <= c[1], (a, b, c)
-            assert min(r[2] - r[0] for r in (a, b, c)) >= width - 40, (a, b, c)
+            assert all(a[0] == b[0] and a[3] <= b[1] for a, b in pairs), boxes
+            assert min(r[2] - r[0] for r in boxes) >= width - 40, boxes

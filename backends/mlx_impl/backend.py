@@ -56,10 +56,6 @@ class MlxBackend(Backend):
         "its ring backend; this backend has no such loop yet"
     )
 
-    #: read by the docs generator (tools/rosetta/base.py ORDER): no column, notebook or lesson.md text yet
-    docs_column_pending = (
-        "its side-by-side docs column, docs/lesson.md column and notebooks/mlx.ipynb are issue 22 part 3's later step"
-    )
     no_float64 = {
         "cpu": "MLX's float64 exp (in softmax, logsumexp, cross_entropy) is float32-accurate, a relative "
         "error of 1.9e-6 measured on mlx 0.32.4, so its float64 runs miss float64's tolerances by 7 digits"

@@ -7,16 +7,16 @@ generated from the backends' code.
     softmax-rosetta notebooks          # write notebooks/<backend>.ipynb, executed (notebooks.py)
 
 For each concept (softmax, the three loss levels, torch's cross-entropy options, the model, the
-optimizer, one step, the loop, the fused loop) the docs show the code of the three backends one
-after another (three columns in the HTML), each block cut from its file with ``ast`` and linked
-to its file and line, a note on what differs and why, and the numbers the three backends compute
+optimizer, one step, the loop, the fused loop) the docs show the code of every backend one
+after another (a column each in the HTML), each block cut from its file with ``ast`` and linked
+to its file and line, a note on what differs and why, and the numbers the backends compute
 on the seed spec (float32, CPU). rosetta.md and rosetta.html end with "Why the last digits
 differ": where two backends first part, bit for bit, and why (why.py).
 
 The concept table (``concepts.py``, with the computations of its numbers in ``computations.py``)
-is the only place that names backend code. A name that is gone raises ``RosettaError`` naming
-the concept, the backend and the file: when code is renamed, the staleness test says where to
-update the table.
+lists the sections; each backend's docs.toml (``columns.py``) names its code for each, and the
+backend's own notes. A name that is gone raises ``RosettaError`` naming the concept, the backend
+and the file: when code is renamed, the staleness test says where to update its docs.toml.
 
 The modules, in the order the docs are made:
     concepts.py      the table: every concept (refs.py: Ref, Numbers, Concept, same)

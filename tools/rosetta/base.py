@@ -59,3 +59,5 @@ class RosettaError(Exception):
 
 # Where the concept table is, as the docs and the error messages name it (relative to the repository).
 TABLE_FILE = "tools/rosetta/concepts.py"
+# What the generated files say they come from: the concept table, and each backend's docs.toml (columns.py).
+SOURCES = f"{TABLE_FILE}, backends/*/docs.toml"

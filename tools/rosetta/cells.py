@@ -39,8 +39,8 @@ x_train = $array(spec.x_train, dtype=$float32)  # 8 samples x 4 features
 y_train = $array(spec.y_train)  # the class of each sample: 0, 1 or 2
 weight = $array(spec.init_weight, dtype=$float32)  # 3 x 4: what torch.manual_seed(1); nn.Linear(4, 3) draws
 bias = $array(spec.init_bias, dtype=$float32)  # 3
-print(x_train)
-print(y_train)""",
+print($show_x)
+print($show_y)""",
         "exact",
     ),
     "softmax": (
@@ -123,7 +123,14 @@ def dialect(backend: str) -> dict[str, str]:
     names = columns.dialect(backend)
     # the framework's imports, the one-line formulas' too, at the top of the first cell, sorted (ruff lints notebooks)
     imports = "\n".join(sorted({names["import_xp"], *names["import_one_line"].splitlines()}))
-    return {**names, "imports": imports, "impl": BACKENDS[backend].module.rpartition(".")[0]}
+    show = columns.show_array(backend)  # how a cell prints an array in full
+    return {
+        **names,
+        "imports": imports,
+        "impl": BACKENDS[backend].module.rpartition(".")[0],
+        "show_x": show.format("x_train"),
+        "show_y": show.format("y_train"),
+    }
 
 
 def code_cell_source(step: str, backend: str, spec: Spec, formula: Formula | None = None) -> str:

@@ -8,7 +8,8 @@ Here they are read, once per backend, and checked, so that an error names the ba
 - ``[concepts.KEY]``: ``code``, the pieces of its code the concept shows (``"module:name"``, or
   ``{ target = "module:name", lines = [first, last] }`` for a few lines of one), ``note`` and ``ko``, its
   paragraph under "What differs" in English and in Korean;
-- ``[notebook]``: ``import_xp``, ``xp``, ``array``, ``float32``, ``import_one_line``;
+- ``[notebook]``: ``import_xp``, ``xp``, ``array``, ``float32``, ``import_one_line``, and ``show_array``
+  where its ``print`` of an array leaves elements out;
 - ``[plot]``: ``line`` and ``marker`` (matplotlib's keywords), and ``[plot.runs.VARIANT]`` for another of its
   runs the loss plot draws (``label``, ``line``, ``marker``);
 - ``[formulas]``: lesson step -> the lesson's one line in its framework.
@@ -89,6 +90,15 @@ def note(backend: str, concept: str, lang: str) -> str:
 def dialect(backend: str) -> dict[str, str]:
     """How the backend's notebook imports its framework and makes arrays."""
     return {key: str(_field(backend, "notebook", key)) for key in DIALECT_KEYS}
+
+
+def show_array(backend: str) -> str:
+    """How a notebook cell prints an array in full: ``[notebook] show_array``, a template of ``{}`` (the
+    array's name); "{}" where the framework prints every element itself."""
+    value = docs(backend).get("notebook", {}).get("show_array", "{}")
+    if not isinstance(value, str) or value.count("{}") != 1:
+        raise RosettaError(f"rosetta: {_where(backend)}: [notebook] show_array must hold one {{}}, not {value!r}")
+    return value
 
 
 def formula(backend: str, step: str) -> str:

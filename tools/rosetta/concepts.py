@@ -42,10 +42,8 @@ CONCEPTS: list[Concept] = [
         "softmax",
         "Softmax",
         intro="`softmax(z)_i = exp(z_i) / sum_j exp(z_j)`: logits to probabilities, along the class axis.",
-        note="NumPy writes the formula out, subtracting each row's max first so that `exp()` can't "
-        "overflow (the largest term becomes `exp(0) = 1`); `F.softmax` and `jax.nn.softmax` do the "
-        "same subtraction inside. torch calls the axis `dim`, NumPy and JAX call it `axis`; the "
-        "backends all take `axis=`, as Keras does, and torch's passes it on as `dim`.",
+        note="Subtracting each row's max first changes nothing but keeps `exp()` from overflowing (the "
+        "largest term becomes `exp(0) = 1`). The backends all take `axis=`, as Keras does.",
         numbers=[
             Numbers("softmax(z), row 0", "output", lambda c: c.be.softmax(c.logits)[0]),
             Numbers("softmax(z), row 7", "output", lambda c: c.be.softmax(c.logits)[7]),
@@ -55,18 +53,14 @@ CONCEPTS: list[Concept] = [
         "log-softmax",
         "Log-softmax",
         intro="`log_softmax(z) = z - logsumexp(z)`: the log-probabilities the losses need.",
-        note="One step, never the log of a probability that may have underflowed to 0. NumPy spells "
-        "logsumexp out (`max + log(sum(exp(z - max)))`); torch and JAX have it as one op, "
-        "`F.log_softmax` and `jax.nn.log_softmax`.",
+        note="One step, never the log of a probability that may have underflowed to 0.",
         numbers=[Numbers("log_softmax(z), row 0", "output", lambda c: c.be.log_softmax(c.logits)[0])],
     ),
     Concept(
         "one-hot",
         "One-hot targets",
         intro="Class indices (N,) to rows with a single 1: (N, C). The lesson's low-level loss multiplies by them.",
-        note="torch writes ones into a tensor of zeros with the in-place `scatter_`, the lesson's way. "
-        "JAX arrays are immutable, so there is nothing to scatter into: `jax.nn.one_hot` builds "
-        "the result. NumPy's `put_along_axis` writes into zeros, as `scatter_` does.",
+        note="",
         numbers=[
             Numbers(
                 "one_hot(y)[[0, 3, 6]] (labels 2, 1, 0)",
@@ -79,34 +73,29 @@ CONCEPTS: list[Concept] = [
         "loss-onehot",
         "Loss, level 1: one-hot times minus log softmax",
         intro="The lesson's first formula: `(y_one_hot * -torch.log(F.softmax(z, dim=1))).sum(dim=1).mean()`.",
-        note="The same formula in all three; every torch option is folded into the target "
-        "distribution `a` (each option has its own section in docs/rosetta.md). Its weak spot is shared as well: "
-        "`log(softmax(z))` of a probability that underflowed to 0 is `-inf`, so logits like "
-        "+-1e4 give inf or nan where the fused level stays exact.",
+        note="The same formula in every backend; every torch option is folded into the target distribution "
+        "`a` (each option has its own section in docs/rosetta.md). Its weak spot is shared as well: "
+        "`log(softmax(z))` of a probability that underflowed to 0 is `-inf`, so logits like +-1e4 "
+        "give inf or nan where the fused level (level 3) stays exact.",
         numbers=_level_rows("onehot"),
     ),
     Concept(
         "loss-nll",
         "Loss, level 2: nll_loss of log_softmax",
         intro="The lesson's second form: `F.nll_loss(F.log_softmax(z, dim=1), y)`, no one-hot vector formed.",
-        note="torch has `F.nll_loss`. JAX and optax have none, so `jnp.take_along_axis` picks each "
-        "row's log-probability of its label; NumPy does the same with `np.take_along_axis`. "
-        "The mask (`jnp.where`, `np.where`) is how `ignore_index` is done without torch.",
+        note="",
         numbers=_level_rows("nll"),
     ),
     Concept(
         "loss-fused",
         "Loss, level 3: the fused cross-entropy",
         intro="The lesson's last form: `F.cross_entropy(z, y)`, `log_softmax` and `nll_loss` in one call.",
-        note="torch passes every option to `F.cross_entropy`. JAX uses "
-        "`optax.softmax_cross_entropy_with_integer_labels`, after subtracting the row's max "
-        "(optax computes `logsumexp(z) - z[y]`, which loses digits at large float32 logits), and "
-        "builds torch's options around it. NumPy writes `logsumexp(z) - z[y]` out.",
+        note="",
         numbers=_level_rows("fused"),
     ),
 ]
 
-# Each of torch's cross-entropy options, in the three backends: the functions in every
+# Each of torch's cross-entropy options, in every backend: the functions in every
 # backends/*/functional.py take weight=, ignore_index=, reduction=, label_smoothing= and
 # probability targets.
 OPTION_CONCEPTS: list[Concept] = [
@@ -115,9 +104,7 @@ OPTION_CONCEPTS: list[Concept] = [
         "Cross-entropy option: weight (one per class)",
         intro="`weight` (C,) scales each element's loss by the weight of its label; "
         f"here `weight = {list(CLASS_WEIGHT)}`.",
-        note="torch takes `weight=` in `F.cross_entropy` and `F.nll_loss` (the fused level is shown). "
-        "NumPy gathers `weight[y]` per element, JAX the same with `jnp.take`; optax's losses take "
-        "no weight. The mean divides by the sum of the weights that count, not by N, in all three.",
+        note="The mean divides by the sum of the weights that count, not by N.",
         numbers=[
             Numbers(
                 "fused, mean",
@@ -136,9 +123,7 @@ OPTION_CONCEPTS: list[Concept] = [
         "Cross-entropy option: ignore_index",
         intro=f"Targets equal to `ignore_index` (torch's default {IGNORE_INDEX}, for padding) add nothing, "
         f"not even to the mean's denominator; here rows {IGNORED_ROWS[0]} and {IGNORED_ROWS[1]} are ignored.",
-        note="optax has no `ignore_index`. JAX masks with `jnp.where` and sets the ignored targets to "
-        "class 0 so that they can still index (JAX can't raise inside a jitted function); "
-        "NumPy does the same with `np.where`. torch: `F.nll_loss(..., ignore_index=)`.",
+        note="",
         numbers=[
             Numbers(
                 "nll_loss(log_softmax(z), t), mean of 6 rows",
@@ -162,9 +147,7 @@ OPTION_CONCEPTS: list[Concept] = [
         "Cross-entropy option: reduction",
         intro='`reduction`: `"none"` (one loss per element), `"sum"`, or `"mean"` '
         "(the sum over the mean's denominator).",
-        note="optax returns per-element losses and leaves the reduction to the caller, so JAX "
-        "reduces with a small `_reduce`; NumPy has the same one. torch's `F` functions take "
-        "`reduction=` themselves: torch's `_reduce` serves only its spelled-out one-hot level.",
+        note="",
         numbers=[
             Numbers("fused, sum", "output", lambda c: c.be.cross_entropy(c.logits, c.y_host, reduction="sum")),
             Numbers(
@@ -179,10 +162,7 @@ OPTION_CONCEPTS: list[Concept] = [
         "Cross-entropy option: label_smoothing",
         intro="The target becomes `(1 - eps) * one_hot(y) + eps / C`, a little mass on every class; "
         f"here `eps = {SMOOTHING}`.",
-        note="torch: `F.cross_entropy(..., label_smoothing=eps)`; its one-hot level writes the mix out "
-        "as NumPy does. JAX uses `optax.smooth_labels`, the same formula. NumPy's and JAX's fused "
-        "levels (level 3) add eps times the cross-entropy against the uniform target instead of "
-        "forming the mixed target.",
+        note="",
         numbers=[
             Numbers(
                 "fused, mean",
@@ -201,10 +181,7 @@ OPTION_CONCEPTS: list[Concept] = [
         "Cross-entropy option: probability targets",
         intro="A float target of the logits' shape is a distribution over the classes (soft labels); "
         "here 0.7 on the label and 0.1 on every class.",
-        note="torch's `F.cross_entropy` tells class indices from probabilities by the target's dtype; "
-        "NumPy and JAX test the dtype the same way and compute `sum_c q_c * -log p_c` (JAX with "
-        "`optax.softmax_cross_entropy`, which takes probabilities). `ignore_index` doesn't apply, "
-        "and the mean divides by the number of elements.",
+        note="`ignore_index` doesn't apply, and the mean divides by the number of elements.",
         numbers=[
             Numbers("fused, mean", "output", lambda c: c.call("functional:cross_entropy", c.logits_n, soft_target(c))),
             Numbers(
@@ -224,15 +201,7 @@ TRAINING_CONCEPTS: list[Concept] = [
         "(what `torch.manual_seed(1); nn.Linear(4, 3)` draws).",
         note="The same three names in every backend: the class `SoftmaxClassifier`, `init_model` (a model "
         "that starts from the spec's parameters) and `weight_and_bias` (its parameters in torch's "
-        "layout). torch's `nn.Linear` stores `weight` (out, in) = (3, 4) and computes `x W^T + b`. "
-        "Flax's `nnx.Linear` stores its `kernel` (in, out) = (4, 3) and computes `x @ kernel + b`, so "
-        "`init_model` transposes the spec's weight at the boundary and `weight_and_bias` transposes "
-        "it back. Flax wants `rngs` to build the layer although the values are overwritten, and gets "
-        "`Precision.HIGHEST` so that float32 matmuls stay float32 on GPUs. NumPy has no modules and "
-        "no autograd: its class holds two arrays in torch's layout, `forward` is one line, and "
-        "`backward` is the chain rule through the layer written by hand (`dL/dW = (dL/dz)^T x`, "
-        "`dL/db` the sum of `dL/dz` over the rows), where torch's autograd and JAX's `nnx.grad` "
-        "need none.",
+        "layout).",
         numbers=[
             Numbers("logits = model(x), row 0", "output", model_logits),
             Numbers("the weight as stored", "exact", STORED_WEIGHT),
@@ -243,14 +212,8 @@ TRAINING_CONCEPTS: list[Concept] = [
         "The optimizer: SGD",
         intro="`torch.optim.SGD`'s rule: weight decay joins the gradient, then the momentum buffer, "
         "then `p <- p - lr * g`.",
-        note="`make_optimizer(model, lr, ...)` in every backend, then what it builds on. torch's "
-        "`optim.SGD` is used as it is. `optax.sgd` is the same rule when dampening is 0; weight "
-        "decay goes first in an `optax.chain`, and dampening needs a small hand-written "
-        "`GradientTransformation` (`dampened_trace`); `nnx.Optimizer` keeps optax's state next to "
-        "the model's parameters. NumPy writes torch's rule out in a small `SGD` class that updates "
-        "the model's arrays in place and keeps the momentum buffers in a dict between steps. The "
-        "numbers: the spec's lr on the initial bias, three steps with the gradient "
-        "`[0.5, -0.25, 0.125]`.",
+        note="`make_optimizer(model, lr, ...)` in every backend, then what it builds on. The numbers: the "
+        "spec's lr on the initial bias, three steps with the gradient `[0.5, -0.25, 0.125]`.",
         numbers=[
             Numbers("bias after 3 steps, the spec's SGD", "output", sgd_bias(None)),
             Numbers("bias after 3 steps, momentum 0.9", "output", sgd_bias(0.9)),
@@ -261,15 +224,7 @@ TRAINING_CONCEPTS: list[Concept] = [
         "One training step",
         intro="Forward, the loss, its gradients, one update.",
         note="`loss_fn(model, x, y)` and `train_step(model, optimizer, x, y)` in every backend; what "
-        "differs is where the gradients come from. NumPy has no autograd: its `train_step` computes "
-        "the cost as `loss_fn` does but keeps the logits, which its gradient needs: "
-        "`dL/dz = (softmax(z) - one_hot(y)) / N` (`cross_entropy_grad`), which the model's "
-        "hand-written `backward` (see the model) turns into the parameters' gradients, passed to "
-        "`optimizer.step(grads)`. "
-        "torch records the forward, and `backward()` adds each parameter's gradient into its `.grad`, "
-        "where `optimizer.step()` reads it, hence `zero_grad()` first. JAX passes state explicitly: "
-        "`nnx.value_and_grad(loss_fn)` returns the gradients as values, `optimizer.update(model, "
-        "grads)` writes the new parameters into the model, and `nnx.jit` compiles the step.",
+        "differs is where the gradients come from.",
         numbers=[
             Numbers("cost at epoch 0, before the step", "output", lambda c: c.run(epochs=0).costs[0]),
             Numbers("bias after the step", "output", lambda c: c.run(epochs=0).bias),
@@ -280,11 +235,9 @@ TRAINING_CONCEPTS: list[Concept] = [
         "The whole training loop",
         intro="Epochs 0 to 1000, each one SGD step on the batch (the whole data set in the lesson), "
         "the cost recorded before the step.",
-        note="The same loop in all three, line for line: `init_model`, `make_optimizer`, then "
+        note="The same loop in every backend, line for line: `init_model`, `make_optimizer`, then "
         "`train_step` on each batch, fed the same batches by the spec (no framework draws its own "
-        "random numbers), and `weight_and_bias` at the end. Only the costs are kept differently: "
-        "NumPy writes them into an array, torch into a tensor on the device, and JAX, whose arrays "
-        "are immutable, collects them in a list and stacks them at the end.",
+        "random numbers), and `weight_and_bias` at the end. Only the costs are kept differently.",
         numbers=[
             Numbers("cost at epochs 0, 500, 1000", "cost", lambda c: c.run().costs[cost_epochs(c.spec)]),
             Numbers("final weight, row 0", "param", lambda c: c.run().weight[0]),
@@ -296,19 +249,8 @@ TRAINING_CONCEPTS: list[Concept] = [
         "fused",
         "The fused loop: compiled, or fused by hand",
         intro="The same run with the per-step overhead taken out: the variants `fast` (NumPy), "
-        "`compiled` (PyTorch) and `fused` (JAX) of `softmax-rosetta train`.",
-        note="JAX compiles the whole run into one program: `nnx.split` turns the model and the "
-        "optimizer into a static graph definition and a pytree of arrays, `jax.jit` compiles a "
-        "`lax.scan` over the epochs, and `nnx.merge` rebuilds them inside, where each batch is "
-        "`train_step`'s body; explicit state is what makes this possible. "
-        "`torch.compile` compiles one step (Inductor fuses its elementwise ops) and Python still "
-        "loops over the epochs; that step writes the gradient out instead of calling `backward()`. "
-        "NumPy itself has no compiler, so its fast loop fuses by hand: buffers allocated once, ufuncs "
-        "writing into them (`out=`), the one-hot targets made once, lr / N folded into one scale. "
-        "torch and JAX have a `train_fast` of that kind as well (the gradient written out on plain "
-        "arrays). The NumPy user's compiler is numba: NumPy's `compiled` variant (`kernels.py`, with "
-        "the optional extra `numba`) is the epoch as one loop over X's rows, the logits, softmax and "
-        "gradient of 4 rows at a time. The NumPy and torch fast paths cover full-batch plain SGD only.",
+        "`compiled` (PyTorch), `fused` (JAX) and `compiled` (MLX) of `softmax-rosetta train`.",
+        note="",
         numbers=[
             Numbers("the variant", "exact", lambda c: c.be.fused_variant),
             Numbers("final cost", "cost", lambda c: c.run(variant=c.be.fused_variant).costs[-1]),
@@ -320,15 +262,8 @@ TRAINING_CONCEPTS: list[Concept] = [
         "The data-parallel step: DistributedDataParallel beside JAX sharding",
         intro="The same steps on K workers, each taking its share of every batch's rows: "
         "`softmax-rosetta train torch|jax --workers K` (docs/distributed.md).",
-        note="NumPy stays the single-process float64 reference: its step is the one above, and "
-        "`--workers` > 1 is refused for it. torch runs K processes, each holding the model: "
-        "`DistributedDataParallel` all-reduces the gradients during `backward()`, so every rank's "
-        "optimizer takes the same step. JAX runs one program over a `Mesh` of K devices: the batch "
-        'placed with `NamedSharding(mesh, P("data"))`, the parameters replicated with `P()`, and '
-        "`jax.jit` with those shardings; the loss is a sum over rows held by different devices, so "
-        "the compiler inserts the all-reduce, and there is no collective in the code. Both divide the "
-        "summed loss by the whole batch's rows, so a batch that doesn't split evenly still has the "
-        "global mean (JAX pads it with masked rows). Only the order of the additions changes: "
+        note="The data-parallel backends divide the summed loss by the whole batch's rows, so a batch that "
+        "doesn't split evenly still has the global mean. Only the order of the additions changes: "
         "float64 agrees with one process to rounding.",
         numbers=[
             Numbers(

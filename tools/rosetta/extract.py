@@ -8,9 +8,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from softmax_rosetta.registry import BACKENDS
+from softmax_rosetta.registry import BACKENDS, DOCS_FILE
 
-from .base import TABLE_FILE, RosettaError
+from .base import RosettaError
 from .concepts import Ref
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: common/, backends/ and tools/ are in it
@@ -64,6 +64,15 @@ def package_dir(backend: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def _docs_file(package: Path) -> str:
+    """The backend's docs.toml, as an error names it: relative to the repository where it is in it."""
+    path = package / DOCS_FILE
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def extract(backend: str, ref: Ref | str, where: str = "") -> Block:
     """The source of one reference, by ``ast`` on the file (no import: works without the framework)."""
     ref = Ref(ref) if isinstance(ref, str) else ref
@@ -74,15 +83,15 @@ def extract(backend: str, ref: Ref | str, where: str = "") -> Block:
         rel = path.resolve().relative_to(ROOT).as_posix()
     except ValueError:
         rel = path.as_posix()
+    named_in = _docs_file(path.parent)
     if not path.is_file():
-        raise RosettaError(f"rosetta: {where}{backend}: {rel} does not exist (named by {ref.target!r} in {TABLE_FILE})")
+        raise RosettaError(f"rosetta: {where}{backend}: {rel} does not exist (named by {ref.target!r} in {named_in})")
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines()
     node = _find(ast.parse(source, filename=str(path)).body, ref.name.split("."))
     if node is None:
         raise RosettaError(
-            f"rosetta: {where}{backend}: {rel} has no {ref.name!r} "
-            f"(named by {ref.target!r} in the concept table, {TABLE_FILE})"
+            f"rosetta: {where}{backend}: {rel} has no {ref.name!r} (named by {ref.target!r} in {named_in})"
         )
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
     last = _end(node)
@@ -98,7 +107,7 @@ def extract(backend: str, ref: Ref | str, where: str = "") -> Block:
             missing = start_text if start is None else end_text
             raise RosettaError(
                 f"rosetta: {where}{backend}: {rel}: {ref.name} has no line containing {missing!r} "
-                f"(the lines named by {ref.target!r} in {TABLE_FILE})"
+                f"(the lines named by {ref.target!r} in {named_in})"
             )
         # a statement that starts on the last line is shown whole (a call over several lines)
         end = max([end, *(_end(n) for n in ast.walk(node) if isinstance(n, ast.stmt) and n.lineno == end)])

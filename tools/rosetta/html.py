@@ -8,7 +8,7 @@ import html
 import re
 from pathlib import Path
 
-from . import chooser, notes
+from . import chooser, columns, notes
 from .base import DTYPE, ORDER, SHORT, TITLES, RosettaError
 from .extract import Block
 from .numbers import spread, value
@@ -59,9 +59,6 @@ section { margin: 22px 0 10px; }
 .cols { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(0, 1fr); gap: 10px; margin: 10px 0; }
 .col { min-width: 0; }
 .col h3 { font-size: 14px; margin: 0 0 4px; padding: 3px 8px; border-radius: 4px; color: #fff; }
-.col.numpy h3 { background: #4d77cf; }
-.col.torch h3 { background: #d04a2b; }
-.col.jax h3 { background: #2f8a57; }
 .ref { font: 11.5px/1.4 var(--mono); margin: 8px 0 2px; overflow-wrap: anywhere; }
 .ref .what { color: var(--muted); }
 .highlight { background: var(--bg-code); border: 1px solid var(--line); border-radius: 6px; }
@@ -79,6 +76,7 @@ p code, li code { font: 12.5px var(--mono); background: rgba(175, 184, 193, 0.25
 .note p { margin: 0; }
 .note ul { margin: 6px 0 0; padding-left: 20px; }
 .note li { margin: 3px 0; }
+.note code { overflow-wrap: anywhere; }  /* a long name in a note breaks on a phone, not the page */
 .table-box { overflow-x: auto; }
 table.numbers { border-collapse: collapse; margin: 6px 0; font-size: 12.5px; width: 100%; table-layout: fixed; }
 table.numbers th, table.numbers td { border: 1px solid var(--line); padding: 3px 6px; text-align: left;
@@ -125,6 +123,7 @@ def render_html(rosetta: Rosetta, lang: str = "en") -> str:
         f"<!-- {e(generated(lang))} -->",
         "<style>",
         CSS.strip(),
+        _heading_css(),
         chooser.css(),
         "</style>",
         region("pygments", f"<style>\n{_pygments_css().strip()}\n</style>"),
@@ -167,6 +166,29 @@ def render_html(rosetta: Rosetta, lang: str = "en") -> str:
     out += [region("why", region_html(rosetta.why, rosetta.spec)), "</section>"]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
+
+
+def _heading_css() -> str:
+    """Each column's heading in its backend's colour (its cost curve's, [plot] line in its docs.toml), the
+    title in white or near-black, whichever contrasts more with it."""
+    rules = []
+    for b in ORDER:
+        colour = str(columns.plot_style(b)[0].get("color", "#6e7781"))
+        text = "#fff" if _contrast(colour, "#ffffff") >= _contrast(colour, "#1f2328") else "#1f2328"
+        rules.append(f".col.{b} h3 {{ background: {colour}; color: {text}; }}")
+    return "\n".join(rules)
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two colours "#rrggbb"."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 def _concept(s: Section, lang: str) -> tuple[str, str, str]:

@@ -16,7 +16,7 @@ import numpy as np
 from softmax_rosetta.examples import lesson_examples
 
 from . import notes
-from .base import DTYPE, ORDER, SHORT, TABLE_FILE, TITLES
+from .base import DTYPE, ORDER, SHORT, SOURCES, TITLES
 from .extract import Block
 from .lesson import (
     LESSON_FILE,
@@ -38,7 +38,7 @@ from .numbers import NUMBER, number, spread, value
 from .prose import NOT_COMPUTED, region, versions_line
 from .run import Rosetta, Row, Section
 
-GENERATED = text("generated", "en", steps=LESSON_FILE, text=TEXT_FILE, table=TABLE_FILE)
+GENERATED = text("generated", "en", steps=LESSON_FILE, text=TEXT_FILE, table=SOURCES)
 
 
 class _Numbers:
@@ -60,7 +60,7 @@ def render_lesson(rosetta: Rosetta, lang: str = "en") -> tuple[str, list[float]]
     nums = _Numbers()
     root = _root(lang)
     out = [f"# {text('title', lang)}", "", text("other_language", lang), ""]
-    out += [f"<!-- {text('generated', lang, steps=LESSON_FILE, text=TEXT_FILE, table=TABLE_FILE)} -->", ""]
+    out += [f"<!-- {text('generated', lang, steps=LESSON_FILE, text=TEXT_FILE, table=SOURCES)} -->", ""]
     out += [p + "\n" for p in _intro(rosetta, lang)]
     out += [region("env", versions_line(rosetta) if rosetta.numbers else ""), ""]
     titles = [prose(s, lang).title for s in STEPS] + [text("where_next", lang)]

@@ -84,10 +84,10 @@ STEPS: list[Step] = [
             "Every backend gets the same arrays, read from the spec file `common/specs/seed.toml`: the "
             "features as float32, the classes as integers. Each framework has its own array type, made "
             "the same way: `np.asarray(x, dtype=np.float32)`, `torch.tensor(x, dtype=torch.float32)`, "
-            "`jnp.asarray(x, dtype=jnp.float32)`.",
+            "`jnp.asarray(x, dtype=jnp.float32)`, `mx.array(x, dtype=mx.float32)`.",
             "The model's starting point is data as well. The lesson calls `torch.manual_seed(1)` and then "
             "builds `nn.Linear(4, 3)`, which draws a 3 x 4 weight and 3 biases at random. The spec writes "
-            "down exactly what torch draws, so NumPy and JAX start from the same values without torch's "
+            "down exactly what torch draws, so NumPy, JAX and MLX start from the same values without torch's "
             "random number generator.",
         ],
         ko=Prose(
@@ -98,10 +98,10 @@ STEPS: list[Step] = [
                 "데이터일 뿐입니다. 모든 백엔드는 스펙 파일 `common/specs/seed.toml`에서 읽은 같은 배열을 받습니다. "
                 "특성은 float32로, 클래스는 정수로 읽습니다. 배열 타입은 프레임워크마다 다르지만 만드는 방법은 "
                 "같습니다: `np.asarray(x, dtype=np.float32)`, `torch.tensor(x, dtype=torch.float32)`, "
-                "`jnp.asarray(x, dtype=jnp.float32)`.",
+                "`jnp.asarray(x, dtype=jnp.float32)`, `mx.array(x, dtype=mx.float32)`.",
                 "모델의 출발점도 데이터입니다. 강의는 `torch.manual_seed(1)`을 호출한 다음 `nn.Linear(4, 3)`을 "
                 "만드는데, 이때 3 x 4 가중치(weight)와 편향(bias) 3개가 무작위로 정해집니다. 스펙에는 torch가 "
-                "뽑는 값이 그대로 적혀 있어서, NumPy와 JAX도 torch의 난수 생성기 없이 같은 값에서 출발합니다.",
+                "뽑는 값이 그대로 적혀 있어서, NumPy, JAX, MLX도 torch의 난수 생성기 없이 같은 값에서 출발합니다.",
             ],
         ),
         tables=["spec-data"],

@@ -26,8 +26,8 @@ TEXT_FILE = "tools/rosetta/lesson_text.py"
 # Fixed strings, by key: {"en": ..., "ko": ...}. Fields in braces are filled in by the renderer.
 PAGE: dict[str, dict[str, str]] = {
     "title": {
-        "en": "The lesson, step by step: NumPy, PyTorch, JAX",
-        "ko": "한 단계씩 따라가는 강의: NumPy, PyTorch, JAX",
+        "en": "The lesson, step by step: NumPy, PyTorch, JAX, MLX",
+        "ko": "한 단계씩 따라가는 강의: NumPy, PyTorch, JAX, MLX",
     },
     "other_language": {
         "en": "This page in Korean: [한국어](ko/lesson.md).",
@@ -42,26 +42,26 @@ PAGE: dict[str, dict[str, str]] = {
         "실패합니다.",
     },
     "intro1": {
-        "en": "One small machine-learning lesson, walked through step by step in NumPy, PyTorch, and JAX with Flax "
-        "NNX and Optax at once: softmax, cross-entropy written three ways, and a one-layer classifier trained by "
-        "gradient descent until its printed costs match the lesson's. {source}",
-        "ko": "작은 머신러닝 강의 하나를 NumPy, PyTorch, 그리고 Flax NNX와 Optax를 곁들인 JAX로 한꺼번에, 한 "
+        "en": "One small machine-learning lesson, walked through step by step in NumPy, PyTorch, JAX with Flax "
+        "NNX and Optax, and MLX at once: softmax, cross-entropy written three ways, and a one-layer "
+        "classifier trained by gradient descent until its printed costs match the lesson's. {source}",
+        "ko": "작은 머신러닝 강의 하나를 NumPy, PyTorch, Flax NNX와 Optax를 곁들인 JAX, 그리고 MLX로 한꺼번에, 한 "
         "단계씩 따라갑니다. 소프트맥스(softmax), 세 가지로 쓴 교차 엔트로피(cross-entropy), 그리고 경사 "
         "하강법(gradient descent)으로 학습하는 한 층짜리 분류기가 차례로 나오며, 분류기가 출력하는 비용(cost)은 "
         "강의가 출력한 값과 일치해야 합니다. {source}",
     },
     "intro2": {
-        "en": "It is written for someone who knows one of the three frameworks and wants to learn another. Each "
+        "en": "It is written for someone who knows one of these frameworks and wants to learn another. Each "
         "step says what the lesson does and why, then shows, in each backend, the lesson's one line where it "
         "has one and the project's function that does the same, cut from the backend's files (each block links "
         "to its file and line, so the page can't drift from the code that runs), then what differs between the "
-        "frameworks and why, and the numbers the three compute. Read the framework you know first, then the one "
+        "frameworks and why, and the numbers they all compute. Read the framework you know first, then the one "
         "you are learning; the numbers say whether they agree.",
-        "ko": "세 프레임워크 가운데 하나를 알고 다른 하나를 배우려는 분을 위해 썼습니다. 각 단계는 먼저 강의가 "
+        "ko": "이 프레임워크들 가운데 하나를 알고 다른 하나를 배우려는 분을 위해 썼습니다. 각 단계는 먼저 강의가 "
         "무엇을 왜 하는지 설명하고, 백엔드마다 강의의 한 줄짜리 식(있는 경우)과 같은 일을 하는 이 프로젝트의 "
         "함수를 보여 줍니다. 함수는 백엔드의 파일에서 그대로 잘라 온 것이며, 코드 블록마다 그 파일과 줄로 "
         "연결되어 있어 실제로 실행되는 코드와 어긋날 수 없습니다. 이어서 프레임워크끼리 무엇이 왜 다른지, "
-        "그리고 세 백엔드가 계산한 숫자가 나옵니다. 아는 프레임워크를 먼저 읽고 배우려는 프레임워크를 "
+        "그리고 모든 백엔드가 계산한 숫자가 나옵니다. 아는 프레임워크를 먼저 읽고 배우려는 프레임워크를 "
         "읽어 보세요. 둘이 일치하는지는 숫자가 알려 줍니다.",
     },
     "intro3": {
@@ -111,10 +111,11 @@ PAGE: dict[str, dict[str, str]] = {
     },
     "example_head": {"en": "| row | z: the 5 scores | y: the class |", "ko": "| 행 | z: 점수 5개 | y: 클래스 |"},
     "next_rosetta": {
-        "en": "- [rosetta.md]({docs}rosetta.md) (or [rosetta.html]({docs}rosetta.html), three columns) shows every "
-        "concept side by side, with each option of torch's cross-entropy (class weights, `ignore_index`, "
+        "en": "- [rosetta.md]({docs}rosetta.md) (or [rosetta.html]({docs}rosetta.html), a column per framework) "
+        "shows every concept side by side, with each option of torch's cross-entropy (class weights, `ignore_index`, "
         "reduction, label smoothing, probability targets) and the compiled and fused training loops.",
-        "ko": "- [rosetta.md]({docs}rosetta.md)(또는 세 열로 보여 주는 [rosetta.html]({docs}rosetta.html))는 모든 "
+        "ko": "- [rosetta.md]({docs}rosetta.md)(또는 프레임워크마다 한 열로 보여 주는 "
+        "[rosetta.html]({docs}rosetta.html))는 모든 "
         "개념을 나란히 보여 주며, torch 교차 엔트로피의 옵션(클래스 가중치, `ignore_index`, reduction, 레이블 "
         "스무딩, 확률 타깃)과 컴파일하거나 하나로 합친 학습 루프도 다룹니다(영어).",
     },
@@ -138,84 +139,54 @@ PAGE: dict[str, dict[str, str]] = {
 CONCEPTS_KO: dict[str, tuple[str, str]] = {
     "softmax": (
         "소프트맥스",
-        "NumPy는 공식을 직접 쓰며, `exp()`가 넘치지 않도록 먼저 각 행의 최댓값을 뺍니다(가장 큰 항이 "
-        "`exp(0) = 1`이 됩니다). `F.softmax`와 `jax.nn.softmax`도 내부에서 같은 뺄셈을 합니다. 축을 torch는 "
-        "`dim`, NumPy와 JAX는 `axis`라고 부릅니다. 모든 백엔드는 Keras처럼 `axis=`를 받고, torch 백엔드는 이를 "
-        "`dim`으로 넘깁니다.",
+        "먼저 각 행의 최댓값을 빼도 결과는 같지만, `exp()`가 넘치지 않습니다(가장 큰 항이 `exp(0) = "
+        "1`이 됩니다). 모든 백엔드는 Keras처럼 `axis=`를 받습니다.",
     ),
     "one-hot": (
         "원-핫 타깃",
-        "torch는 강의에서처럼 0으로 채운 텐서에 제자리(in-place) 연산 `scatter_`로 1을 써 넣습니다. JAX 배열은 "
-        "바꿀 수 없으므로(immutable) 써 넣을 대상이 없고, `jax.nn.one_hot`이 결과를 새로 만듭니다. NumPy의 "
-        "`put_along_axis`는 `scatter_`처럼 0으로 채운 배열에 씁니다.",
+        "",
     ),
     "loss-onehot": (
         "손실 1단계: 원-핫 곱하기 마이너스 로그 소프트맥스",
-        "세 백엔드 모두 같은 공식입니다. torch의 옵션은 모두 타깃 분포 `a`에 접어 넣었습니다(옵션마다 "
-        "docs/rosetta.md에 따로 절이 있습니다). 약점도 같습니다. 0으로 언더플로한 확률의 `log(softmax(z))`는 "
-        "`-inf`이므로, +-1e4 같은 로짓에서는 inf나 nan이 나옵니다. 하나로 합친 3단계는 이런 경우에도 정확합니다.",
+        "모든 백엔드에서 같은 공식입니다. torch의 옵션은 모두 타깃 분포 `a`에 접어 넣었습니다(옵션마다 "
+        "docs/rosetta.md에 따로 절이 있습니다). 약점도 같습니다. 0으로 언더플로한 확률의 "
+        "`log(softmax(z))`는 `-inf`이므로, +-1e4 같은 로짓에서는 inf나 nan이 나옵니다. "
+        "하나로 합친 3단계는 이런 경우에도 정확합니다.",
     ),
     "log-softmax": (
         "로그 소프트맥스",
-        "한 번에 계산하므로, 0으로 언더플로했을지 모르는 확률의 로그를 취하는 일이 없습니다. NumPy는 logsumexp를 "
-        "풀어서 씁니다(`max + log(sum(exp(z - max)))`). torch와 JAX에는 이것이 연산 하나로 있습니다: "
-        "`F.log_softmax`, `jax.nn.log_softmax`.",
+        "한 번에 계산하므로, 0으로 언더플로했을지 모르는 확률의 로그를 취하는 일이 없습니다.",
     ),
     "loss-nll": (
         "손실 2단계: log_softmax의 nll_loss",
-        "torch에는 `F.nll_loss`가 있습니다. JAX와 optax에는 없으므로 `jnp.take_along_axis`로 각 행에서 레이블의 "
-        "로그 확률을 고르고, NumPy도 `np.take_along_axis`로 똑같이 합니다. 마스크(`jnp.where`, `np.where`)는 "
-        "torch 없이 `ignore_index`를 구현하는 방법입니다.",
+        "",
     ),
     "loss-fused": (
         "손실 3단계: 하나로 합친 교차 엔트로피",
-        "torch는 모든 옵션을 `F.cross_entropy`에 그대로 넘깁니다. JAX는 행의 최댓값을 뺀 다음 "
-        "`optax.softmax_cross_entropy_with_integer_labels`를 쓰고(optax는 `logsumexp(z) - z[y]`를 계산하는데, "
-        "float32 로짓이 크면 유효 숫자를 잃습니다), torch의 옵션은 그 둘레에 직접 만듭니다. NumPy는 "
-        "`logsumexp(z) - z[y]`를 풀어서 씁니다.",
+        "",
     ),
     "model": (
         "모델: 선형 계층",
-        "모든 백엔드에 같은 이름 세 개가 있습니다: 클래스 `SoftmaxClassifier`, `init_model`(스펙의 파라미터에서 "
-        "출발하는 모델), `weight_and_bias`(torch와 같은 모양으로 꺼낸 파라미터). torch의 `nn.Linear`는 `weight`를 "
-        "(out, in) = (3, 4)로 저장하고 `x W^T + b`를 계산합니다. Flax의 `nnx.Linear`는 `kernel`을 (in, out) = "
-        "(4, 3)으로 저장하고 `x @ kernel + b`를 계산하므로, `init_model`이 경계에서 스펙의 가중치를 전치하고 "
-        "`weight_and_bias`가 다시 전치해 돌려줍니다. Flax는 값을 곧 덮어쓰는데도 계층을 만들 때 `rngs`를 "
-        "요구하며, GPU에서도 float32 행렬 곱이 float32로 남도록 `Precision.HIGHEST`를 받습니다. NumPy에는 "
-        "모듈도 자동 미분(automatic differentiation)도 없습니다. "
-        "클래스는 torch와 같은 모양의 배열 두 개를 들고 있고, `forward`는 한 줄이며, "
-        "`backward`는 계층을 따라가는 연쇄 법칙(chain rule)을 손으로 "
-        "쓴 것입니다(`dL/dW = (dL/dz)^T x`, `dL/db`는 행에 걸친 "
-        "`dL/dz`의 합). torch의 autograd와 JAX의 `nnx.grad`에는 이런 코드가 필요 없습니다.",
+        "모든 백엔드에 같은 이름 세 개가 있습니다: 클래스 `SoftmaxClassifier`, "
+        "`init_model`(스펙의 파라미터에서 출발하는 모델), `weight_and_bias`(torch와 "
+        "같은 모양으로 꺼낸 파라미터).",
     ),
     "optimizer": (
         "옵티마이저: SGD",
-        "모든 백엔드에 `make_optimizer(model, lr, ...)`가 있고, 그 뒤에 그것이 기대는 코드가 나옵니다. torch의 "
-        "`optim.SGD`는 그대로 씁니다. `optax.sgd`는 감쇠(dampening)가 0일 때 같은 규칙입니다. 가중치 감쇠는 "
-        "`optax.chain`의 맨 앞에 두고, 감쇠에는 손으로 쓴 작은 `GradientTransformation`(`dampened_trace`)이 "
-        "필요합니다. `nnx.Optimizer`는 optax의 상태를 모델의 파라미터 곁에 둡니다. NumPy는 torch의 규칙을 작은 "
-        "`SGD` 클래스로 풀어 씁니다. 이 클래스는 모델의 배열을 제자리에서 갱신하고, 스텝 사이의 모멘텀 버퍼를 "
-        "dict에 보관합니다. 숫자는 초기 편향에 스펙의 lr로 그래디언트 `[0.5, -0.25, 0.125]`를 세 번 적용한 "
-        "결과입니다.",
+        "모든 백엔드에 `make_optimizer(model, lr, ...)`가 있고, 그 뒤에 그것이 기대는 "
+        "코드가 나옵니다. 숫자는 초기 편향에 스펙의 lr로 그래디언트 `[0.5, -0.25, 0.125]`를 세 "
+        "번 적용한 결과입니다.",
     ),
     "step": (
         "학습 스텝 하나",
-        "모든 백엔드에 `loss_fn(model, x, y)`와 `train_step(model, optimizer, x, y)`가 있으며, 다른 점은 "
-        "그래디언트가 어디서 오느냐입니다. NumPy에는 자동 미분이 없습니다. NumPy의 `train_step`은 `loss_fn`처럼 "
-        "비용을 계산하되 그래디언트에 필요한 로짓을 남겨 둡니다: `dL/dz = (softmax(z) - one_hot(y)) / N`"
-        "(`cross_entropy_grad`). 모델의 손으로 쓴 `backward`(모델 참고)가 이를 파라미터의 그래디언트로 바꾸고, "
-        "그 값이 `optimizer.step(grads)`에 전달됩니다. torch는 순전파를 기록해 두고, `backward()`가 각 "
-        "파라미터의 그래디언트를 `.grad`에 더합니다. `optimizer.step()`은 그 값을 읽으므로 먼저 `zero_grad()`를 "
-        "불러야 합니다. JAX는 상태를 명시적으로 넘깁니다. `nnx.value_and_grad(loss_fn)`는 그래디언트를 값으로 "
-        "돌려주고, `optimizer.update(model, grads)`가 새 파라미터를 모델에 써 넣으며, `nnx.jit`가 스텝을 "
-        "컴파일합니다.",
+        "모든 백엔드에 `loss_fn(model, x, y)`와 `train_step(model, "
+        "optimizer, x, y)`가 있으며, 다른 점은 그래디언트가 어디서 오느냐입니다.",
     ),
     "loop": (
         "전체 학습 루프",
-        "세 백엔드의 루프는 줄마다 같습니다: `init_model`, `make_optimizer`, 그다음 배치마다 `train_step`(배치는 "
-        "스펙이 똑같이 정해 주므로 어느 프레임워크도 자기 난수를 뽑지 않습니다), 마지막으로 `weight_and_bias`. "
-        "비용을 모으는 방식만 다릅니다. NumPy는 배열에, torch는 장치 위의 텐서에 써 넣고, 배열을 바꿀 수 없는 "
-        "JAX는 리스트에 모았다가 끝에 쌓습니다(stack).",
+        "모든 백엔드의 루프는 줄마다 같습니다: `init_model`, `make_optimizer`, 그다음 "
+        "배치마다 `train_step`(배치는 스펙이 똑같이 정해 주므로 어느 프레임워크도 자기 난수를 뽑지 "
+        "않습니다), 마지막으로 `weight_and_bias`. 비용을 모으는 방식만 다릅니다.",
     ),
 }
 

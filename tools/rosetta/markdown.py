@@ -1,4 +1,4 @@
-"""docs/rosetta.md: the three backends one after another, for reading on GitHub."""
+"""docs/rosetta.md: the backends one after another, for reading on GitHub."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from .why import ANCHOR, PROSE, TITLE, region_markdown
 
 def render_markdown(rosetta: Rosetta) -> str:
     """The whole Markdown page."""
-    out = ["# The lesson side by side: NumPy, PyTorch, JAX", "", f"<!-- {GENERATED} -->", ""]
+    out = ["# The lesson side by side: NumPy, PyTorch, JAX, MLX", "", f"<!-- {GENERATED} -->", ""]
     out += [p + "\n" for p in intro(rosetta)]
     out += [
         region("env", versions_line(rosetta) if rosetta.numbers else ""),
         "",
-        "The same page with the three backends in three columns, syntax highlighting and the loss "
+        "The same page with the backends in columns, syntax highlighting and the loss "
         "plot: [rosetta.html](rosetta.html) (one file, nothing to download).",
         "",
     ]

@@ -17,9 +17,9 @@ NOTEBOOK: dict[str, dict[str, str]] = {
         "이 프로젝트의 {title} 백엔드(`{package}`)로 `{spec}` 스펙 위에서 한 단계씩 따라갑니다. {source}",
     },
     "links": {
-        "en": "[docs/lesson.md](../docs/lesson.md) walks through the same steps with NumPy, PyTorch and JAX side "
+        "en": "[docs/lesson.md](../docs/lesson.md) walks through the same steps with NumPy, PyTorch, JAX and MLX side "
         "by side, and [docs/rosetta.md](../docs/rosetta.md) has every concept. The other notebooks: {others}.",
-        "ko": "[docs/ko/lesson.md](../../docs/ko/lesson.md)는 같은 단계를 NumPy, PyTorch, JAX로 나란히 보여 주고, "
+        "ko": "[docs/ko/lesson.md](../../docs/ko/lesson.md)는 같은 단계를 NumPy, PyTorch, JAX, MLX로 나란히 보여 주고, "
         "[docs/rosetta.md](../../docs/rosetta.md)(영어)에는 모든 개념이 있습니다. 다른 노트북: {others}. "
         "이 노트북의 영어판: [{name}](../{name}).",
     },

@@ -11,7 +11,7 @@ tools/diverge) stays in English on both pages; the Korean page says so.
 from __future__ import annotations
 
 from . import prose
-from .base import DIGITS, DTYPE, TABLE_FILE, RosettaError
+from .base import DIGITS, DTYPE, SOURCES, RosettaError
 from .lesson_text import CONCEPTS_KO, LABELS_KO
 from .run import Rosetta
 
@@ -22,8 +22,8 @@ PAGES = {"en": "rosetta.html", "ko": "ko/rosetta.html"}
 # (The English of "intro1", "intro2" and "generated" is prose.py's, which rosetta.md shares.)
 PAGE: dict[str, dict[str, str]] = {
     "title": {
-        "en": "The lesson side by side: NumPy, PyTorch, JAX",
-        "ko": "나란히 보는 강의: NumPy, PyTorch, JAX",
+        "en": "The lesson side by side: NumPy, PyTorch, JAX, MLX",
+        "ko": "나란히 보는 강의: NumPy, PyTorch, JAX, MLX",
     },
     "other_language": {
         "en": '<a href="ko/rosetta.html" hreflang="ko" lang="ko">한국어</a>',
@@ -31,11 +31,12 @@ PAGE: dict[str, dict[str, str]] = {
     },
     "wrap": {"en": "wrap long lines", "ko": "긴 줄 접기"},
     "intro1": {
-        "ko": "SGD로 학습하는 `nn.Linear(4, 3)` 소프트맥스(softmax) 분류라는 강의 하나를 NumPy, PyTorch, 그리고 "
-        "Flax NNX와 Optax를 곁들인 JAX로 세 번 썼습니다. 교차 엔트로피(cross-entropy) 손실(loss)의 세 단계와 그 "
+        "ko": "SGD로 학습하는 `nn.Linear(4, 3)` 소프트맥스(softmax) 분류라는 강의 하나를 NumPy, PyTorch, "
+        "Flax NNX와 Optax를 곁들인 JAX, 그리고 MLX로 네 번 썼습니다. "
+        "교차 엔트로피(cross-entropy) 손실(loss)의 세 단계와 그 "
         "옵션, 모델, 옵티마이저, 학습 스텝과 루프가 차례로 나오고, 출력하는 비용(cost)은 강의의 값과 일치해야 "
-        "합니다. 절마다 개념 하나를 세 백엔드의 파일에서 잘라 온 "
-        "코드로 보여 주고(코드 블록마다 그 파일과 줄로 연결됩니다), 무엇이 왜 다른지 설명한 뒤, 세 백엔드가 "
+        "합니다. 절마다 개념 하나를 각 백엔드의 파일에서 잘라 온 "
+        "코드로 보여 주고(코드 블록마다 그 파일과 줄로 연결됩니다), 무엇이 왜 다른지 설명한 뒤, 모든 백엔드가 "
         "계산한 숫자로 끝납니다.",
     },
     "intro2": {
@@ -102,7 +103,7 @@ PAGE: dict[str, dict[str, str]] = {
 
 WHY_TITLE_KO = "마지막 자릿수가 다른 이유"
 WHY_PROSE_KO = [
-    "세 백엔드는 같은 공식을 계산하는데도 마지막 자릿수가 다르게 출력됩니다. float32 수는 유효 비트 24개를 "
+    "백엔드들은 같은 공식을 계산하는데도 마지막 자릿수가 다르게 출력됩니다. float32 수는 유효 비트 24개를 "
     "가지며, 그 수와 바로 다음 float32 사이의 간격을 *ulp*(unit in the last place)라고 합니다. 1과 2 사이의 "
     "수에서는 2^-23, 약 1.2e-7입니다. 덧셈과 곱셈은 매번 정확한 결과를 가장 가까운 float32로 반올림하므로 "
     "합의 순서가 중요합니다: (a + b) + c와 a + (b + c)는 마지막 비트가 다를 수 있습니다. 융합 곱셈-덧셈(fused "
@@ -146,7 +147,7 @@ INTROS_KO: dict[str, str] = {
     "loop": "에포크 0~1000, 에포크마다 배치(강의에서는 데이터 전체)에 SGD 스텝 한 번을 하며, 비용(cost)은 스텝 "
     "전에 기록합니다.",
     "fused": "스텝마다 드는 오버헤드를 걷어 낸 같은 실행: `softmax-rosetta train`의 변형(variant) `fast`(NumPy), "
-    "`compiled`(PyTorch), `fused`(JAX).",
+    "`compiled`(PyTorch), `fused`(JAX), `compiled`(MLX).",
     "data-parallel": "같은 스텝을 워커 K개에서, 워커마다 배치의 행을 나눠 맡아 실행합니다: `softmax-rosetta "
     "train torch|jax --workers K`(docs/distributed.md).",
 }
@@ -155,59 +156,32 @@ INTROS_KO: dict[str, str] = {
 PAGE_CONCEPTS_KO: dict[str, tuple[str, str]] = {
     "option-weight": (
         "교차 엔트로피 옵션: weight (클래스마다 하나)",
-        "torch는 `F.cross_entropy`와 `F.nll_loss`에서 `weight=`를 받습니다(여기서는 합친 단계를 보입니다). "
-        "NumPy는 원소마다 `weight[y]`를 모으고, JAX는 `jnp.take`로 똑같이 합니다. optax의 손실은 가중치를 받지 "
-        "않습니다. 평균은 세 백엔드 모두 N이 아니라 계산에 들어가는 가중치의 합으로 나눕니다.",
+        "평균은 N이 아니라 계산에 들어가는 가중치의 합으로 나눕니다.",
     ),
     "option-ignore-index": (
         "교차 엔트로피 옵션: ignore_index",
-        "optax에는 `ignore_index`가 없습니다. JAX는 `jnp.where`로 마스크를 씌우고, 무시할 타깃을 클래스 0으로 "
-        "바꿔 인덱싱이 되도록 합니다(JAX는 jit으로 컴파일한 함수 안에서 예외를 낼 수 없습니다). NumPy는 "
-        "`np.where`로 똑같이 합니다. torch: `F.nll_loss(..., ignore_index=)`.",
+        "",
     ),
     "option-reduction": (
         "교차 엔트로피 옵션: reduction",
-        "optax는 원소마다 손실을 돌려주고 축소(reduction)는 호출한 쪽에 맡기므로, JAX는 작은 `_reduce`로 "
-        "축소합니다. NumPy에도 같은 함수가 있습니다. torch의 `F` 함수들은 `reduction=`을 직접 받으며, torch의 "
-        "`_reduce`는 풀어 쓴 원-핫 단계에만 쓰입니다.",
+        "",
     ),
     "option-label-smoothing": (
         "교차 엔트로피 옵션: label_smoothing",
-        "torch: `F.cross_entropy(..., label_smoothing=eps)`. torch의 원-핫 단계는 NumPy처럼 섞은 타깃을 풀어 "
-        "씁니다. JAX는 같은 공식인 `optax.smooth_labels`를 씁니다. NumPy와 JAX의 합친 단계(3단계)는 섞은 타깃을 "
-        "만드는 대신, 균등 분포 타깃에 대한 교차 엔트로피에 eps를 곱해 더합니다.",
+        "",
     ),
     "option-probabilities": (
         "교차 엔트로피 옵션: 확률 타깃",
-        "torch의 `F.cross_entropy`는 타깃의 dtype으로 클래스 인덱스와 확률을 구별합니다. NumPy와 JAX도 dtype을 "
-        "같은 방식으로 보고 `sum_c q_c * -log p_c`를 계산합니다(JAX는 확률을 받는 `optax.softmax_cross_entropy`로). "
         "`ignore_index`는 적용되지 않으며, 평균은 원소 수로 나눕니다.",
     ),
     "fused": (
         "합친 루프: 컴파일하거나, 손으로 합치거나",
-        "JAX는 실행 전체를 프로그램 하나로 컴파일합니다. `nnx.split`이 모델과 옵티마이저를 정적인 그래프 정의와 "
-        "배열의 pytree로 나누고, `jax.jit`이 에포크에 걸친 `lax.scan`을 컴파일하며, `nnx.merge`가 그 안에서 둘을 "
-        "다시 만들고, 배치마다 `train_step`의 본문이 실행됩니다. 상태를 명시적으로 넘기기 때문에 가능한 "
-        "일입니다. `torch.compile`은 스텝 하나를 컴파일하고(Inductor가 원소별 연산을 합칩니다) 에포크는 여전히 "
-        "Python이 돕니다. 그 스텝은 `backward()`를 부르는 대신 그래디언트를 풀어 씁니다. NumPy 자체에는 "
-        "컴파일러가 없으므로 빠른 루프는 손으로 합칩니다: 버퍼는 한 번만 할당하고, ufunc이 그 버퍼에 쓰며"
-        "(`out=`), 원-핫 타깃은 한 번만 만들고, lr / N은 배율 하나로 접어 넣습니다. torch와 JAX에도 그런 "
-        "`train_fast`가 있습니다(일반 배열 위에서 그래디언트를 풀어 씁니다). NumPy 사용자의 컴파일러는 "
-        "numba입니다. NumPy의 `compiled` 변형(`kernels.py`, 선택 설치 extra `numba`)은 에포크를 X의 행에 걸친 "
-        "루프 하나로 돌며, 로짓, 소프트맥스, 그래디언트를 4행씩 계산합니다. NumPy와 torch의 빠른 경로는 전체 "
-        "배치의 기본 SGD만 다룹니다.",
+        "",
     ),
     "data-parallel": (
         "데이터 병렬 스텝: DistributedDataParallel과 JAX 샤딩",
-        "NumPy는 단일 프로세스 float64 기준으로 남습니다. NumPy의 스텝은 위의 것과 같고, `--workers` > 1은 "
-        "거부합니다. torch는 프로세스 K개를 돌리며 프로세스마다 모델을 들고 있습니다. "
-        "`DistributedDataParallel`이 `backward()` 중에 그래디언트를 all-reduce하므로 모든 랭크의 옵티마이저가 "
-        "같은 스텝을 밟습니다. JAX는 장치 K개로 된 `Mesh` 위에서 프로그램 하나를 돌립니다. 배치는 "
-        '`NamedSharding(mesh, P("data"))`로 배치하고, 파라미터는 `P()`로 복제하며, `jax.jit`에 그 샤딩을 '
-        "줍니다. 손실은 여러 장치에 나뉜 행에 걸친 합이므로 컴파일러가 all-reduce를 넣고, 코드에는 집합 통신이 "
-        "없습니다. 둘 다 합한 손실을 배치 전체의 행 수로 나누므로, 고르게 나뉘지 않는 배치도 전체 평균을 "
-        "얻습니다(JAX는 마스크한 행으로 채웁니다). 덧셈의 순서만 달라지므로 float64에서는 단일 프로세스와 "
-        "반올림 오차 안에서 일치합니다.",
+        "데이터 병렬 백엔드는 합한 손실을 배치 전체의 행 수로 나누므로, 고르게 나뉘지 않는 배치도 전체 평균을 "
+        "얻습니다. 덧셈의 순서만 달라지므로 float64에서는 단일 프로세스와 반올림 오차 안에서 일치합니다.",
     ),
 }
 
@@ -252,7 +226,7 @@ def intro(rosetta: Rosetta, lang: str) -> list[str]:
 
 def generated(lang: str) -> str:
     """The line that says the page is generated."""
-    return prose.GENERATED if lang == "en" else text("generated", lang, table=TABLE_FILE, text=TEXT_FILE)
+    return prose.GENERATED if lang == "en" else text("generated", lang, table=SOURCES, text=TEXT_FILE)
 
 
 def concept(key: str, title: str, intro: str, note: str, lang: str) -> tuple[str, str, str]:

@@ -97,8 +97,10 @@ def loss_plot_png(rosetta: Rosetta, layout: str = "wide") -> bytes | None:
         dev.set(xlabel="epoch", ylabel="largest |cost - NumPy's| so far", title="How far from NumPy's cost")
         for a in (ax, dev):
             a.grid(alpha=0.3)
-        fig.legend(handles=handles, loc="lower center", ncol=2 if narrow else len(handles), frameon=False)
-        fig.tight_layout(rect=(0, 0.1 if narrow else 0.1, 1, 1))
+        ncol = 2 if narrow else min(len(handles), 4)  # more entries go on a second row
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False)
+        rows = -(-len(handles) // ncol)
+        fig.tight_layout(rect=(0, (0.2 + 0.19 * rows) / size[1], 1, 1))  # the legend's rows: about 0.19 in each
         buf = io.BytesIO()
         fig.savefig(buf, format="png", metadata={"Software": None})
         plt.close(fig)

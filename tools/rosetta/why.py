@@ -35,7 +35,7 @@ EPOCHS = (0, 1, 10, 100, 1000)  # where the cost difference is shown (those the 
 MACHINE = "Measured on: "
 
 PROSE = [
-    "The three backends compute the same formulas and still print different last digits. A float32 "
+    "The backends compute the same formulas and still print different last digits. A float32 "
     "number keeps 24 significant bits; the gap between it and the next float32 is one *ulp* (unit in "
     "the last place): 2^-23, about 1.2e-7, for numbers between 1 and 2. Every addition and "
     "multiplication rounds its exact result to the nearest float32, so the order of a sum matters: "
