@@ -117,3 +117,19 @@ def test_a_dash_pattern_comes_back_as_matplotlib_wants_it(plugin):
     plugin.write_text('[plot]\nline = { color = "#123456", linestyle = [0, [1, 3]] }\n')
     line, marker = columns.plot_style("fake")
     assert line == {"color": "#123456", "linestyle": (0, (1, 3))} and marker == {}
+
+
+def test_the_example_in_docs_backends_md_is_mlxs_file():
+    """docs/backends.md shows MLX's docs.toml in part: what it shows is what the file says."""
+    import tomllib
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "backends.md").read_text(encoding="utf-8")
+    section = page.split("## 6. Its column in the docs", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    shown = tomllib.loads(block)
+    real = registry.backend_docs("mlx")
+    assert shown["notebook"] == real["notebook"]
+    assert shown["plot"] == {k: v for k, v in real["plot"].items() if k in shown["plot"]}
+    assert shown["formulas"].items() <= real["formulas"].items()
+    assert shown["concepts"]["softmax"]["code"] == real["concepts"]["softmax"]["code"]
