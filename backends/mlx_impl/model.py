@@ -23,7 +23,7 @@ def init_model(weight, bias):
     """A model that starts from the spec's parameters: weight (C, D) is already Linear's layout."""
     out_features, in_features = weight.shape
     model = SoftmaxClassifier(in_features, out_features)
-    model.linear.weight = weight  # MLX arrays are immutable: the model takes these, in their dtype
+    model.linear.weight = weight  # the module's parameters are these arrays, in their dtype
     model.linear.bias = bias
     return model
 
