@@ -25,10 +25,13 @@ Threads, the fixed order of the gradients' sum, and the stop at the first non-fi
 
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 import tempfile
+import types
 from pathlib import Path
+from typing import Any
 
 # Class counts with a generated kernel (each compiles in 5 to 8 s per dtype, once: numba caches it);
 # up to 10 the logit tile (rl x C accumulators) fits in 32 vector registers with rl = 2 or more.
@@ -64,7 +67,7 @@ def generated(c, d):
 # for float32; for float64 the Taylor series to r^13 (truncation below 1e-17 relative). Below
 # LO, exp(v) < the smallest normal float: 0 (the C library gives a subnormal or 0 there). NaN
 # stays NaN (through the polynomial), so a diverging run's cost still turns non-finite.
-_EXP = {
+_EXP: dict[str, dict[str, Any]] = {
     "float32": dict(
         lo="-87.33654",
         c1="0.693359375",
@@ -86,7 +89,7 @@ _EXP = {
         lo="-708.3964185322641",
         c1="6.93145751953125e-1",
         c2="1.42860682030941723212e-6",
-        poly=[f"1.0 / {__import__('math').factorial(k)}.0" for k in range(13, -1, -1)],
+        poly=[f"1.0 / {math.factorial(k)}.0" for k in range(13, -1, -1)],
         square=False,
         bits="np.int64",
         mant=52,
@@ -265,7 +268,7 @@ def cache_dir():
         return Path(tempfile.mkdtemp(prefix="softmax-rosetta-kernels-"))
 
 
-_LOADED = {}
+_LOADED: dict[str, types.ModuleType] = {}
 
 
 def module(c, dtype, tile=None):
@@ -287,6 +290,8 @@ def module(c, dtype, tile=None):
             f.write(text)
         os.replace(f.name, path)
     spec = importlib.util.spec_from_file_location(f"softmax_rosetta_kernels.{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"can't import the generated kernels from {path}")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
