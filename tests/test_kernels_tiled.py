@@ -141,3 +141,16 @@ def test_the_vectorized_exp_is_within_a_few_ulp_of_numpys(tiled, dtype):
     assert rel.max() <= 2, rel.max()
     assert out[z < mod.LO].tolist() == [0] * int((z < mod.LO).sum()) and out[-2] == t(0)
     assert np.isnan(out[-1])
+
+
+def test_generated_sources_are_written_once_where_asked(tiled, tmp_path, monkeypatch):
+    """One file per (C, dtype, tile, kernels.py), written once: numba's cache is keyed by its mtime."""
+    monkeypatch.setenv("SOFTMAX_ROSETTA_KERNELS", str(tmp_path))
+    monkeypatch.setattr(tiled, "_LOADED", {})
+    first = tiled.module(10, "float64")  # imported only: numba compiles on the first call
+    (path,) = tmp_path.glob("tiled_c10_float64_*.py")
+    assert first.__file__ == str(path) and "def rows_tiled(" in path.read_text()
+    written = path.stat().st_mtime_ns
+    monkeypatch.setattr(tiled, "_LOADED", {})
+    assert tiled.module(10, "float64").__file__ == str(path) and path.stat().st_mtime_ns == written
+    assert tiled.module(10, "float64", (1, 4, 4)).__file__ != str(path)  # another tile: another file

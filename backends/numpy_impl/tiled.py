@@ -276,7 +276,10 @@ def module(c, dtype, tile=None):
     (None: ``tile_for(c)``): written once into ``cache_dir()`` and imported."""
     dtype = str(dtype)
     rl, rg, cg = tile or tile_for(c)
-    text = source(c, dtype, rl, rg, cg)
+    # numba's cache doesn't notice a change in the functions a cached one calls (kernels._rows,
+    # _update): the hash of kernels.py in the module's text and name makes a new module then
+    kernels = Path(__file__).with_name("kernels.py").read_bytes()
+    text = f"# kernels.py {hashlib.sha256(kernels).hexdigest()[:16]}\n" + source(c, dtype, rl, rg, cg)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     name = f"tiled_c{c}_{dtype}_{rl}x{rg}x{cg}_{digest}"
     if name in _LOADED:
