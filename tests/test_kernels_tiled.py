@@ -100,7 +100,8 @@ def test_narrow_rows_keep_todays_loop(tiled, modules_used):
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_threads_split_the_rows_into_tiles_and_tails(tiled, dtype):
-    """One thread, two and three over 299 rows (ranges of 99 or 100 rows: tiles of rg rows and, for C = 10, a tail of 3 in the ranges of 99):
+    """One thread, two and three over 299 rows (ranges of 99 or 100 rows: C = 10's tiles of 4 rows,
+    and tails of 3 in the ranges of 99):
     the same run up to the order of the sums."""
     from softmax_rosetta.backends.numpy_impl.fast import train_compiled
 
