@@ -10,8 +10,13 @@ Here the loops over the classes are written out, so the compiler keeps a tile in
 2. softmax, loss and p - Y on ``rg`` rows x C (a buffer in the L1 cache), with exp as a
    polynomial over the tile's rg C values in one loop the compiler vectorizes (numba's
    ``math.exp`` is a call to the C library's ``expf`` on one float at a time);
-3. the gradient: each vector of D is loaded once for the ``rg`` rows and added into all C rows
-   of grad_w: rg + 2 C loads and stores for rg C FMAs.
+3. the gradient: each vector of D of the ``rg`` rows is loaded once per ``cg`` classes and added
+   into their rows of grad_w, the rg cg factors of p - Y held in registers: rg + 2 cg loads and
+   stores for rg cg FMAs (all C classes at once needs rg C registers for the factors: with
+   rg = 16, 160 of them, that was 2 to 3 times slower).
+
+On the Intel machine of docs/benchmarks.md this ran an epoch of L's shape, in cache, at 0.6 to
+0.75 of the time of ``kernels.py``'s loop, on 256-bit vectors (LLVM's choice for that core).
 
 A loop over C written out needs C when the source is written: ``module(c, dtype)`` writes the
 source for (C, dtype, tile) into a cache folder once and imports it, so numba's own cache (which
