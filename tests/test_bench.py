@@ -46,11 +46,21 @@ def test_bench_runs_every_workload_and_reports_the_floor(small_floor):
         expected = w["floor_matmul_s"] if w["x_in_cache"] else max(w["floor_read_s"], w["floor_matmul_s"])
         assert w["floor_s"] == expected > 0
         assert w["final_cost_spread"] < 1e-5  # the fast path and the lesson end at the same cost
-    assert [(t["workload"], t["variant"]) for t in result["targets"]] == [("L", "fast"), ("M", "fast")]
+    targets = [(t["workload"], t["variant"], t["kind"]) for t in result["targets"]]
+    assert targets == [("L", "fast", "floor"), ("M", "fast", "floor"), ("L", "fast", "best"), ("M", "fast", "best")]
+    for r in runs.values():  # the fractions of the floor's rates, on the floor's workloads
+        if r["workload"] == "T":
+            assert "fma_fraction" not in r
+            continue
+        wl = next(w for w in result["workloads"] if w["name"] == r["workload"])
+        rate = wl["flops_per_epoch"] / r["median_per_epoch"]
+        assert r["fma_fraction"] == pytest.approx(rate / result["floor"]["matmul_rate"])
+        read = wl["x_bytes"] / r["median_per_epoch"] / result["floor"]["bandwidth"]
+        assert r["read_fraction"] == (None if wl["x_in_cache"] else pytest.approx(read))
     (proc,) = result["processes"]
     assert proc["ok"] and proc["backend"] == "numpy" and proc["process"]["cpus"] == result["cpus"]
     text = text_report(result)
-    for word in ("floor", "T: seed spec", "M: digits", "L: synthetic", "numpy", "fast", "x floor"):
+    for word in ("floor", "T: seed spec", "M: digits", "L: synthetic", "numpy", "fast", "x floor", "FMA rate / read"):
         assert word in text
     md = markdown_report(result)
     assert "| backend | variant |" in md and "machine:" in md and "softmax-rosetta bench" in md
@@ -73,10 +83,42 @@ def test_bench_targets_say_by_how_much_they_are_missed():
             {"workload": "T", "backend": "numpy", "variant": "fast", "ok": True, "median_per_epoch": 0.1},
         ],
     }
-    targets = {(t["workload"], t["backend"], t["variant"]): t for t in check_targets(result)}
-    assert set(targets) == {("L", "numpy", "fast"), ("T", "numpy", "fast")}  # fast paths only; T against torch
-    assert not targets["L", "numpy", "fast"]["met"] and "missed by 1.50x" in targets["L", "numpy", "fast"]["text"]
-    assert targets["T", "numpy", "fast"]["met"] and targets["T", "numpy", "fast"]["value"] == pytest.approx(10)
+    targets = {(t["workload"], t["backend"], t["variant"], t["kind"]): t for t in check_targets(result)}
+    # fast paths only; T against torch
+    assert set(targets) == {
+        ("L", "numpy", "fast", "floor"),
+        ("L", "numpy", "fast", "best"),
+        ("T", "numpy", "fast", "speedup"),
+    }
+    every, best = targets["L", "numpy", "fast", "floor"], targets["L", "numpy", "fast", "best"]
+    assert not every["met"] and "missed by 1.50x" in every["text"]
+    assert not best["met"] and best["text"] == (
+        "L best fast path (numpy fast): 4.50x the floor (target <= 2x): missed by 2.25x"
+    )
+    assert targets["T", "numpy", "fast", "speedup"]["met"] and targets["T", "numpy", "fast", "speedup"][
+        "value"
+    ] == pytest.approx(10)
+
+
+def test_the_best_fast_path_target_takes_the_fastest():
+    fast = [("fast", 2.5), ("compiled", 1.5)]
+    runs = [
+        {"workload": "M", "backend": "numpy", "variant": v, "fast": True, "ok": True, "median_per_epoch": t}
+        for v, t in fast
+    ]
+    (best,) = [
+        t for t in check_targets({"workloads": [{"name": "M", "floor_s": 1.0}], "runs": runs}) if t["kind"] == "best"
+    ]
+    assert best["variant"] == "compiled" and best["met"] and best["value"] == 1.5
+
+
+def test_the_tables_show_the_fraction_of_the_floors_rates():
+    result = _crafted([0.3, 0.5, 0.6], [2.1, 1.2, 0.9], {"fast": 1.0, "compiled": 1.0})
+    result["runs"][0].update(fma_fraction=0.314, read_fraction=None)  # X in the cache: no read fraction
+    result["runs"][1].update(fma_fraction=0.2, read_fraction=0.55)
+    header, rows = report.table_rows(result, result["workloads"][0])
+    assert header[-2:] == ["FMA rate / read", "x floor"]
+    assert [row[-2] for row in rows] == ["31% / -", "20% / 55%"]
 
 
 @pytest.mark.slow

@@ -171,14 +171,15 @@ def train_compiled(
     weight_decay=0.0,
     threads=None,
 ):
-    """``train_fast``'s trajectory, the epoch one compiled loop over X's rows (``kernels.py``, numba).
+    """``train_fast``'s trajectory, the epoch one compiled loop over X's rows (numba): with register
+    tiles generated for C (``tiled.py``) where ``tiled.generated(C, D)``, else ``kernels.py``'s loop.
 
     The same arguments and result as ``train_fast``; threads: how many threads share the rows
     (None: numba's thread count when X is at least ``PARALLEL_BYTES``, else 1). The costs come
     all at once, so ``log`` is called after the run.
     """
     check_plain_sgd(batches, momentum, dampening, nesterov, weight_decay)
-    from . import kernels  # numba: an optional extra, imported when this variant runs
+    from . import kernels, tiled  # numba: an optional extra, imported when this variant runs
 
     n, d = x.shape
     c = weight.shape[0]
@@ -195,7 +196,10 @@ def train_compiled(
     bounds = np.linspace(0, n, threads + 1).astype(np.int64)  # thread t: rows bounds[t]..bounds[t+1]-1
     grad_w = np.empty((threads, c, d), dtype=dtype)
     grad_b = np.empty((threads, c), dtype=dtype)
-    loop = kernels.train_parallel if threads > 1 else kernels.train_serial
+    compiled = kernels
+    if tiled.generated(c, d) and dtype in (np.float32, np.float64):
+        compiled = tiled.module(c, dtype.name)  # register tiles, source generated for this C
+    loop = compiled.train_parallel if threads > 1 else compiled.train_serial
     x = aligned(x)  # a copy when X doesn't start on a 64-byte boundary: one pass, paid back in a few epochs
     done = loop(x, y, w, b, dtype.type(lr) / dtype.type(n), costs, bounds, grad_w, grad_b)
     costs = costs[:done]

@@ -194,3 +194,18 @@ def per_epoch(workloads: list[dict[str, Any]], floor: dict[str, Any]) -> None:
         wl["x_in_cache"] = bool(cache) and 2 * wl["x_bytes"] <= cache
         wl["cache_bytes"] = cache
         wl["floor_s"] = wl["floor_matmul_s"] if wl["x_in_cache"] else max(wl["floor_read_s"], wl["floor_matmul_s"])
+
+
+def fractions(runs: list[dict[str, Any]], workloads: list[dict[str, Any]], floor: dict[str, Any]) -> None:
+    """Each run's share of the floor's two rates, at its median epoch, on a floor workload:
+    ``fma_fraction``, its flops (4 N D C) over the time the floor's sgemm takes for them (the
+    fraction of the machine's multiply-add rate it reaches), and ``read_fraction``, X's bytes over
+    the time the floor's read takes for them (None for an X that stays in the cache)."""
+    by_name = {w["name"]: w for w in workloads}
+    for r in runs:
+        wl = by_name.get(r.get("workload", ""))
+        if not r.get("ok") or wl is None or wl.get("versus") != "floor":
+            continue
+        per_s = 1.0 / r["median_per_epoch"]
+        r["fma_fraction"] = wl["flops_per_epoch"] * per_s / floor["matmul_rate"]
+        r["read_fraction"] = None if wl.get("x_in_cache") else wl["x_bytes"] * per_s / floor["bandwidth"]

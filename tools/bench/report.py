@@ -111,13 +111,16 @@ def _spread(r: dict[str, Any]) -> float:
 
 def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """One workload's table: a header and a row per variant (and per backend that failed to run)."""
-    header = ["backend", "variant", "median / epoch", "min", "max", "runs", "compile", f"x {wl['versus']}"]
+    header = ["backend", "variant", "median / epoch", "min", "max", "runs", "compile"]
+    # against the floor: the fraction of the floor's sgemm rate and of its read bandwidth reached
+    rates = wl["versus"] == "floor"
+    header += ["FMA rate / read", f"x {wl['versus']}"] if rates else [f"x {wl['versus']}"]
     rows = []
     for r in result["runs"]:
         if r.get("workload") != wl["name"]:
             continue
         if not r.get("ok"):
-            rows.append([r["backend"], r["variant"], "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
+            rows.append([r["backend"], r["variant"], "failed: " + r.get("error", "")[:60], *[""] * (len(header) - 3)])
             continue
         # the warm-up's extra time over a steady run, for a variant that compiles on its first call
         compiles = r.get("compiles")
@@ -130,13 +133,23 @@ def table_rows(result: dict[str, Any], wl: dict[str, Any]) -> tuple[list[str], l
                 _time(r["max_per_epoch"]),
                 str(r["repeats"]),
                 f"{r['compile_seconds']:.2f} s" if compiles else "-",
+                *([_fractions(r)] if rates else []),
                 f"{r['ratio']:.2f}" + (" *" if _spread(r) > SPREAD_LIMIT else ""),
             ]
         )
     for r in result["runs"]:
         if "workload" not in r and not r.get("ok"):
-            rows.append([r["backend"], "(all)", "failed: " + r.get("error", "")[:60], "", "", "", "", ""])
+            rows.append([r["backend"], "(all)", "failed: " + r.get("error", "")[:60], *[""] * (len(header) - 3)])
     return header, rows
+
+
+def _fractions(r: dict[str, Any]) -> str:
+    """ "31% / 58%": a run's fraction of the floor's matmul (FMA) rate and of its read bandwidth
+    ("-" for an X that stays in the cache; empty when not measured)."""
+    if r.get("fma_fraction") is None:
+        return ""
+    read = r.get("read_fraction")
+    return f"{r['fma_fraction']:.0%} / " + ("-" if read is None else f"{read:.0%}")
 
 
 def workload_line(wl: dict[str, Any]) -> str:

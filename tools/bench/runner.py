@@ -184,6 +184,7 @@ def run(opts: Options) -> dict[str, Any]:
     result["workloads"] = described
     result["processes"] = [{k: v for k, v in p.items() if k != "runs"} for p in processes]
     result["runs"] = _runs(processes, described)
+    floor.fractions(result["runs"], described, best)
     result["targets"] = check_targets(result)
     result["load_after"] = _loadavg()
     return result
