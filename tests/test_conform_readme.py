@@ -2,6 +2,7 @@
 the committed one no longer matches a run: rewritten exactly between its markers, compared on every column
 but the time."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,16 @@ def test_the_not_applicable_cell_names_each_reason():
         "2: `variant:compiled` in float32: needs numba; `variant:compiled` in float64: needs numba"
     )
     assert render.not_applicable(_report("numpy", "NumPy")) == "0"
+
+
+@pytest.mark.slow
+def test_the_committed_numpy_row_is_what_conform_measures(tmp_path, capsys):
+    """The README's NumPy row, checked by the real command on every bundled spec (CI checks all four rows with
+    ``conform --all --readme README.md --check``)."""
+    if registry.missing_packages("numpy") or importlib.util.find_spec("numba") is None:
+        pytest.skip("the README's NumPy row counts the compiled variant, which needs numba (pip install '.[numba]')")
+    before, table, after = readme.read(str(ROOT / "README.md"))
+    numpy_row = [line for line in table.splitlines() if "(`numpy`)" in line]
+    path = tmp_path / "README.md"
+    path.write_text(before + render.SUMMARY_HEADER + "\n" + "\n".join(numpy_row) + "\n" + after)
+    assert main(["conform", "numpy", "--readme", str(path), "--check"]) == 0, capsys.readouterr().err

@@ -28,8 +28,11 @@ def add_parser(sub: Any) -> None:
         description="Run the conformance kit on a registered backend (built in or a plugin): the functional "
         "operations against the float64 reference, torch's own samples, training on every bundled spec, each "
         "variant, save and predict, determinism and bad input, in each dtype it supports. Prints the matrix "
-        "as Markdown. Exit status 0: everything passes or is declared in the backend's deviations file; 1: "
-        "an undeclared failure; 2: a usage error.",
+        "as Markdown. Several backends (or --all) with --readme FILE: the README's backend table, a row per "
+        "backend, written between FILE's <!-- conform --> lines, or with --check compared to FILE's (the "
+        "README's: softmax-rosetta conform --all --readme README.md --check). Exit status 0: everything passes "
+        "or is declared in the backend's deviations file (and the table is current); 1: an undeclared failure "
+        "(or a stale table); 2: a usage error, a backend not installed, a FILE without the table's markers.",
     )
     p.add_argument(
         "backends",
