@@ -12,10 +12,11 @@ and ``mx.eval`` once per epoch. Two loops here give the same trajectory with les
   ``nn.value_and_grad``; one epoch is one compiled function. It has no mini-batches, momentum,
   dampening, Nesterov or weight decay; asking for them is a ``BackendError`` naming the option.
 
-Both evaluate once per epoch (``mx.eval``) and stop after a cost that is inf or nan, as
-``train.train`` does.
+Both evaluate once per epoch (``mx.eval``), read the cost once as a Python float, and stop after a
+cost that is inf or nan, as ``train.train`` does.
 """
 
+import math
 from functools import partial
 
 import mlx.core as mx
@@ -24,7 +25,7 @@ import mlx.nn as nn
 from softmax_rosetta.checks import check_plain_sgd
 
 from .model import init_model, weight_and_bias
-from .train import loss_fn, make_optimizer
+from .train import _share, loss_fn, make_optimizer
 
 
 def train_compiled(
@@ -63,16 +64,17 @@ def train_compiled(
 
     costs = []
     for epoch in range(epochs + 1):
-        epoch_cost = mx.zeros((), dtype=x.dtype)  # + each batch's share: full batch, 0 + cost = cost exactly
+        shares = []
         for rows in batches(epoch) if batches is not None else [None]:
             xb, yb = (x, y) if rows is None else (x[mx.array(rows)], y[mx.array(rows)])
-            cost = step(xb, yb) * (xb.shape[0] / n)
-            epoch_cost = epoch_cost + cost
+            shares.append(_share(step(xb, yb), xb.shape[0], n))
+        epoch_cost = sum(shares[1:], shares[0])
         mx.eval(epoch_cost, state)
         costs.append(epoch_cost)
+        value = epoch_cost.item()
         if log is not None and log_every and epoch % log_every == 0:
-            log(epoch, epoch_cost.item())
-        if not mx.isfinite(epoch_cost).item():
+            log(epoch, value)
+        if not math.isfinite(value):
             break
     return mx.stack(costs), *weight_and_bias(model)
 
@@ -121,8 +123,9 @@ def train_fast(
         cost, w, b = _epoch(x, y_one_hot, w, b, scale)
         mx.eval(cost, w, b)
         costs.append(cost)
+        value = cost.item()
         if log is not None and log_every and epoch % log_every == 0:
-            log(epoch, cost.item())
-        if not mx.isfinite(cost).item():
+            log(epoch, value)
+        if not math.isfinite(value):
             break
     return mx.stack(costs), w, b

@@ -1,5 +1,6 @@
 """The conformance matrix, rendered: Markdown for people (stdout, --md), JSON for dashboards (--json),
-and one README table row per backend (--summary). One result object, three small renderers."""
+and the README's backend table, a row per backend (--summary, --readme). One result object, three small
+renderers."""
 
 from __future__ import annotations
 
@@ -96,13 +97,45 @@ def to_json(report: Report) -> str:
     return json.dumps(to_dict(report), indent=2) + "\n"
 
 
-SUMMARY_HEADER = "| backend | checks passed | declared deviations | failures | not applicable |\n|---|---|---|---|---|"
+SUMMARY_COLUMNS = ("backend", "checks passed", "declared deviations", "failures", "not applicable", "time")
+SUMMARY_HEADER = "| " + " | ".join(SUMMARY_COLUMNS) + " |\n" + "|---" * len(SUMMARY_COLUMNS) + "|"
+
+
+def _cell(text: str) -> str:
+    """Text as one table cell: on one line, a ``|`` escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def not_applicable(report: Report) -> str:
+    """The n/a checks, counted, with why: ``0``, or ``21: every float64 check: no float64 on the CPU: ...``."""
+    rows = [r for r in report.rows if r.status == NA]
+    if not rows:
+        return "0"
+    said: dict[tuple[str, str], list[str]] = {}  # the checks of one dtype with one reason
+    for r in rows:
+        said.setdefault((r.dtype, r.detail), []).append(r.check)
+    parts = []
+    for (dtype, why), names in said.items():
+        every = len(names) > 1 and len(names) == sum(r.dtype == dtype for r in report.rows)
+        named = f"every {dtype} check" if every else ", ".join(f"`{name}`" for name in names) + f" in {dtype}"
+        parts.append(f"{named}: {why}")
+    return f"{len(rows)}: " + "; ".join(parts)
 
 
 def summary_row(report: Report) -> str:
     """One row of the README's backend table: what ``conform`` measured, not what anyone wrote."""
     run = len(report.rows) - report.count(NA)
-    return (
-        f"| {report.display_name} (`{report.backend}`) | {report.count(PASS)} of {run} | "
-        f"{report.count(DECLARED)} | {report.count(FAIL)} | {report.count(NA)} |"
-    )
+    cells = [
+        f"{report.display_name} (`{report.backend}`)",
+        f"{report.count(PASS)} of {run}",
+        str(report.count(DECLARED)),
+        str(report.count(FAIL)),
+        not_applicable(report),
+        f"{report.seconds:.0f} s",
+    ]
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def summary_table(reports: list[Report]) -> str:
+    """The README's backend table: the header, then one row per report in their order; no final newline."""
+    return "\n".join([SUMMARY_HEADER, *(summary_row(r) for r in reports)])
