@@ -133,3 +133,48 @@ def test_the_example_in_docs_backends_md_is_mlxs_file():
     assert shown["plot"] == {k: v for k, v in real["plot"].items() if k in shown["plot"]}
     assert shown["formulas"].items() <= real["formulas"].items()
     assert shown["concepts"]["softmax"]["code"] == real["concepts"]["softmax"]["code"]
+
+
+@pytest.mark.slow  # a fresh process that builds the docs' text: about 3 s
+def test_a_plugin_with_a_docs_toml_is_a_column_of_the_docs(tmp_path):
+    """A backend from a distribution of its own (NumPy's modules under another name, its own docs.toml
+    with a colour of its own) joins the side-by-side docs with no edit to this repository."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    numpy_impl = Path(__file__).resolve().parents[1] / "backends" / "numpy_impl"
+    package = tmp_path / "docs_plugin"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for module in ("functional", "model", "train", "fast"):
+        shutil.copy(numpy_impl / f"{module}.py", package / f"{module}.py")
+    docs = (numpy_impl / "docs.toml").read_text(encoding="utf-8").replace("#4d77cf", "#999933")
+    (package / "docs.toml").write_text(docs, encoding="utf-8")
+    (package / "backend.py").write_text(
+        "from softmax_rosetta.backends.numpy_impl.backend import NumpyBackend\n\n\n"
+        "class PlugBackend(NumpyBackend):\n"
+        '    name = "plug"\n    display_name = "Plug"\n    title = "Plug (NumPy inside)"\n'
+        '    packages = ("numpy",)\n    extra = ""\n'
+    )
+    info = tmp_path / "docs_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: docs-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[softmax_rosetta.backends]\nplug = docs_plugin.backend:PlugBackend\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    code = (
+        "from softmax_rosetta.tools import rosetta\n"
+        "from softmax_rosetta.tools.rosetta.html import _heading_css\n"
+        "print(','.join(rosetta.ORDER))\n"
+        "pages = rosetta.render(rosetta.build(numbers=False))\n"
+        "print(pages['rosetta.md'].count('### Plug (NumPy inside)'))\n"
+        "print(pages['rosetta.html'].count('docs_plugin/functional.py'))\n"
+        "print([line for line in _heading_css().splitlines() if 'plug' in line][0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    order, sections, links, heading = out.stdout.strip().splitlines()
+    assert order == "numpy,torch,jax,mlx,plug"
+    assert int(sections) == len(concepts()) and int(links) > 0
+    assert heading.startswith(".col.plug h3 { background: #999933;")

@@ -98,7 +98,7 @@ def test_nothing_outside_the_backends_imports_a_framework():
     assert len(OUTSIDE_BACKENDS) > 100  # the scan saw tools/ and common/
 
 
-BACKEND_NAMES = {"numpy", "torch", "jax"}
+BACKEND_NAMES = {"numpy", "torch", "jax", "mlx"}
 # Tables still keyed by the built-in backends' names, each with why it stays. What a tool needs to know
 # of a backend is its Backend class's (display_name, title, packages, extra, fused_variant,
 # no_data_parallel, no_float64), its modules' public functions, or its docs.toml (what the docs show of
