@@ -3,6 +3,7 @@
 import base64
 import html
 import importlib.util
+import itertools
 import json
 import re
 import struct
@@ -399,7 +400,7 @@ def test_the_page_reads_in_headless_chromium_at_1280_and_390_px(name, width, tmp
     columns, n = layout["columns"], len(rosetta.ORDER)
     assert columns and all(len(c) == n for c in columns)
     for boxes in columns:
-        pairs = list(zip(boxes, boxes[1:]))
+        pairs = list(itertools.pairwise(boxes))
         if width >= 1000:  # side by side, in order, each about an n-th of the page (300 px for 4 at 1280)
             assert all(a[1] == b[1] and a[0] < b[0] for a, b in pairs), boxes
             assert min(r[2] - r[0] for r in boxes) >= (width - 40) / n - 20, boxes
