@@ -119,7 +119,8 @@ def test_a_backend_not_installed_is_one_line_naming_its_extra(monkeypatch, capsy
     )
     assert main(["conform", "--all", "--readme", str(ROOT / "README.md"), "--check"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "(--all: the table would leave them out): ghost needs" in err
+    assert err.count("\n") == 1 and "(--all: the table would leave them out): " in err
+    assert "ghost needs no_such_framework_xyz: pip install 'softmax-rosetta[ghost]'" in err
 
 
 def test_a_real_run_writes_the_table_and_checks_it(tmp_path, capsys):

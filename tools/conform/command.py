@@ -71,11 +71,6 @@ def run(args: argparse.Namespace) -> int:
     from . import readme, render
 
     names = _backends(args)
-    if args.check and not args.readme:
-        raise UsageError("conform: --check checks the table in a --readme FILE; give one")
-    for option in ("md", "json"):
-        if getattr(args, option) and len(names) > 1:
-            raise UsageError(f"conform: --{option} writes one backend's matrix; {len(names)} backends are named")
     dtypes = split_names(args.dtypes, DTYPES, "dtypes")
     specs = split_names(args.specs, bundled_specs(), "specs") if args.specs else list(bundled_specs())
     if args.quick:
@@ -127,6 +122,11 @@ def _backends(args: argparse.Namespace) -> list[str]:
     if unknown:
         raise UsageError(f"conform: unknown backend {unknown[0]!r}; installed: {', '.join(available_backends())}")
     names = list(BACKENDS) if args.all else split_names(",".join(args.backends), list(BACKENDS), "backends")
+    if args.check and not args.readme:  # the usage errors first: they hold whatever is installed
+        raise UsageError("conform: --check checks the table in a --readme FILE; give one")
+    for option in ("md", "json"):
+        if getattr(args, option) and len(names) > 1:
+            raise UsageError(f"conform: --{option} writes one backend's matrix; {len(names)} backends are named")
     missing = [n for n in names if missing_packages(n)]
     if missing:
         why = "; ".join(f"{n} needs {', '.join(missing_packages(n))}: {BACKENDS[n].install}" for n in missing)
