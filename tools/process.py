@@ -97,7 +97,12 @@ def guarded() -> Iterator[None]:
         try:
             yield
         except BaseException as exc:
-            _watch.arrived(exc)
+            found = _watch.arrived(exc)
+            if found is not None and found is not exc:
+                # the signal's exception, wrapped on its way out by an extension (jaxlib re-raises what a
+                # Python callback of its C++, such as a dataclass's __eq__, raised as its own error): the
+                # signal, still, and one line
+                raise found from None
             raise
         _watch.raise_swallowed()  # the block ended: a signal's exception dropped on the way is raised here
         if stdout is not None:
@@ -205,14 +210,20 @@ class _Watch:
         if self.swallowed is not None:
             self.raise_for(self.swallowed, frame)
 
-    def arrived(self, exc: BaseException | None) -> None:
-        """The block is left by ``exc``: the exception followed is in it (or its context), it arrived."""
-        seen = 0
-        while exc is not None and seen < 100:
-            if self.ref is not None and self.ref() is exc:
+    def arrived(self, exc: BaseException | None) -> BaseException | None:
+        """The block is left by ``exc``: the exception followed is it, or in its chain (its cause or its
+        context, at any depth): it arrived, and is returned; else None."""
+        todo, seen = [exc], 0
+        while todo and seen < 100:
+            e = todo.pop()
+            if e is None:
+                continue
+            if self.ref is not None and self.ref() is e:
                 self.ref = None
-                return
-            exc, seen = exc.__context__, seen + 1
+                return e
+            todo += [e.__context__, e.__cause__]
+            seen += 1
+        return None
 
     def raise_swallowed(self) -> None:
         """At the block's end, a signal whose exception didn't arrive: raised now."""
