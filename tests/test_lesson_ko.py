@@ -142,7 +142,7 @@ def printed(values):
 
 
 @pytest.mark.slow  # JAX compiles each line: about 6 s
-# the backends the pages show: one with docs_column_pending (MLX, for now) has no one-line formulas yet
+# the backends the pages show (their docs.toml writes the formulas; one declaring docs_column_pending has no column)
 @pytest.mark.parametrize("name", [b for b in selected_backends() if b in rosetta.ORDER])
 def test_each_one_line_formula_prints_the_lessons_numbers(name):
     """Each framework's one line, as the pages show it, run in its backend: softmax([1, 2, 3]) and the
